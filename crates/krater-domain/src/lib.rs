@@ -1,0 +1,22 @@
+//! The entities of krater (load balancers, listeners, pools, members, health
+//! monitors, amphorae), their statuses and the rules that say which status
+//! changes are allowed.
+//!
+//! This crate is pure: no IO, no serde. Wire formats live in `krater-api-types`
+//! (REST) and `krater-render` (HAProxy configuration); SQL lives in `krater-db`.
+
+mod enums;
+mod model;
+pub mod status;
+
+pub use enums::*;
+pub use model::*;
+
+/// Timestamps are naive UTC, as Octavia stores and renders them.
+pub type Timestamp = chrono::NaiveDateTime;
+
+/// The current time, truncated to microseconds (what the databases keep).
+pub fn now() -> Timestamp {
+    let now = chrono::Utc::now().naive_utc();
+    chrono::DurationRound::duration_trunc(now, chrono::Duration::microseconds(1)).unwrap_or(now)
+}

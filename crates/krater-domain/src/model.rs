@@ -1,0 +1,190 @@
+//! The entities as the controller sees them. Ids are UUID strings.
+
+use crate::*;
+
+/// A load balancer: a VIP and the listeners, pools and amphorae behind it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadBalancer {
+    pub id: String,
+    pub project_id: String,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub provisioning_status: ProvisioningStatus,
+    pub operating_status: OperatingStatus,
+    pub admin_state_up: bool,
+    pub provider: String,
+    pub topology: Topology,
+    pub vip: Vip,
+    pub flavor_id: Option<String>,
+    pub availability_zone: Option<String>,
+    pub tags: Vec<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Option<Timestamp>,
+}
+
+/// The virtual address of a load balancer.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Vip {
+    pub ip_address: Option<String>,
+    pub port_id: Option<String>,
+    pub subnet_id: Option<String>,
+    pub network_id: Option<String>,
+    pub qos_policy_id: Option<String>,
+}
+
+/// A port on the VIP that accepts client connections.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Listener {
+    pub id: String,
+    pub project_id: String,
+    pub load_balancer_id: String,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub provisioning_status: ProvisioningStatus,
+    pub operating_status: OperatingStatus,
+    pub admin_state_up: bool,
+    pub protocol: ListenerProtocol,
+    pub protocol_port: u16,
+    /// −1 means unlimited.
+    pub connection_limit: i64,
+    pub default_pool_id: Option<String>,
+    /// Milliseconds.
+    pub timeout_client_data: i64,
+    pub timeout_member_connect: i64,
+    pub timeout_member_data: i64,
+    pub timeout_tcp_inspect: i64,
+    /// Header name to "true"/"false".
+    pub insert_headers: Vec<(String, String)>,
+    pub allowed_cidrs: Vec<String>,
+    pub tags: Vec<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Option<Timestamp>,
+}
+
+/// Session persistence settings of a pool.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionPersistence {
+    pub kind: SessionPersistenceType,
+    pub cookie_name: Option<String>,
+    pub persistence_timeout: Option<i64>,
+    pub persistence_granularity: Option<String>,
+}
+
+/// A set of members that share an algorithm and a health monitor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pool {
+    pub id: String,
+    pub project_id: String,
+    pub load_balancer_id: String,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub provisioning_status: ProvisioningStatus,
+    pub operating_status: OperatingStatus,
+    pub admin_state_up: bool,
+    pub protocol: PoolProtocol,
+    pub lb_algorithm: LbAlgorithm,
+    pub session_persistence: Option<SessionPersistence>,
+    pub tls_enabled: bool,
+    pub tags: Vec<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Option<Timestamp>,
+}
+
+/// A backend server of a pool.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Member {
+    pub id: String,
+    pub project_id: String,
+    pub pool_id: String,
+    pub name: Option<String>,
+    pub provisioning_status: ProvisioningStatus,
+    pub operating_status: OperatingStatus,
+    pub admin_state_up: bool,
+    pub address: String,
+    pub protocol_port: u16,
+    /// 0–256; 0 drains the member.
+    pub weight: u16,
+    pub backup: bool,
+    pub subnet_id: Option<String>,
+    pub monitor_address: Option<String>,
+    pub monitor_port: Option<u16>,
+    pub tags: Vec<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Option<Timestamp>,
+}
+
+/// The health check of a pool's members.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthMonitor {
+    pub id: String,
+    pub project_id: String,
+    pub pool_id: String,
+    pub name: Option<String>,
+    pub provisioning_status: ProvisioningStatus,
+    pub operating_status: OperatingStatus,
+    pub admin_state_up: bool,
+    pub kind: HealthMonitorType,
+    /// Seconds between checks.
+    pub delay: i64,
+    /// Seconds a check may take.
+    pub timeout: i64,
+    pub max_retries: i64,
+    pub max_retries_down: i64,
+    pub http_method: Option<HttpMethod>,
+    pub url_path: Option<String>,
+    pub expected_codes: Option<String>,
+    pub http_version: Option<f64>,
+    pub domain_name: Option<String>,
+    pub tags: Vec<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Option<Timestamp>,
+}
+
+/// A virtual machine (here: a pair of network namespaces) running HAProxy for a load balancer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Amphora {
+    pub id: String,
+    pub load_balancer_id: Option<String>,
+    pub compute_id: Option<String>,
+    pub status: AmphoraStatus,
+    pub role: Option<AmphoraRole>,
+    pub lb_network_ip: Option<String>,
+    pub vrrp_ip: Option<String>,
+    pub ha_ip: Option<String>,
+    pub vrrp_port_id: Option<String>,
+    pub ha_port_id: Option<String>,
+    pub vrrp_interface: Option<String>,
+    pub vrrp_id: Option<i64>,
+    pub vrrp_priority: Option<i64>,
+    pub cert_expiration: Option<Timestamp>,
+    pub cert_busy: bool,
+    pub cached_zone: Option<String>,
+    pub image_id: Option<String>,
+    pub compute_flavor: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Option<Timestamp>,
+}
+
+/// A pool with its members and health monitor, as the renderer needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolGraph {
+    pub pool: Pool,
+    pub members: Vec<Member>,
+    pub health_monitor: Option<HealthMonitor>,
+}
+
+/// Everything one load balancer's data plane is made of: the input of rendering.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadBalancerGraph {
+    pub load_balancer: LoadBalancer,
+    pub listeners: Vec<Listener>,
+    pub pools: Vec<PoolGraph>,
+    pub amphorae: Vec<Amphora>,
+}
+
+impl LoadBalancerGraph {
+    /// The pool with this id, if the load balancer has it.
+    pub fn pool(&self, id: &str) -> Option<&PoolGraph> {
+        self.pools.iter().find(|p| p.pool.id == id)
+    }
+}
