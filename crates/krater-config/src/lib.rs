@@ -1,0 +1,281 @@
+//! `krater.toml`: the configuration of every krater process.
+//!
+//! Sections are named after Octavia's. Every option has a default (the `DEFAULT_*`
+//! constants and `Default` impls below), so krater runs with no file at all; a key
+//! that is not known here is an error, never silently ignored. Precedence: the file
+//! given with `--config`, else built-in defaults. Secrets (the heartbeat key) are read
+//! from files named here, never given on the command line.
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+pub const DEFAULT_DATA_DIR: &str = "/var/lib/krater";
+pub const DEFAULT_BIND_HOST: &str = "127.0.0.1";
+pub const DEFAULT_BIND_PORT: u16 = 9876;
+pub const DEFAULT_PROJECT_ID: &str = "krater-default-project";
+pub const DEFAULT_PAGINATION_MAX_LIMIT: usize = 1000;
+pub const DEFAULT_HEARTBEAT_PORT: u16 = 5555;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where the database, the CA and amphora state live.
+    pub data_dir: Option<PathBuf>,
+    pub api_settings: ApiSettings,
+    pub database: Database,
+    pub controller_worker: ControllerWorker,
+    pub health_manager: HealthManager,
+    pub haproxy_amphora: HaproxyAmphora,
+    pub networking: Networking,
+}
+
+/// How the API authenticates callers.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthStrategy {
+    /// The project comes from `X-Project-Id`; every caller is admin (local use).
+    #[default]
+    Noauth,
+}
+
+/// `[api_settings]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiSettings {
+    pub bind_host: String,
+    pub bind_port: u16,
+    pub auth_strategy: AuthStrategy,
+    /// Project used in noauth mode when a request names none (Octavia answers 400).
+    pub default_project_id: String,
+    /// Base of the links in list responses; the request's own URL when unset.
+    pub api_base_uri: Option<String>,
+    pub pagination_max_limit: usize,
+    pub enabled_provider_drivers: Vec<String>,
+    pub default_provider_driver: String,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        Self {
+            bind_host: DEFAULT_BIND_HOST.into(),
+            bind_port: DEFAULT_BIND_PORT,
+            auth_strategy: AuthStrategy::Noauth,
+            default_project_id: DEFAULT_PROJECT_ID.into(),
+            api_base_uri: None,
+            pagination_max_limit: DEFAULT_PAGINATION_MAX_LIMIT,
+            enabled_provider_drivers: vec![
+                "amphora".into(),
+                "octavia".into(),
+                "amphorav2".into(),
+                "noop_driver".into(),
+            ],
+            default_provider_driver: "amphora".into(),
+        }
+    }
+}
+
+/// `[database]`
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Database {
+    /// `sqlite://path` or `postgres://…`; `sqlite://<data_dir>/krater.db` when unset.
+    pub connection: Option<String>,
+}
+
+/// `[controller_worker]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ControllerWorker {
+    /// Flows run at once by one worker process.
+    pub workers: usize,
+    /// Seconds a claimed job stays owned without progress before another worker may resume it.
+    pub job_lease_seconds: u64,
+    /// How often an idle worker looks for jobs (milliseconds); new jobs also wake it.
+    pub poll_interval_ms: u64,
+    /// Attempts of one task before the flow reverts.
+    pub task_retries: u32,
+}
+
+impl Default for ControllerWorker {
+    fn default() -> Self {
+        Self {
+            workers: 4,
+            job_lease_seconds: 30,
+            poll_interval_ms: 500,
+            task_retries: 3,
+        }
+    }
+}
+
+/// `[health_manager]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HealthManager {
+    pub bind_ip: String,
+    pub bind_port: u16,
+    /// Seconds between heartbeats of an amphora.
+    pub heartbeat_interval: u64,
+    /// File holding the HMAC key of heartbeats; made at first start when missing.
+    pub heartbeat_key_file: Option<PathBuf>,
+}
+
+impl Default for HealthManager {
+    fn default() -> Self {
+        Self {
+            bind_ip: "198.18.0.1".into(),
+            bind_port: DEFAULT_HEARTBEAT_PORT,
+            heartbeat_interval: 2,
+            heartbeat_key_file: None,
+        }
+    }
+}
+
+/// `[haproxy_amphora]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HaproxyAmphora {
+    pub haproxy_cmd: PathBuf,
+    /// Port the amphora agent listens on (mutual TLS).
+    pub bind_port: u16,
+}
+
+impl Default for HaproxyAmphora {
+    fn default() -> Self {
+        Self {
+            haproxy_cmd: "/usr/sbin/haproxy".into(),
+            bind_port: 9443,
+        }
+    }
+}
+
+/// `[networking]`: the networks of the `local` network driver.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Networking {
+    pub networks: Vec<NetworkConfig>,
+    /// Addresses that may never be a member (Octavia's `reserved_ips`).
+    pub reserved_ips: Vec<String>,
+}
+
+impl Default for Networking {
+    fn default() -> Self {
+        Self {
+            networks: vec![
+                NetworkConfig {
+                    name: "public".into(),
+                    subnet_name: "public-subnet".into(),
+                    cidr: "198.18.1.0/24".into(),
+                    gateway_ip: "198.18.1.1".into(),
+                    allocation_start: "198.18.1.10".into(),
+                    allocation_end: "198.18.1.250".into(),
+                    bridge: "kr-vip0".into(),
+                },
+                NetworkConfig {
+                    name: "private".into(),
+                    subnet_name: "private-subnet".into(),
+                    cidr: "198.18.2.0/24".into(),
+                    gateway_ip: "198.18.2.1".into(),
+                    allocation_start: "198.18.2.10".into(),
+                    allocation_end: "198.18.2.250".into(),
+                    bridge: "kr-mem0".into(),
+                },
+            ],
+            reserved_ips: vec!["169.254.169.254".into()],
+        }
+    }
+}
+
+/// One network of the `local` driver: a Linux bridge with one subnet.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkConfig {
+    pub name: String,
+    pub subnet_name: String,
+    pub cidr: String,
+    pub gateway_ip: String,
+    pub allocation_start: String,
+    pub allocation_end: String,
+    pub bridge: String,
+}
+
+/// A configuration file that could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid configuration in {path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+}
+
+impl Config {
+    /// Reads `path`, or returns the defaults when `path` is `None`.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let Some(path) = path else {
+            return Ok(Self::default());
+        };
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.into(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.into(),
+            source: Box::new(source),
+        })
+    }
+
+    /// The data directory, defaulted.
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR))
+    }
+
+    /// The database URL, defaulted to a SQLite file in the data directory.
+    pub fn database_url(&self) -> String {
+        match &self.database.connection {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.data_dir().join("krater.db").display()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_file_means_defaults() {
+        let config = Config::load(None).unwrap();
+        assert_eq!(config.api_settings.bind_port, 9876);
+        assert_eq!(config.database_url(), "sqlite:///var/lib/krater/krater.db");
+    }
+
+    #[test]
+    fn partial_file_keeps_other_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("krater.toml");
+        std::fs::write(&path, "data_dir = \"/tmp/k\"\n[api_settings]\nbind_port = 1234\n").unwrap();
+        let config = Config::load(Some(&path)).unwrap();
+        assert_eq!(config.api_settings.bind_port, 1234);
+        assert_eq!(config.api_settings.bind_host, "127.0.0.1");
+        assert_eq!(config.database_url(), "sqlite:///tmp/k/krater.db");
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("krater.toml");
+        std::fs::write(&path, "[api_settings]\nbind_prot = 1234\n").unwrap();
+        let err = Config::load(Some(&path)).unwrap_err().to_string();
+        assert!(err.contains("bind_prot"), "{err}");
+        std::fs::write(&path, "[no_such_section]\n").unwrap();
+        assert!(Config::load(Some(&path)).is_err());
+    }
+}
