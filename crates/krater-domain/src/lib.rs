@@ -6,6 +6,7 @@
 //! (REST) and `krater-render` (HAProxy configuration); SQL lives in `krater-db`.
 
 mod enums;
+pub mod flow;
 mod model;
 pub mod status;
 

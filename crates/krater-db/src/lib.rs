@@ -1,0 +1,279 @@
+//! krater's storage: one repository layer over SQLite (the embedded default) and
+//! PostgreSQL (several processes on several hosts), through `sqlx::Any`.
+//!
+//! Everything is done inside a [`Tx`]: API writes put their objects, the PENDING_*
+//! states and the job of the change in one transaction, so a crash never leaves one
+//! without the other. Status changes go through [`Tx::test_and_set_status`], the one
+//! owner of provisioning-status transitions (Octavia's test-and-set).
+//!
+//! Only this crate knows SQL.
+
+mod jobs;
+mod rows;
+mod schema;
+
+pub use jobs::{Job, JobState};
+pub use rows::Table;
+
+use krater_domain::{status::Transition, ProvisioningStatus, Timestamp};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{Any, AnyPool, Row};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A failed storage operation.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("{} {id} not found.", table.display_name())]
+    NotFound { table: Table, id: String },
+    /// The object is not in a state that allows the change.
+    #[error("{} {id} is immutable and cannot be updated.", table.display_name())]
+    Immutable {
+        table: Table,
+        id: String,
+        status: ProvisioningStatus,
+    },
+    /// A uniqueness constraint refused the write.
+    #[error("duplicate entry: {0}")]
+    Duplicate(String),
+    #[error("stored value is corrupt: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Sql(#[from] sqlx::Error),
+}
+
+pub type Result<T, E = DbError> = std::result::Result<T, E>;
+
+/// The database: a pool of connections, migrated.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: AnyPool,
+}
+
+impl Db {
+    /// Connects to `url` (`sqlite://path` or `postgres://…`), creating a SQLite file
+    /// and its directory when missing, and applies pending migrations.
+    pub async fn connect(url: &str) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let (url, max_connections) = match url.strip_prefix("sqlite://") {
+            Some(path) => {
+                if let Some(dir) = Path::new(path).parent() {
+                    std::fs::create_dir_all(dir).map_err(|e| DbError::Sql(e.into()))?;
+                }
+                // One connection: SQLite serialises writers anyway, and a single
+                // connection never meets SQLITE_BUSY on a lock upgrade.
+                (format!("sqlite://{path}?mode=rwc"), 1)
+            }
+            None => (url.to_string(), 16),
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    if conn.backend_name() == "SQLite" {
+                        sqlx::query("PRAGMA journal_mode=WAL")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA busy_timeout=10000")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA foreign_keys=ON")
+                            .execute(&mut *conn)
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await?;
+        let db = Self { pool };
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    /// Applies every migration not applied yet.
+    pub async fn migrate(&self) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT PRIMARY KEY)")
+            .execute(&mut *tx)
+            .await?;
+        let applied: Option<i64> = sqlx::query("SELECT MAX(version) AS v FROM schema_version")
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("v")?;
+        let applied = applied.unwrap_or(0);
+        for (version, statements) in schema::MIGRATIONS {
+            if *version <= applied {
+                continue;
+            }
+            for statement in *statements {
+                sqlx::query(statement).execute(&mut *tx).await?;
+            }
+            sqlx::query("INSERT INTO schema_version (version) VALUES ($1)")
+                .bind(*version)
+                .execute(&mut *tx)
+                .await?;
+            tracing::info!(version, "applied database migration");
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Starts a transaction. Every read and write goes through one.
+    pub async fn begin(&self) -> Result<Tx> {
+        Ok(Tx {
+            inner: self.pool.begin().await?,
+        })
+    }
+}
+
+/// An open transaction; dropped without [`Tx::commit`] it rolls back.
+pub struct Tx {
+    inner: sqlx::Transaction<'static, Any>,
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<()> {
+        Ok(self.inner.commit().await?)
+    }
+
+    /// Octavia's test-and-set: moves the object to `transition.target()` if its
+    /// current provisioning status allows it, else fails with `Immutable` (or
+    /// `NotFound` for a missing or DELETED row). One conditional UPDATE, so two
+    /// racing requests can never both win.
+    pub async fn test_and_set_status(
+        &mut self,
+        table: Table,
+        id: &str,
+        transition: Transition,
+    ) -> Result<()> {
+        let allowed: Vec<String> = transition
+            .allowed_from()
+            .iter()
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect();
+        let sql = format!(
+            "UPDATE {} SET provisioning_status = $1, updated_at = $2 \
+             WHERE id = $3 AND provisioning_status IN ({})",
+            table.sql_name(),
+            allowed.join(", ")
+        );
+        let done = sqlx::query(&sql)
+            .bind(transition.target().as_str())
+            .bind(fmt_ts(krater_domain::now()))
+            .bind(id)
+            .execute(&mut *self.inner)
+            .await?;
+        if done.rows_affected() == 1 {
+            return Ok(());
+        }
+        match self.provisioning_status(table, id).await? {
+            Some(status) => Err(DbError::Immutable {
+                table,
+                id: id.into(),
+                status,
+            }),
+            None => Err(DbError::NotFound {
+                table,
+                id: id.into(),
+            }),
+        }
+    }
+
+    /// Sets a provisioning status unconditionally: for the worker, which owns the
+    /// object while its job runs.
+    pub async fn set_provisioning_status(
+        &mut self,
+        table: Table,
+        id: &str,
+        status: ProvisioningStatus,
+    ) -> Result<()> {
+        let sql = format!(
+            "UPDATE {} SET provisioning_status = $1, updated_at = $2 WHERE id = $3",
+            table.sql_name()
+        );
+        sqlx::query(&sql)
+            .bind(status.as_str())
+            .bind(fmt_ts(krater_domain::now()))
+            .bind(id)
+            .execute(&mut *self.inner)
+            .await?;
+        Ok(())
+    }
+
+    /// Sets an operating status (written by the worker and the health manager).
+    pub async fn set_operating_status(
+        &mut self,
+        table: Table,
+        id: &str,
+        status: krater_domain::OperatingStatus,
+    ) -> Result<()> {
+        let sql = format!(
+            "UPDATE {} SET operating_status = $1 WHERE id = $2",
+            table.sql_name()
+        );
+        sqlx::query(&sql)
+            .bind(status.as_str())
+            .bind(id)
+            .execute(&mut *self.inner)
+            .await?;
+        Ok(())
+    }
+
+    /// The provisioning status of a visible (not DELETED) row.
+    pub async fn provisioning_status(
+        &mut self,
+        table: Table,
+        id: &str,
+    ) -> Result<Option<ProvisioningStatus>> {
+        let sql = format!(
+            "SELECT provisioning_status FROM {} WHERE id = $1 AND provisioning_status <> 'DELETED'",
+            table.sql_name()
+        );
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&mut *self.inner)
+            .await?;
+        row.map(|r| parse_enum(&r, "provisioning_status"))
+            .transpose()
+    }
+
+    /// Removes a row for good (children of a load balancer once deleted).
+    pub async fn hard_delete(&mut self, table: Table, id: &str) -> Result<()> {
+        let sql = format!("DELETE FROM {} WHERE id = $1", table.sql_name());
+        sqlx::query(&sql).bind(id).execute(&mut *self.inner).await?;
+        Ok(())
+    }
+
+    pub(crate) fn conn(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.inner
+    }
+}
+
+const TS_FORMAT: &str = "%Y-%m-%d %H:%M:%S%.6f";
+
+pub(crate) fn fmt_ts(ts: Timestamp) -> String {
+    ts.format(TS_FORMAT).to_string()
+}
+
+pub(crate) fn parse_ts(s: &str) -> Result<Timestamp> {
+    Timestamp::parse_from_str(s, TS_FORMAT).map_err(|e| DbError::Corrupt(format!("{s}: {e}")))
+}
+
+pub(crate) fn parse_enum<T: FromStr>(row: &AnyRow, column: &str) -> Result<T> {
+    let text: String = row.try_get(column)?;
+    text.parse()
+        .map_err(|_| DbError::Corrupt(format!("{column} = {text}")))
+}
+
+/// Maps a unique-constraint violation onto [`DbError::Duplicate`].
+pub(crate) fn map_unique(err: sqlx::Error) -> DbError {
+    match &err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            DbError::Duplicate(db.message().to_string())
+        }
+        _ => DbError::Sql(err),
+    }
+}
