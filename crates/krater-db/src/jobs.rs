@@ -92,9 +92,14 @@ fn decode(row: &AnyRow) -> Result<Flow> {
     })
 }
 
+/// Leases need sub-second precision, unlike the timestamps users see.
+fn precise_now() -> krater_domain::Timestamp {
+    chrono::Utc::now().naive_utc()
+}
+
 fn lease_expiry(lease: Duration) -> String {
     let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30));
-    fmt_ts(krater_domain::now() + lease)
+    fmt_ts(precise_now() + lease)
 }
 
 impl Tx {
@@ -120,7 +125,7 @@ impl Tx {
 
     /// Claims the oldest open job whose lease is free or expired, for `owner`.
     pub async fn claim_job(&mut self, owner: &str, lease: Duration) -> Result<Option<Job>> {
-        let now = fmt_ts(krater_domain::now());
+        let now = fmt_ts(precise_now());
         let candidate = sqlx::query(
             "SELECT id FROM job WHERE state = 'OPEN' \
              AND (lease_expires_at IS NULL OR lease_expires_at < $1) \

@@ -463,6 +463,34 @@ fn amphora_values(a: &Amphora) -> Vec<(&'static str, Val)> {
     ]
 }
 
+fn port_from(row: &AnyRow) -> Result<Port> {
+    Ok(Port {
+        id: row.try_get("id")?,
+        network_id: row.try_get("network_id")?,
+        subnet_id: row.try_get("subnet_id")?,
+        ip_address: row.try_get("ip_address")?,
+        mac_address: row.try_get("mac_address")?,
+        device_owner: row.try_get("device_owner")?,
+        device_id: row.try_get("device_id")?,
+        name: row.try_get("name")?,
+        created_at: get_ts(row, "created_at")?,
+    })
+}
+
+fn port_values(p: &Port) -> Vec<(&'static str, Val)> {
+    vec![
+        ("id", text(&p.id)),
+        ("network_id", text(&p.network_id)),
+        ("subnet_id", text(&p.subnet_id)),
+        ("ip_address", text(&p.ip_address)),
+        ("mac_address", text(&p.mac_address)),
+        ("device_owner", text(&p.device_owner)),
+        ("device_id", text(&p.device_id)),
+        ("name", text(&p.name)),
+        ("created_at", text(fmt_ts(p.created_at))),
+    ]
+}
+
 /// Visible rows: DELETED ones are kept (soft delete) but never shown.
 const VISIBLE: &str = "provisioning_status <> 'DELETED'";
 
@@ -655,6 +683,31 @@ impl Tx {
             .iter()
             .map(amphora_from)
             .collect()
+    }
+
+    /// Takes an address; fails with `Duplicate` when the address is already taken.
+    pub async fn save_port(&mut self, p: &Port) -> Result<()> {
+        self.save("port", port_values(p)).await
+    }
+    pub async fn ports(&mut self) -> Result<Vec<Port>> {
+        let sql = "SELECT * FROM port ORDER BY created_at, id";
+        self.fetch(sql, &[]).await?.iter().map(port_from).collect()
+    }
+    pub async fn ports_of_device(&mut self, device_id: &str) -> Result<Vec<Port>> {
+        let sql = "SELECT * FROM port WHERE device_id = $1 ORDER BY created_at, id";
+        self.fetch(sql, &[device_id])
+            .await?
+            .iter()
+            .map(port_from)
+            .collect()
+    }
+    /// Releases an address.
+    pub async fn delete_port(&mut self, id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM port WHERE id = $1")
+            .bind(id)
+            .execute(self.conn())
+            .await?;
+        Ok(())
     }
 
     /// The load balancer with all its visible children: the input of rendering.

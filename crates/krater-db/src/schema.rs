@@ -121,6 +121,17 @@ pub(crate) const MIGRATIONS: &[(i64, &[&str])] = &[(
             lease_owner TEXT, lease_expires_at TEXT,
             error TEXT,
             created_at TEXT NOT NULL, updated_at TEXT)",
+        "CREATE TABLE port (
+            id TEXT PRIMARY KEY,
+            network_id TEXT NOT NULL,
+            subnet_id TEXT NOT NULL,
+            ip_address TEXT NOT NULL,
+            mac_address TEXT NOT NULL,
+            device_owner TEXT NOT NULL,
+            device_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            UNIQUE (subnet_id, ip_address))",
         "CREATE INDEX job_open ON job (state, created_at)",
     ],
 )];

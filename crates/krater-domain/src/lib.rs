@@ -16,8 +16,8 @@ pub use model::*;
 /// Timestamps are naive UTC, as Octavia stores and renders them.
 pub type Timestamp = chrono::NaiveDateTime;
 
-/// The current time, truncated to microseconds (what the databases keep).
+/// The current time, truncated to whole seconds as Octavia renders it.
 pub fn now() -> Timestamp {
     let now = chrono::Utc::now().naive_utc();
-    chrono::DurationRound::duration_trunc(now, chrono::Duration::microseconds(1)).unwrap_or(now)
+    chrono::DurationRound::duration_trunc(now, chrono::Duration::seconds(1)).unwrap_or(now)
 }

@@ -188,3 +188,19 @@ impl LoadBalancerGraph {
         self.pools.iter().find(|p| p.pool.id == id)
     }
 }
+
+/// An address taken on a network: a VIP or an amphora's interface.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Port {
+    pub id: String,
+    pub network_id: String,
+    pub subnet_id: String,
+    pub ip_address: String,
+    pub mac_address: String,
+    /// Who uses it: `krater:vip`, `krater:amphora`, as Neutron's device_owner.
+    pub device_owner: String,
+    /// The load balancer or amphora id.
+    pub device_id: String,
+    pub name: String,
+    pub created_at: Timestamp,
+}

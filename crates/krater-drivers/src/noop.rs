@@ -1,0 +1,55 @@
+//! Drivers that do nothing and always succeed: provider `noop_driver`, and tests of
+//! the API and the worker alone.
+
+use crate::*;
+
+/// Pretends to boot amphorae.
+#[derive(Debug, Default)]
+pub struct NoopCompute;
+
+#[async_trait]
+impl ComputeDriver for NoopCompute {
+    async fn build(&self, amphora_id: &str) -> DriverResult<ComputeInstance> {
+        Ok(ComputeInstance {
+            compute_id: format!("noop-{amphora_id}"),
+            lb_network_ip: "192.0.2.1".into(),
+        })
+    }
+    async fn delete(&self, _amphora_id: &str) -> DriverResult<()> {
+        Ok(())
+    }
+}
+
+/// Pretends to wire amphorae.
+#[derive(Debug, Default)]
+pub struct NoopNetwork;
+
+#[async_trait]
+impl NetworkDriver for NoopNetwork {
+    async fn plug_vip(&self, _lb: &LoadBalancer, _amphora: &Amphora) -> DriverResult<String> {
+        Ok("192.0.2.2".into())
+    }
+    async fn unplug(&self, _amphora: &Amphora) -> DriverResult<()> {
+        Ok(())
+    }
+}
+
+/// Pretends to configure amphorae.
+#[derive(Debug, Default)]
+pub struct NoopAmphora;
+
+#[async_trait]
+impl AmphoraDriver for NoopAmphora {
+    async fn wait_reachable(&self, _amphora: &Amphora) -> DriverResult<()> {
+        Ok(())
+    }
+    async fn plug_vip(&self, _lb: &LoadBalancer, _amphora: &Amphora) -> DriverResult<()> {
+        Ok(())
+    }
+    async fn apply_config(&self, _: &Amphora, _: &str, _: &str) -> DriverResult<()> {
+        Ok(())
+    }
+    async fn remove_config(&self, _amphora: &Amphora, _lb_id: &str) -> DriverResult<()> {
+        Ok(())
+    }
+}
