@@ -710,6 +710,26 @@ impl Tx {
         Ok(())
     }
 
+    /// The counters of a listener, summed over its amphorae.
+    pub async fn listener_stats(&mut self, listener_id: &str) -> Result<ListenerStats> {
+        let sql = "SELECT COALESCE(SUM(bytes_in), 0) AS bi, COALESCE(SUM(bytes_out), 0) AS bo, \
+                   COALESCE(SUM(active_connections), 0) AS ac, \
+                   COALESCE(SUM(total_connections), 0) AS tc, \
+                   COALESCE(SUM(request_errors), 0) AS re \
+                   FROM listener_statistics WHERE listener_id = $1";
+        let rows = self.fetch(sql, &[listener_id]).await?;
+        let Some(row) = rows.first() else {
+            return Ok(ListenerStats::default());
+        };
+        Ok(ListenerStats {
+            bytes_in: row.try_get("bi")?,
+            bytes_out: row.try_get("bo")?,
+            active_connections: row.try_get("ac")?,
+            total_connections: row.try_get("tc")?,
+            request_errors: row.try_get("re")?,
+        })
+    }
+
     /// The load balancer with all its visible children: the input of rendering.
     pub async fn load_balancer_graph(&mut self, lb_id: &str) -> Result<LoadBalancerGraph> {
         let load_balancer = self

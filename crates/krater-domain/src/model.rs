@@ -204,3 +204,13 @@ pub struct Port {
     pub name: String,
     pub created_at: Timestamp,
 }
+
+/// Traffic counters of a listener (summed over its amphorae).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ListenerStats {
+    pub bytes_in: i64,
+    pub bytes_out: i64,
+    pub active_connections: i64,
+    pub total_connections: i64,
+    pub request_errors: i64,
+}

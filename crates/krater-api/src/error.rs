@@ -1,0 +1,88 @@
+//! The one mapping from failures to HTTP answers, in Octavia's two body formats:
+//! WSME faults (`{"faultcode","faultstring","debuginfo"}`) from controllers, and
+//! pecan's `{"code","title","description"}` from routing and query parsing.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use krater_db::DbError;
+use serde_json::json;
+
+/// An answer other than success.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+    /// Pecan's body format instead of WSME's.
+    pub pecan: bool,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+            pecan: false,
+        }
+    }
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, message)
+    }
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, message)
+    }
+    /// `Validation failure: <detail>`
+    pub fn validation(detail: impl std::fmt::Display) -> Self {
+        Self::bad_request(format!("Validation failure: {detail}"))
+    }
+    /// An error in pecan's body format.
+    pub fn pecan(status: StatusCode, description: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: description.into(),
+            pecan: true,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = if self.pecan {
+            json!({
+                "code": self.status.as_u16(),
+                "title": self.status.canonical_reason().unwrap_or(""),
+                "description": self.message,
+            })
+        } else {
+            let faultcode = if self.status.is_client_error() {
+                "Client"
+            } else {
+                "Server"
+            };
+            json!({"faultcode": faultcode, "faultstring": self.message, "debuginfo": null})
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(err: DbError) -> Self {
+        match err {
+            DbError::NotFound { .. } => Self::not_found(err.to_string()),
+            DbError::Immutable { .. } => Self::conflict(err.to_string()),
+            DbError::Duplicate(_) => Self::conflict("Already an entity with that specified id."),
+            DbError::Corrupt(_) | DbError::Sql(_) => {
+                tracing::error!(error = %err, "database error");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "An unknown exception occurred.",
+                )
+            }
+        }
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,49 @@
+//! `/v2/octavia/amphorae` (admin): list, show, stats, failover.
+
+use super::*;
+use crate::views;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Uri};
+
+async fn find(tx: &mut Tx, id: &str) -> ApiResult<krater_domain::Amphora> {
+    tx.amphora(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("Amphora {id} not found.")))
+}
+
+pub async fn list(state: State<AppState>, headers: HeaderMap, uri: Uri) -> ApiResult<Response> {
+    let mut tx = state.db.begin().await?;
+    let objects = tx
+        .amphorae()
+        .await?
+        .iter()
+        .map(|a| views::to_value(views::amphora(a)))
+        .collect();
+    list_of(&state, &headers, &uri, "amphorae", objects)
+}
+
+pub async fn show(state: State<AppState>, Path(id): Path<String>, uri: Uri) -> ApiResult<Response> {
+    let mut tx = state.db.begin().await?;
+    let amphora = find(&mut tx, &id).await?;
+    Ok(one(
+        StatusCode::OK,
+        "amphora",
+        views::to_value(views::amphora(&amphora)),
+        &Query::parse(uri.query()),
+    ))
+}
+
+pub async fn stats(state: State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+    let mut tx = state.db.begin().await?;
+    find(&mut tx, &id).await?;
+    Err(ApiError::not_found(format!("Amphora stats for {id} not found.")))
+}
+
+pub async fn failover(state: State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+    let mut tx = state.db.begin().await?;
+    find(&mut tx, &id).await?;
+    Err(ApiError::new(
+        StatusCode::NOT_IMPLEMENTED,
+        "Provider 'amphora' does not support a requested action: amphora failover is not available yet.",
+    ))
+}

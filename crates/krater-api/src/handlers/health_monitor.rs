@@ -1,0 +1,385 @@
+//! `/v2/lbaas/healthmonitors`.
+
+use super::*;
+use crate::body::{invalid, Field, Input};
+use crate::views;
+use crate::Caller;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Uri};
+use krater_domain::flow::{Flow, ObjectKind, ObjectRef};
+use krater_domain::*;
+
+const UPDATE_FIELDS: &[&str] = &[
+    "name",
+    "admin_state_up",
+    "delay",
+    "timeout",
+    "max_retries",
+    "max_retries_down",
+    "http_method",
+    "url_path",
+    "expected_codes",
+    "http_version",
+    "domain_name",
+    "tags",
+];
+const CREATE_ONLY_FIELDS: &[&str] = &["pool_id", "type", "project_id", "tenant_id"];
+const HTTP_ONLY_FIELDS: &[&str] = &[
+    "http_method",
+    "url_path",
+    "expected_codes",
+    "http_version",
+    "domain_name",
+];
+const DEFAULT_URL_PATH: &str = "/";
+const DEFAULT_EXPECTED_CODES: &str = "200";
+const DEFAULT_MAX_RETRIES_DOWN: i64 = 3;
+const UDP_CONNECT_MIN_DELAY: i64 = 3;
+
+/// The settings an update may change (and a create may give).
+struct Settings {
+    name: Field<String>,
+    admin_state_up: Field<bool>,
+    delay: Field<i64>,
+    timeout: Field<i64>,
+    max_retries: Field<i64>,
+    max_retries_down: Field<i64>,
+    http_method: Field<HttpMethod>,
+    url_path: Field<String>,
+    expected_codes: Field<String>,
+    http_version: Field<f64>,
+    domain_name: Field<String>,
+    tags: Field<Vec<String>>,
+}
+
+/// A path that HAProxy can send as is: starts with `/`, printable ASCII, no spaces.
+fn valid_url_path(path: &str) -> bool {
+    path.starts_with('/') && !path.starts_with("//") && path.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// `200`, `200,202` or `200-204`.
+fn valid_expected_codes(codes: &str) -> bool {
+    let code = |c: &str| c.len() == 3 && c.bytes().all(|b| b.is_ascii_digit());
+    if let Some((from, to)) = codes.split_once('-') {
+        return code(from) && code(to);
+    }
+    codes.split(',').all(|c| code(c.trim()))
+}
+
+/// A DNS host name (RFC 1123 labels).
+fn valid_domain_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
+fn parse_settings(input: &Input) -> ApiResult<Settings> {
+    let url_path = input.string("url_path", 255)?;
+    if let Field::Value(path) = &url_path {
+        if !valid_url_path(path) {
+            return Err(invalid("url_path", path, "Value must be a valid URL Path string"));
+        }
+    }
+    let expected_codes = input.string("expected_codes", 64)?;
+    if let Field::Value(codes) = &expected_codes {
+        if !valid_expected_codes(codes) {
+            return Err(invalid(
+                "expected_codes",
+                codes,
+                "Value should match the pattern ^(\\d{3}(\\s*,\\s*\\d{3})*)$|^(\\d{3}-\\d{3})$",
+            ));
+        }
+    }
+    let http_version = match input.raw_value("http_version") {
+        None => Field::Absent,
+        Some(Value::Null) => Field::Null,
+        Some(value) => match value.as_f64().or_else(|| value.as_str().and_then(|s| s.parse().ok())) {
+            Some(v) if v == 1.0 || v == 1.1 => Field::Value(v),
+            Some(v) => {
+                return Err(invalid(
+                    "http_version",
+                    &format!("{v:?}"),
+                    "Value should be one of: 1.0, 1.1",
+                ))
+            }
+            None => {
+                return Err(invalid(
+                    "http_version",
+                    &value.to_string(),
+                    "Value should be one of: 1.0, 1.1",
+                ))
+            }
+        },
+    };
+    let domain_name = input.string("domain_name", 255)?;
+    if let Field::Value(domain) = &domain_name {
+        if !valid_domain_name(domain) {
+            return Err(invalid(
+                "domain_name",
+                domain,
+                "Value should match the pattern ^(?=.{1,253}\\.?$)(?:(?!-|[^.]+_)[A-Za-z0-9-_]{1,63}(?<!-)(?:\\.|$))+$",
+            ));
+        }
+    }
+    Ok(Settings {
+        name: input.string("name", NAME_MAX)?,
+        admin_state_up: input.boolean("admin_state_up")?,
+        delay: input.int("delay", Some(0), Some(i64::from(i32::MAX)))?,
+        timeout: input.int("timeout", Some(0), Some(i64::from(i32::MAX)))?,
+        max_retries: input.int("max_retries", Some(1), Some(10))?,
+        max_retries_down: input.int("max_retries_down", Some(1), Some(10))?,
+        http_method: input.enumeration::<HttpMethod>("http_method")?,
+        url_path,
+        expected_codes,
+        http_version,
+        domain_name,
+        tags: input.string_list("tags", TAGS_MAX)?,
+    })
+}
+
+/// Checks the fields against the monitor's type and the pool's protocol.
+fn check_type(input: &Input, kind: HealthMonitorType, pool: &Pool, delay: i64) -> ApiResult<()> {
+    if !kind.is_http() {
+        for field in HTTP_ONLY_FIELDS {
+            if input.raw_value(field).is_some_and(|v| !v.is_null()) {
+                return Err(ApiError::bad_request(format!(
+                    "{field} is not a valid option for health monitors of type {kind}"
+                )));
+            }
+        }
+    }
+    let udp_pool = matches!(pool.protocol, PoolProtocol::Udp | PoolProtocol::Sctp);
+    match kind {
+        HealthMonitorType::UdpConnect | HealthMonitorType::Sctp if !udp_pool => {
+            return Err(ApiError::validation(format!(
+                "The {kind} type is only supported for pools of type UDP/SCTP."
+            )))
+        }
+        HealthMonitorType::Https | HealthMonitorType::Ping | HealthMonitorType::TlsHello
+            if udp_pool =>
+        {
+            return Err(ApiError::validation(format!(
+                "The associated pool protocol is {}. Health monitors of type {kind} are not supported for this pool protocol.",
+                pool.protocol
+            )))
+        }
+        HealthMonitorType::UdpConnect if delay < UDP_CONNECT_MIN_DELAY => {
+            return Err(ApiError::validation(format!(
+                "The request delay value {delay} should be larger than {UDP_CONNECT_MIN_DELAY} for {kind} health monitor type."
+            )))
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// `domain_name` needs HTTP/1.1.
+fn check_domain(domain: &Option<String>, version: Option<f64>) -> ApiResult<()> {
+    if domain.is_some() && version != Some(1.1) {
+        return Err(ApiError::validation(
+            "'http_version' must be specified when 'domain_name' is provided.",
+        ));
+    }
+    Ok(())
+}
+
+pub async fn create(
+    state: State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let caller = Caller::from_headers(&headers, &state);
+    let allowed: Vec<&str> = UPDATE_FIELDS.iter().chain(CREATE_ONLY_FIELDS).copied().collect();
+    let input = Input::parse(&body, "healthmonitor", "health_monitor_", &allowed)?;
+    let pool_field = input.uuid("pool_id")?;
+    let pool_id = input.required("pool_id", pool_field)?;
+    let kind_field = input.enumeration::<HealthMonitorType>("type")?;
+    let kind = input.required("type", kind_field)?;
+    let s = parse_settings(&input)?;
+    let delay = input.required("delay", s.delay)?;
+    let timeout = input.required("timeout", s.timeout)?;
+    let max_retries = input.required("max_retries", s.max_retries)?;
+    let project_id = project_of(&input, &caller)?;
+
+    let mut tx = state.db.begin().await?;
+    let pool = super::pool::find(&mut tx, &pool_id).await?;
+    check_type(&input, kind, &pool, delay)?;
+    let domain_name = s.domain_name.value();
+    let http_version = s.http_version.value();
+    check_domain(&domain_name, http_version)?;
+    if tx.health_monitor_of(&pool_id).await?.is_some() {
+        return Err(ApiError::conflict("This pool already has a health monitor"));
+    }
+    lock_load_balancer(&mut tx, &pool.load_balancer_id).await?;
+    tx.test_and_set_status(Table::Pool, &pool_id, Transition::Update)
+        .await?;
+    mark_listeners_of_pool(&mut tx, &pool_id).await?;
+    let http = kind.is_http();
+    let monitor = HealthMonitor {
+        id: uuid::Uuid::new_v4().to_string(),
+        project_id,
+        pool_id: pool_id.clone(),
+        name: optional_text(s.name),
+        provisioning_status: ProvisioningStatus::PendingCreate,
+        operating_status: OperatingStatus::Offline,
+        admin_state_up: flag_or(s.admin_state_up, true),
+        kind,
+        delay,
+        timeout,
+        max_retries,
+        max_retries_down: s.max_retries_down.value().unwrap_or(DEFAULT_MAX_RETRIES_DOWN),
+        http_method: http.then(|| s.http_method.value().unwrap_or(HttpMethod::Get)),
+        url_path: http.then(|| s.url_path.value().unwrap_or_else(|| DEFAULT_URL_PATH.into())),
+        expected_codes: http.then(|| {
+            s.expected_codes
+                .value()
+                .unwrap_or_else(|| DEFAULT_EXPECTED_CODES.into())
+        }),
+        http_version,
+        domain_name,
+        tags: s.tags.value().unwrap_or_default(),
+        created_at: now(),
+        updated_at: None,
+    };
+    tx.save_health_monitor(&monitor).await?;
+    tx.enqueue(&Flow::ApplyChildren {
+        lb_id: pool.load_balancer_id.clone(),
+        changed: vec![ObjectRef::new(ObjectKind::HealthMonitor, &monitor.id)],
+    })
+    .await?;
+    tx.commit().await?;
+    state.wake_worker();
+    Ok(one(
+        StatusCode::CREATED,
+        "healthmonitor",
+        views::to_value(views::health_monitor(&monitor)),
+        &Query::parse(uri.query()),
+    ))
+}
+
+async fn find(tx: &mut Tx, id: &str) -> ApiResult<HealthMonitor> {
+    tx.health_monitor(id)
+        .await?
+        .ok_or_else(|| missing(Table::HealthMonitor, id))
+}
+
+pub async fn show(state: State<AppState>, Path(id): Path<String>, uri: Uri) -> ApiResult<Response> {
+    let mut tx = state.db.begin().await?;
+    let monitor = find(&mut tx, &id).await?;
+    Ok(one(
+        StatusCode::OK,
+        "healthmonitor",
+        views::to_value(views::health_monitor(&monitor)),
+        &Query::parse(uri.query()),
+    ))
+}
+
+pub async fn list(state: State<AppState>, headers: HeaderMap, uri: Uri) -> ApiResult<Response> {
+    let mut tx = state.db.begin().await?;
+    let objects = tx
+        .health_monitors()
+        .await?
+        .iter()
+        .map(|h| views::to_value(views::health_monitor(h)))
+        .collect();
+    list_of(&state, &headers, &uri, "healthmonitors", objects)
+}
+
+pub async fn update(
+    state: State<AppState>,
+    Path(id): Path<String>,
+    uri: Uri,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let input = Input::parse(&body, "healthmonitor", "health_monitor_", UPDATE_FIELDS)?;
+    let s = parse_settings(&input)?;
+    for (name, field) in [("delay", &s.delay), ("timeout", &s.timeout), ("max_retries", &s.max_retries)] {
+        if *field == Field::Null {
+            return Err(invalid(name, "None", "Mandatory field missing."));
+        }
+    }
+    let mut tx = state.db.begin().await?;
+    let mut monitor = find(&mut tx, &id).await?;
+    let pool = super::pool::find(&mut tx, &monitor.pool_id).await?;
+    let delay = s.delay.clone().value().unwrap_or(monitor.delay);
+    check_type(&input, monitor.kind, &pool, delay)?;
+    let http = monitor.kind.is_http();
+    monitor.name = updated(s.name.map(Some), monitor.name, None).filter(|n| !n.is_empty());
+    if let Field::Value(up) = s.admin_state_up {
+        monitor.admin_state_up = up;
+    }
+    monitor.delay = delay;
+    monitor.timeout = s.timeout.value().unwrap_or(monitor.timeout);
+    monitor.max_retries = s.max_retries.value().unwrap_or(monitor.max_retries);
+    monitor.max_retries_down =
+        updated(s.max_retries_down, monitor.max_retries_down, DEFAULT_MAX_RETRIES_DOWN);
+    if http {
+        monitor.http_method = Some(updated(
+            s.http_method,
+            monitor.http_method.unwrap_or(HttpMethod::Get),
+            HttpMethod::Get,
+        ));
+        monitor.url_path = Some(updated(
+            s.url_path,
+            monitor.url_path.unwrap_or_else(|| DEFAULT_URL_PATH.into()),
+            DEFAULT_URL_PATH.into(),
+        ));
+        monitor.expected_codes = Some(updated(
+            s.expected_codes,
+            monitor.expected_codes.unwrap_or_else(|| DEFAULT_EXPECTED_CODES.into()),
+            DEFAULT_EXPECTED_CODES.into(),
+        ));
+        monitor.http_version = updated(s.http_version.map(Some), monitor.http_version, None);
+        monitor.domain_name = updated(s.domain_name.map(Some), monitor.domain_name, None);
+    }
+    check_domain(&monitor.domain_name, monitor.http_version)?;
+    monitor.tags = updated(s.tags, monitor.tags, vec![]);
+    lock_load_balancer(&mut tx, &pool.load_balancer_id).await?;
+    tx.test_and_set_status(Table::Pool, &pool.id, Transition::Update)
+        .await?;
+    mark_listeners_of_pool(&mut tx, &pool.id).await?;
+    monitor.provisioning_status = ProvisioningStatus::PendingUpdate;
+    monitor.updated_at = Some(now());
+    tx.save_health_monitor(&monitor).await?;
+    tx.enqueue(&Flow::ApplyChildren {
+        lb_id: pool.load_balancer_id.clone(),
+        changed: vec![ObjectRef::new(ObjectKind::HealthMonitor, &id)],
+    })
+    .await?;
+    tx.commit().await?;
+    state.wake_worker();
+    Ok(one(
+        StatusCode::OK,
+        "healthmonitor",
+        views::to_value(views::health_monitor(&monitor)),
+        &Query::parse(uri.query()),
+    ))
+}
+
+pub async fn delete(state: State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+    let mut tx = state.db.begin().await?;
+    let monitor = find(&mut tx, &id).await?;
+    let pool = super::pool::find(&mut tx, &monitor.pool_id).await?;
+    lock_load_balancer(&mut tx, &pool.load_balancer_id).await?;
+    tx.test_and_set_status(Table::Pool, &pool.id, Transition::Update)
+        .await?;
+    mark_listeners_of_pool(&mut tx, &pool.id).await?;
+    tx.set_provisioning_status(Table::HealthMonitor, &id, ProvisioningStatus::PendingDelete)
+        .await?;
+    tx.enqueue(&Flow::ApplyChildren {
+        lb_id: pool.load_balancer_id.clone(),
+        changed: vec![ObjectRef::new(ObjectKind::HealthMonitor, &id)],
+    })
+    .await?;
+    tx.commit().await?;
+    state.wake_worker();
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

@@ -1,0 +1,447 @@
+//! `/v2/lbaas/listeners`.
+
+use super::*;
+use crate::body::{invalid, Field, Input};
+use crate::views::{self, Catalog};
+use crate::Caller;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Uri};
+use krater_domain::flow::{Flow, ObjectKind, ObjectRef};
+use krater_domain::*;
+
+const TIMEOUT_MAX: i64 = 2_073_600_000;
+const DEFAULT_TIMEOUT_CLIENT_DATA: i64 = 50_000;
+const DEFAULT_TIMEOUT_MEMBER_CONNECT: i64 = 5_000;
+const DEFAULT_TIMEOUT_MEMBER_DATA: i64 = 50_000;
+const DEFAULT_TIMEOUT_TCP_INSPECT: i64 = 0;
+
+/// Fields a create and an update share.
+const COMMON_FIELDS: &[&str] = &[
+    "name",
+    "description",
+    "admin_state_up",
+    "connection_limit",
+    "default_tls_container_ref",
+    "sni_container_refs",
+    "default_pool_id",
+    "insert_headers",
+    "timeout_client_data",
+    "timeout_member_connect",
+    "timeout_member_data",
+    "timeout_tcp_inspect",
+    "tags",
+    "client_ca_tls_container_ref",
+    "client_authentication",
+    "client_crl_container_ref",
+    "allowed_cidrs",
+    "tls_ciphers",
+    "tls_versions",
+    "alpn_protocols",
+    "hsts_max_age",
+    "hsts_include_subdomains",
+    "hsts_preload",
+];
+const CREATE_ONLY_FIELDS: &[&str] = &[
+    "protocol",
+    "protocol_port",
+    "loadbalancer_id",
+    "project_id",
+    "tenant_id",
+    "default_pool",
+    "l7policies",
+];
+
+/// Headers HTTP listeners may insert.
+const HTTP_HEADERS: &[&str] = &[
+    "X-Forwarded-For",
+    "X-Forwarded-Port",
+    "X-Forwarded-Proto",
+    "X-Forwarded-IP",
+    "X-Client-IP",
+    "X-Real-IP",
+];
+/// Headers only TERMINATED_HTTPS listeners may insert.
+const TLS_HEADERS: &[&str] = &[
+    "X-SSL-Client-Verify",
+    "X-SSL-Client-Has-Cert",
+    "X-SSL-Client-DN",
+    "X-SSL-Client-CN",
+    "X-SSL-Issuer",
+    "X-SSL-Client-SHA1",
+    "X-SSL-Client-Not-Before",
+    "X-SSL-Client-Not-After",
+];
+
+/// The settings a create or an update may give, parsed and type-checked.
+struct Settings {
+    name: Field<String>,
+    description: Field<String>,
+    admin_state_up: Field<bool>,
+    connection_limit: Field<i64>,
+    default_pool_id: Field<String>,
+    insert_headers: Field<Vec<(String, String)>>,
+    timeouts: [Field<i64>; 4],
+    tags: Field<Vec<String>>,
+    allowed_cidrs: Field<Vec<String>>,
+}
+
+fn parse_settings(input: &Input) -> ApiResult<Settings> {
+    let timeout = |name: &str| input.int(name, Some(0), Some(TIMEOUT_MAX));
+    let settings = Settings {
+        name: input.string("name", NAME_MAX)?,
+        description: input.string("description", NAME_MAX)?,
+        admin_state_up: input.boolean("admin_state_up")?,
+        connection_limit: input.int("connection_limit", Some(-1), None)?,
+        default_pool_id: input.uuid("default_pool_id")?,
+        insert_headers: match input.object("insert_headers")? {
+            Field::Value(map) => {
+                let mut headers = Vec::new();
+                for (key, value) in map {
+                    let Some(value) = value.as_str() else {
+                        return Err(invalid("insert_headers", &value.to_string(), "Value should be string"));
+                    };
+                    if value.chars().count() > 255 {
+                        return Err(invalid("insert_headers", value, "Value should have a maximum character requirement of 255"));
+                    }
+                    headers.push((key, value.to_string()));
+                }
+                Field::Value(headers)
+            }
+            Field::Null => Field::Null,
+            Field::Absent => Field::Absent,
+        },
+        timeouts: [
+            timeout("timeout_client_data")?,
+            timeout("timeout_member_connect")?,
+            timeout("timeout_member_data")?,
+            timeout("timeout_tcp_inspect")?,
+        ],
+        tags: input.string_list("tags", TAGS_MAX)?,
+        allowed_cidrs: match input.string_list("allowed_cidrs", 64)? {
+            Field::Value(list) => Field::Value(
+                list.iter()
+                    .map(|c| normalise_cidr(c))
+                    .collect::<ApiResult<Vec<_>>>()?,
+            ),
+            other => other,
+        },
+    };
+    // TLS settings need a certificate store, which this deployment does not have yet.
+    for tls in [
+        "default_tls_container_ref",
+        "client_ca_tls_container_ref",
+        "client_crl_container_ref",
+    ] {
+        if let Field::Value(reference) = input.string(tls, 255)? {
+            return Err(ApiError::bad_request(format!(
+                "Could not retrieve certificate: ['{reference}']"
+            )));
+        }
+    }
+    if let Field::Value(refs) = input.string_list("sni_container_refs", 255)? {
+        if !refs.is_empty() {
+            return Err(ApiError::bad_request(format!(
+                "Could not retrieve certificate: {:?}",
+                refs
+            )));
+        }
+    }
+    if let Field::Value(auth) = input.string("client_authentication", 16)? {
+        if !["NONE", "OPTIONAL", "MANDATORY"].contains(&auth.as_str()) {
+            return Err(invalid(
+                "client_authentication",
+                &auth,
+                "Value should be one of: NONE, OPTIONAL, MANDATORY",
+            ));
+        }
+        if auth != "NONE" {
+            return Err(ApiError::validation(
+                "Client authentication setting OPTIONAL or MANDATORY requires a client certificate authority.",
+            ));
+        }
+    }
+    for tls_only in ["tls_ciphers", "tls_versions", "alpn_protocols", "hsts_max_age"] {
+        if input.raw_value(tls_only).is_some_and(|v| !v.is_null()) {
+            return Err(ApiError::validation(format!(
+                "{tls_only} is only valid for TERMINATED_HTTPS listeners."
+            )));
+        }
+    }
+    for flag in ["hsts_include_subdomains", "hsts_preload"] {
+        if input.boolean(flag)? == Field::Value(true) {
+            return Err(ApiError::validation(format!(
+                "{flag} is only valid for TERMINATED_HTTPS listeners."
+            )));
+        }
+    }
+    Ok(settings)
+}
+
+/// Checks a CIDR and writes it in its canonical form (host bits cleared).
+fn normalise_cidr(text: &str) -> ApiResult<String> {
+    let bad = || invalid("allowed_cidrs", text, "Value should be a valid CIDR.");
+    let (addr, len) = text.split_once('/').unwrap_or((text, ""));
+    let addr: std::net::IpAddr = addr.parse().map_err(|_| bad())?;
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    let len: u32 = if len.is_empty() {
+        max
+    } else {
+        len.parse().map_err(|_| bad())?
+    };
+    if len > max {
+        return Err(bad());
+    }
+    let network = match addr {
+        std::net::IpAddr::V4(a) => {
+            let mask = u32::MAX.checked_shl(32 - len).unwrap_or(0);
+            std::net::IpAddr::V4((u32::from(a) & mask).into())
+        }
+        std::net::IpAddr::V6(a) => {
+            let mask = u128::MAX.checked_shl(128 - len).unwrap_or(0);
+            std::net::IpAddr::V6((u128::from(a) & mask).into())
+        }
+    };
+    Ok(format!("{network}/{len}"))
+}
+
+fn check_insert_headers(protocol: ListenerProtocol, headers: &[(String, String)]) -> ApiResult<()> {
+    if headers.is_empty() {
+        return Ok(());
+    }
+    let allowed: Vec<&str> = match protocol {
+        ListenerProtocol::Http => HTTP_HEADERS.to_vec(),
+        ListenerProtocol::TerminatedHttps => HTTP_HEADERS.iter().chain(TLS_HEADERS).copied().collect(),
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "insert-headers is not a valid option for a {other} protocol listener."
+            )))
+        }
+    };
+    for (key, _) in headers {
+        if !allowed.contains(&key.as_str()) {
+            return Err(ApiError::validation(format!(
+                "{key} is not a valid option for {protocol} insert_headers."
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The default pool must be on the same load balancer and speak a compatible protocol.
+async fn check_default_pool(
+    tx: &mut Tx,
+    lb_id: &str,
+    protocol: ListenerProtocol,
+    pool_id: &str,
+) -> ApiResult<()> {
+    let pool = tx
+        .pool(pool_id)
+        .await?
+        .filter(|p| p.load_balancer_id == lb_id)
+        .ok_or_else(|| missing(Table::Pool, pool_id))?;
+    if !protocol.allowed_pool_protocols().contains(&pool.protocol) {
+        return Err(ApiError::validation(format!(
+            "The pool protocol '{}' is invalid while the listener protocol is '{protocol}'.",
+            pool.protocol
+        )));
+    }
+    Ok(())
+}
+
+pub async fn create(
+    state: State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let caller = Caller::from_headers(&headers, &state);
+    let allowed: Vec<&str> = COMMON_FIELDS.iter().chain(CREATE_ONLY_FIELDS).copied().collect();
+    let input = Input::parse(&body, "listener", "listener_", &allowed)?;
+    let protocol_field = input.enumeration::<ListenerProtocol>("protocol")?;
+    let protocol = input.required("protocol", protocol_field)?;
+    let port_field = input.port("protocol_port")?;
+    let protocol_port = input.required("protocol_port", port_field)?;
+    let lb_field = input.uuid("loadbalancer_id")?;
+    let lb_id = input.required("loadbalancer_id", lb_field)?;
+    let project_id = project_of(&input, &caller)?;
+    let settings = parse_settings(&input)?;
+    for graph in ["default_pool", "l7policies"] {
+        if input.raw_value(graph).is_some_and(|v| !v.is_null() && v != &json!([])) {
+            return Err(ApiError::new(
+                StatusCode::NOT_IMPLEMENTED,
+                format!("Provider 'amphora' does not support a requested action: {graph} in a listener create"),
+            ));
+        }
+    }
+
+    let mut tx = state.db.begin().await?;
+    tx.load_balancer(&lb_id)
+        .await?
+        .ok_or_else(|| missing(Table::LoadBalancer, &lb_id))?;
+    let insert_headers = settings.insert_headers.value().unwrap_or_default();
+    check_insert_headers(protocol, &insert_headers)?;
+    if protocol == ListenerProtocol::TerminatedHttps {
+        return Err(ApiError::validation(
+            "An SNI or default certificate container reference must be provided for TERMINATED_HTTPS listeners.",
+        ));
+    }
+    for other in tx.listeners_of(&lb_id).await? {
+        if other.protocol.l4_family() == protocol.l4_family() && other.protocol_port == protocol_port {
+            return Err(ApiError::conflict(format!(
+                "Another Listener on this Load Balancer is already using protocol {protocol} and protocol_port {protocol_port}"
+            )));
+        }
+    }
+    let default_pool_id = settings.default_pool_id.value();
+    if let Some(pool_id) = &default_pool_id {
+        check_default_pool(&mut tx, &lb_id, protocol, pool_id).await?;
+    }
+    lock_load_balancer(&mut tx, &lb_id).await?;
+    let [client, connect, data, inspect] = settings.timeouts;
+    let listener = Listener {
+        id: uuid::Uuid::new_v4().to_string(),
+        project_id,
+        load_balancer_id: lb_id.clone(),
+        name: optional_text(settings.name),
+        description: optional_text(settings.description),
+        provisioning_status: ProvisioningStatus::PendingCreate,
+        operating_status: OperatingStatus::Offline,
+        admin_state_up: flag_or(settings.admin_state_up, true),
+        protocol,
+        protocol_port,
+        connection_limit: settings.connection_limit.value().unwrap_or(-1),
+        default_pool_id,
+        timeout_client_data: client.value().unwrap_or(DEFAULT_TIMEOUT_CLIENT_DATA),
+        timeout_member_connect: connect.value().unwrap_or(DEFAULT_TIMEOUT_MEMBER_CONNECT),
+        timeout_member_data: data.value().unwrap_or(DEFAULT_TIMEOUT_MEMBER_DATA),
+        timeout_tcp_inspect: inspect.value().unwrap_or(DEFAULT_TIMEOUT_TCP_INSPECT),
+        insert_headers,
+        allowed_cidrs: settings.allowed_cidrs.value().unwrap_or_default(),
+        tags: settings.tags.value().unwrap_or_default(),
+        created_at: now(),
+        updated_at: None,
+    };
+    tx.save_listener(&listener).await?;
+    tx.enqueue(&Flow::ApplyChildren {
+        lb_id,
+        changed: vec![ObjectRef::new(ObjectKind::Listener, &listener.id)],
+    })
+    .await?;
+    let catalog = Catalog::load(&mut tx).await?;
+    tx.commit().await?;
+    state.wake_worker();
+    Ok(one(
+        StatusCode::CREATED,
+        "listener",
+        views::to_value(catalog.listener(&listener)),
+        &Query::parse(uri.query()),
+    ))
+}
+
+async fn find(tx: &mut Tx, id: &str) -> ApiResult<Listener> {
+    tx.listener(id)
+        .await?
+        .ok_or_else(|| missing(Table::Listener, id))
+}
+
+pub async fn show(state: State<AppState>, Path(id): Path<String>, uri: Uri) -> ApiResult<Response> {
+    let mut tx = state.db.begin().await?;
+    let listener = find(&mut tx, &id).await?;
+    let catalog = Catalog::load(&mut tx).await?;
+    Ok(one(
+        StatusCode::OK,
+        "listener",
+        views::to_value(catalog.listener(&listener)),
+        &Query::parse(uri.query()),
+    ))
+}
+
+pub async fn list(state: State<AppState>, headers: HeaderMap, uri: Uri) -> ApiResult<Response> {
+    let mut tx = state.db.begin().await?;
+    let catalog = Catalog::load(&mut tx).await?;
+    let objects = catalog
+        .listeners
+        .iter()
+        .map(|l| views::to_value(catalog.listener(l)))
+        .collect();
+    list_of(&state, &headers, &uri, "listeners", objects)
+}
+
+pub async fn update(
+    state: State<AppState>,
+    Path(id): Path<String>,
+    uri: Uri,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let input = Input::parse(&body, "listener", "listener_", COMMON_FIELDS)?;
+    let settings = parse_settings(&input)?;
+    let mut tx = state.db.begin().await?;
+    let mut listener = find(&mut tx, &id).await?;
+    if let Field::Value(headers) = &settings.insert_headers {
+        check_insert_headers(listener.protocol, headers)?;
+    }
+    if let Field::Value(pool_id) = &settings.default_pool_id {
+        check_default_pool(&mut tx, &listener.load_balancer_id, listener.protocol, pool_id).await?;
+    }
+    lock_load_balancer(&mut tx, &listener.load_balancer_id).await?;
+    tx.set_provisioning_status(Table::Listener, &id, ProvisioningStatus::PendingUpdate)
+        .await?;
+    let [client, connect, data, inspect] = settings.timeouts;
+    listener.name = updated(settings.name.map(Some), listener.name, None).filter(|s| !s.is_empty());
+    listener.description =
+        updated(settings.description.map(Some), listener.description, None).filter(|s| !s.is_empty());
+    if let Field::Value(up) = settings.admin_state_up {
+        listener.admin_state_up = up;
+    }
+    listener.connection_limit = updated(settings.connection_limit, listener.connection_limit, -1);
+    listener.default_pool_id = updated(settings.default_pool_id.map(Some), listener.default_pool_id, None);
+    listener.insert_headers = updated(settings.insert_headers, listener.insert_headers, vec![]);
+    listener.timeout_client_data = updated(client, listener.timeout_client_data, DEFAULT_TIMEOUT_CLIENT_DATA);
+    listener.timeout_member_connect =
+        updated(connect, listener.timeout_member_connect, DEFAULT_TIMEOUT_MEMBER_CONNECT);
+    listener.timeout_member_data = updated(data, listener.timeout_member_data, DEFAULT_TIMEOUT_MEMBER_DATA);
+    listener.timeout_tcp_inspect = updated(inspect, listener.timeout_tcp_inspect, DEFAULT_TIMEOUT_TCP_INSPECT);
+    listener.tags = updated(settings.tags, listener.tags, vec![]);
+    listener.allowed_cidrs = updated(settings.allowed_cidrs, listener.allowed_cidrs, vec![]);
+    listener.provisioning_status = ProvisioningStatus::PendingUpdate;
+    listener.updated_at = Some(now());
+    tx.save_listener(&listener).await?;
+    tx.enqueue(&Flow::ApplyChildren {
+        lb_id: listener.load_balancer_id.clone(),
+        changed: vec![ObjectRef::new(ObjectKind::Listener, &id)],
+    })
+    .await?;
+    let catalog = Catalog::load(&mut tx).await?;
+    tx.commit().await?;
+    state.wake_worker();
+    Ok(one(
+        StatusCode::OK,
+        "listener",
+        views::to_value(catalog.listener(&listener)),
+        &Query::parse(uri.query()),
+    ))
+}
+
+pub async fn delete(state: State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+    let mut tx = state.db.begin().await?;
+    let listener = find(&mut tx, &id).await?;
+    lock_load_balancer(&mut tx, &listener.load_balancer_id).await?;
+    tx.set_provisioning_status(Table::Listener, &id, ProvisioningStatus::PendingDelete)
+        .await?;
+    tx.enqueue(&Flow::ApplyChildren {
+        lb_id: listener.load_balancer_id.clone(),
+        changed: vec![ObjectRef::new(ObjectKind::Listener, &id)],
+    })
+    .await?;
+    tx.commit().await?;
+    state.wake_worker();
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub async fn stats(state: State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+    let mut tx = state.db.begin().await?;
+    find(&mut tx, &id).await?;
+    let stats = tx.listener_stats(&id).await?;
+    Ok(Json(json!({ "stats": views::stats(stats) })).into_response())
+}

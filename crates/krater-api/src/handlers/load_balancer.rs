@@ -1,0 +1,432 @@
+//! `/v2/lbaas/loadbalancers`: create (with VIP allocation), show, list, update,
+//! delete (with cascade), the status tree and stats.
+
+use super::*;
+use crate::body::{Input, Field};
+use crate::views::{self, Catalog};
+use crate::Caller;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Uri};
+use krater_domain::flow::Flow;
+use krater_domain::*;
+use std::net::IpAddr;
+
+const CREATE_FIELDS: &[&str] = &[
+    "name",
+    "description",
+    "admin_state_up",
+    "vip_address",
+    "vip_port_id",
+    "vip_subnet_id",
+    "vip_network_id",
+    "vip_qos_policy_id",
+    "vip_sg_ids",
+    "additional_vips",
+    "project_id",
+    "tenant_id",
+    "provider",
+    "flavor_id",
+    "availability_zone",
+    "tags",
+    "listeners",
+    "pools",
+];
+
+const UPDATE_FIELDS: &[&str] = &[
+    "name",
+    "description",
+    "admin_state_up",
+    "vip_qos_policy_id",
+    "vip_sg_ids",
+    "tags",
+];
+
+/// Octavia's message when the load balancer itself is not in a state that allows a request.
+fn invalid_state(err: DbError) -> ApiError {
+    match err {
+        DbError::Immutable { id, status, .. } => ApiError::conflict(format!(
+            "Invalid state {status} of loadbalancer resource {id}"
+        )),
+        other => other.into(),
+    }
+}
+
+pub async fn create(
+    state: State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let caller = Caller::from_headers(&headers, &state);
+    let input = Input::parse(&body, "loadbalancer", "load_balancer", CREATE_FIELDS)?;
+    let name = input.string("name", NAME_MAX)?;
+    let description = input.string("description", NAME_MAX)?;
+    let admin_state_up = flag_or(input.boolean("admin_state_up")?, true);
+    let vip_address = input.ip_address("vip_address")?.value();
+    let vip_port_id = input.uuid("vip_port_id")?.value();
+    let vip_subnet_id = input.uuid("vip_subnet_id")?.value();
+    let vip_network_id = input.uuid("vip_network_id")?.value();
+    let vip_qos_policy_id = input.uuid("vip_qos_policy_id")?.value();
+    let vip_sg_ids = input.string_list("vip_sg_ids", 36)?.value().unwrap_or_default();
+    let project_id = project_of(&input, &caller)?;
+    let provider = input.string("provider", 64)?.value();
+    let flavor_id = input.uuid("flavor_id")?.value();
+    let availability_zone = input.string("availability_zone", 255)?.value();
+    let tags = input.string_list("tags", TAGS_MAX)?.value().unwrap_or_default();
+
+    if vip_port_id.is_none() && vip_subnet_id.is_none() && vip_network_id.is_none() {
+        return Err(no_vip());
+    }
+    let settings = &state.config.api_settings;
+    let provider = provider.unwrap_or_else(|| settings.default_provider_driver.clone());
+    if !settings.enabled_provider_drivers.contains(&provider) {
+        return Err(ApiError::bad_request(format!(
+            "Provider '{provider}' is not enabled."
+        )));
+    }
+    if flavor_id.is_some() {
+        return Err(ApiError::bad_request("Invalid flavor_id."));
+    }
+    if availability_zone.is_some() {
+        return Err(ApiError::bad_request("Invalid availability zone."));
+    }
+    if !vip_sg_ids.is_empty() {
+        return Err(ApiError::bad_request(
+            "vip_sg_ids is not a valid option for this deployment's network driver.",
+        ));
+    }
+    if let Some(qos) = &vip_qos_policy_id {
+        return Err(ApiError::bad_request(format!("qos_policy {qos} not found.")));
+    }
+    for graph in ["listeners", "pools"] {
+        if input
+            .raw_value(graph)
+            .and_then(|v| v.as_array())
+            .is_some_and(|a| !a.is_empty())
+        {
+            return Err(ApiError::new(
+                StatusCode::NOT_IMPLEMENTED,
+                format!("Provider '{provider}' does not support a requested action: creating {graph} together with the load balancer"),
+            ));
+        }
+    }
+    if let Some(port) = &vip_port_id {
+        return Err(ApiError::bad_request(format!("Port {port} not found.")));
+    }
+
+    // Which subnet the VIP goes on.
+    let subnet = match (&vip_subnet_id, &vip_network_id) {
+        (Some(subnet_id), _) => state
+            .networks
+            .subnet(subnet_id)
+            .ok_or_else(|| ApiError::bad_request(format!("Subnet {subnet_id} not found.")))?,
+        (None, Some(network_id)) => {
+            let network = state.networks.network(network_id).ok_or_else(|| {
+                ApiError::bad_request(format!("Network {network_id} not found."))
+            })?;
+            state
+                .networks
+                .subnet(&network.subnet_id)
+                .ok_or_else(|| ApiError::bad_request(format!("Network {network_id} not found.")))?
+        }
+        (None, None) => return Err(no_vip()),
+    };
+    if let Some(network_id) = &vip_network_id {
+        if &subnet.network_id != network_id {
+            return Err(ApiError::validation(format!(
+                "Subnet {} is not in network {network_id}.",
+                subnet.id
+            )));
+        }
+    }
+    let requested = match vip_address {
+        Some(IpAddr::V4(ip)) if subnet.contains(ip) => Some(ip),
+        Some(ip) => {
+            return Err(ApiError::validation(format!(
+                "VIP address {ip} is not in subnet {}.",
+                subnet.id
+            )))
+        }
+        None => None,
+    };
+
+    let id = uuid::Uuid::new_v4().to_string();
+    let mut tx = state.db.begin().await?;
+    let taken: Vec<String> = tx
+        .ports()
+        .await?
+        .into_iter()
+        .filter(|p| p.subnet_id == subnet.id)
+        .map(|p| p.ip_address)
+        .collect();
+    let address = match requested {
+        Some(ip) if taken.contains(&ip.to_string()) => {
+            return Err(ApiError::conflict(format!(
+                "The VIP IP address is already in use: {ip}"
+            )))
+        }
+        Some(ip) => ip,
+        None => subnet
+            .pool()
+            .find(|ip| !taken.contains(&ip.to_string()))
+            .ok_or_else(|| {
+                ApiError::conflict(format!("No more IP addresses available on subnet {}.", subnet.id))
+            })?,
+    };
+    let port = Port {
+        id: uuid::Uuid::new_v4().to_string(),
+        network_id: subnet.network_id.clone(),
+        subnet_id: subnet.id.clone(),
+        ip_address: address.to_string(),
+        mac_address: String::new(),
+        device_owner: "krater:vip".into(),
+        device_id: id.clone(),
+        name: format!("krater-lb-{id}"),
+        created_at: now(),
+    };
+    tx.save_port(&port).await.map_err(|e| match e {
+        DbError::Duplicate(_) => {
+            ApiError::conflict(format!("The VIP IP address is already in use: {address}"))
+        }
+        other => other.into(),
+    })?;
+    let lb = LoadBalancer {
+        id: id.clone(),
+        project_id,
+        name: optional_text(name),
+        description: optional_text(description),
+        provisioning_status: ProvisioningStatus::PendingCreate,
+        operating_status: OperatingStatus::Offline,
+        admin_state_up,
+        provider,
+        topology: Topology::Single,
+        vip: Vip {
+            ip_address: Some(address.to_string()),
+            port_id: Some(port.id.clone()),
+            subnet_id: Some(subnet.id.clone()),
+            network_id: Some(subnet.network_id.clone()),
+            qos_policy_id: None,
+        },
+        flavor_id: None,
+        availability_zone: None,
+        tags,
+        created_at: now(),
+        updated_at: None,
+    };
+    tx.save_load_balancer(&lb).await?;
+    tx.enqueue(&Flow::CreateLoadBalancer { lb_id: id.clone() })
+        .await?;
+    let catalog = Catalog::load(&mut tx).await?;
+    tx.commit().await?;
+    state.wake_worker();
+    let query = Query::parse(uri.query());
+    Ok(one(
+        StatusCode::CREATED,
+        "loadbalancer",
+        views::to_value(catalog.load_balancer(&lb)),
+        &query,
+    ))
+}
+
+fn no_vip() -> ApiError {
+    ApiError::validation("VIP must contain one of: vip_port_id, vip_network_id, vip_subnet_id.")
+}
+
+async fn find(tx: &mut Tx, id: &str) -> ApiResult<LoadBalancer> {
+    tx.load_balancer(id)
+        .await?
+        .ok_or_else(|| missing(Table::LoadBalancer, id))
+}
+
+pub async fn show(
+    state: State<AppState>,
+    Path(id): Path<String>,
+    uri: Uri,
+) -> ApiResult<Response> {
+    let mut tx = state.db.begin().await?;
+    let lb = find(&mut tx, &id).await?;
+    let catalog = Catalog::load(&mut tx).await?;
+    Ok(one(
+        StatusCode::OK,
+        "loadbalancer",
+        views::to_value(catalog.load_balancer(&lb)),
+        &Query::parse(uri.query()),
+    ))
+}
+
+pub async fn list(state: State<AppState>, headers: HeaderMap, uri: Uri) -> ApiResult<Response> {
+    let mut tx = state.db.begin().await?;
+    let catalog = Catalog::load(&mut tx).await?;
+    let objects = catalog
+        .load_balancers
+        .iter()
+        .map(|lb| views::to_value(catalog.load_balancer(lb)))
+        .collect();
+    list_of(&state, &headers, &uri, "loadbalancers", objects)
+}
+
+pub async fn update(
+    state: State<AppState>,
+    Path(id): Path<String>,
+    uri: Uri,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let input = Input::parse(&body, "loadbalancer", "load_balancer", UPDATE_FIELDS)?;
+    let name = input.string("name", NAME_MAX)?;
+    let description = input.string("description", NAME_MAX)?;
+    let admin_state_up = input.boolean("admin_state_up")?;
+    let tags = input.string_list("tags", TAGS_MAX)?;
+    if let Field::Value(qos) = input.uuid("vip_qos_policy_id")? {
+        return Err(ApiError::bad_request(format!("qos_policy {qos} not found.")));
+    }
+    if input.string_list("vip_sg_ids", 36)?.value().is_some_and(|l| !l.is_empty()) {
+        return Err(ApiError::bad_request(
+            "vip_sg_ids is not a valid option for this deployment's network driver.",
+        ));
+    }
+
+    let mut tx = state.db.begin().await?;
+    let mut lb = find(&mut tx, &id).await?;
+    tx.test_and_set_status(Table::LoadBalancer, &id, Transition::Update)
+        .await
+        .map_err(invalid_state)?;
+    lb.name = updated(name.map(Some), lb.name, None).filter(|s| !s.is_empty());
+    lb.description = updated(description.map(Some), lb.description, None).filter(|s| !s.is_empty());
+    if let Field::Value(up) = admin_state_up {
+        lb.admin_state_up = up;
+    }
+    lb.tags = updated(tags, lb.tags, vec![]);
+    lb.provisioning_status = ProvisioningStatus::PendingUpdate;
+    lb.updated_at = Some(now());
+    tx.save_load_balancer(&lb).await?;
+    tx.enqueue(&Flow::UpdateLoadBalancer { lb_id: id.clone() })
+        .await?;
+    let catalog = Catalog::load(&mut tx).await?;
+    tx.commit().await?;
+    state.wake_worker();
+    Ok(one(
+        StatusCode::OK,
+        "loadbalancer",
+        views::to_value(catalog.load_balancer(&lb)),
+        &Query::parse(uri.query()),
+    ))
+}
+
+pub async fn delete(
+    state: State<AppState>,
+    Path(id): Path<String>,
+    uri: Uri,
+) -> ApiResult<Response> {
+    let query = Query::parse(uri.query());
+    let cascade = query
+        .pairs
+        .iter()
+        .any(|(k, v)| k == "cascade" && matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes"));
+    let mut tx = state.db.begin().await?;
+    find(&mut tx, &id).await?;
+    let has_children =
+        !tx.listeners_of(&id).await?.is_empty() || !tx.pools_of(&id).await?.is_empty();
+    if has_children && !cascade {
+        return Err(ApiError::validation(format!(
+            "Cannot delete Load Balancer {id} - it has children"
+        )));
+    }
+    tx.test_and_set_status(Table::LoadBalancer, &id, Transition::Delete)
+        .await
+        .map_err(invalid_state)?;
+    tx.enqueue(&Flow::DeleteLoadBalancer {
+        lb_id: id.clone(),
+        cascade,
+    })
+    .await?;
+    tx.commit().await?;
+    state.wake_worker();
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub async fn status_tree(
+    state: State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let mut tx = state.db.begin().await?;
+    let graph = match tx.load_balancer_graph(&id).await {
+        Err(DbError::NotFound { .. }) => return Err(missing(Table::LoadBalancer, &id)),
+        other => other?,
+    };
+    let text = |s: &Option<String>| s.clone().unwrap_or_default();
+    let listeners: Vec<Value> = graph
+        .listeners
+        .iter()
+        .map(|l| {
+            let pools: Vec<Value> = l
+                .default_pool_id
+                .iter()
+                .filter_map(|pid| graph.pool(pid))
+                .map(|pg| {
+                    let mut pool = json!({
+                        "id": pg.pool.id,
+                        "name": text(&pg.pool.name),
+                        "provisioning_status": pg.pool.provisioning_status.as_str(),
+                        "operating_status": pg.pool.operating_status.as_str(),
+                    });
+                    if let Some(hm) = &pg.health_monitor {
+                        pool["health_monitor"] = json!({
+                            "id": hm.id,
+                            "name": text(&hm.name),
+                            "type": hm.kind.as_str(),
+                            "provisioning_status": hm.provisioning_status.as_str(),
+                            "operating_status": hm.operating_status.as_str(),
+                        });
+                    }
+                    pool["members"] = pg
+                        .members
+                        .iter()
+                        .map(|m| {
+                            json!({
+                                "id": m.id,
+                                "name": text(&m.name),
+                                "operating_status": m.operating_status.as_str(),
+                                "provisioning_status": m.provisioning_status.as_str(),
+                                "address": m.address,
+                                "protocol_port": m.protocol_port,
+                            })
+                        })
+                        .collect();
+                    pool
+                })
+                .collect();
+            json!({
+                "id": l.id,
+                "name": text(&l.name),
+                "operating_status": l.operating_status.as_str(),
+                "provisioning_status": l.provisioning_status.as_str(),
+                "pools": pools,
+            })
+        })
+        .collect();
+    let lb = &graph.load_balancer;
+    let body = json!({"statuses": {"loadbalancer": {
+        "id": lb.id,
+        "name": text(&lb.name),
+        "operating_status": lb.operating_status.as_str(),
+        "provisioning_status": lb.provisioning_status.as_str(),
+        "listeners": listeners,
+    }}});
+    Ok(Json(body).into_response())
+}
+
+pub async fn stats(state: State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+    let mut tx = state.db.begin().await?;
+    find(&mut tx, &id).await?;
+    let mut total = ListenerStats::default();
+    for listener in tx.listeners_of(&id).await? {
+        let s = tx.listener_stats(&listener.id).await?;
+        total.bytes_in += s.bytes_in;
+        total.bytes_out += s.bytes_out;
+        total.active_connections += s.active_connections;
+        total.total_connections += s.total_connections;
+        total.request_errors += s.request_errors;
+    }
+    Ok(Json(json!({ "stats": views::stats(total) })).into_response())
+}

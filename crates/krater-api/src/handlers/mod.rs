@@ -1,0 +1,195 @@
+//! Route table and what the resource handlers share: response shapes and the
+//! status locks of Octavia's status machine.
+
+mod amphora;
+mod health_monitor;
+mod listener;
+mod load_balancer;
+mod member;
+mod network;
+mod pool;
+mod version;
+
+use crate::body::Field;
+use crate::error::{ApiError, ApiResult};
+use crate::query::{select_fields, Query};
+use crate::AppState;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use krater_db::{DbError, Table, Tx};
+use krater_domain::status::Transition;
+use serde_json::{json, Value};
+
+pub fn version_routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(version::root))
+        .route("/v2", get(version::v2))
+        .route("/v2/", get(version::v2))
+        .route("/v2.0", get(version::v2))
+        .route("/v2.0/", get(version::v2))
+        .route("/v2/lbaas", get(version::v2))
+        .route("/v2.0/lbaas", get(version::v2))
+}
+
+pub fn lbaas_routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/loadbalancers",
+            get(load_balancer::list).post(load_balancer::create),
+        )
+        .route(
+            "/loadbalancers/:id",
+            get(load_balancer::show)
+                .put(load_balancer::update)
+                .delete(load_balancer::delete),
+        )
+        .route("/loadbalancers/:id/status", get(load_balancer::status_tree))
+        .route("/loadbalancers/:id/statuses", get(load_balancer::status_tree))
+        .route("/loadbalancers/:id/stats", get(load_balancer::stats))
+        .route("/listeners", get(listener::list).post(listener::create))
+        .route(
+            "/listeners/:id",
+            get(listener::show)
+                .put(listener::update)
+                .delete(listener::delete),
+        )
+        .route("/listeners/:id/stats", get(listener::stats))
+        .route("/pools", get(pool::list).post(pool::create))
+        .route(
+            "/pools/:id",
+            get(pool::show).put(pool::update).delete(pool::delete),
+        )
+        .route(
+            "/pools/:pool_id/members",
+            get(member::list).post(member::create).put(member::batch_update),
+        )
+        .route(
+            "/pools/:pool_id/members/:id",
+            get(member::show).put(member::update).delete(member::delete),
+        )
+        .route(
+            "/healthmonitors",
+            get(health_monitor::list).post(health_monitor::create),
+        )
+        .route(
+            "/healthmonitors/:id",
+            get(health_monitor::show)
+                .put(health_monitor::update)
+                .delete(health_monitor::delete),
+        )
+}
+
+pub fn octavia_routes() -> Router<AppState> {
+    Router::new()
+        .route("/amphorae", get(amphora::list))
+        .route("/amphorae/:id", get(amphora::show))
+        .route("/amphorae/:id/stats", get(amphora::stats))
+        .route("/amphorae/:id/failover", put(amphora::failover))
+}
+
+pub fn network_routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(network::versions))
+        .route("/networks", get(network::list_networks))
+        .route("/networks/:id", get(network::show_network))
+        .route("/subnets", get(network::list_subnets))
+        .route("/subnets/:id", get(network::show_subnet))
+        .route("/ports", get(network::list_ports))
+        .route("/ports/:id", get(network::show_port))
+}
+
+/// `{"<key>": object}` with the `fields` selection applied.
+fn one(status: StatusCode, key: &str, object: Value, query: &Query) -> Response {
+    let object = select_fields(object, &query.fields());
+    (status, Json(json!({ key: object }))).into_response()
+}
+
+/// 404 with Octavia's message for a missing object.
+fn missing(table: Table, id: &str) -> ApiError {
+    ApiError::from(DbError::NotFound {
+        table,
+        id: id.to_string(),
+    })
+}
+
+/// Locks the load balancer for a change of one of its children: ACTIVE →
+/// PENDING_UPDATE, else 409 `Load Balancer <id> is immutable and cannot be updated.`
+async fn lock_load_balancer(tx: &mut Tx, lb_id: &str) -> ApiResult<()> {
+    Ok(tx
+        .test_and_set_status(Table::LoadBalancer, lb_id, Transition::Update)
+        .await?)
+}
+
+/// Marks the listeners whose default pool is `pool_id` PENDING_UPDATE (their load
+/// balancer is locked already).
+async fn mark_listeners_of_pool(tx: &mut Tx, pool_id: &str) -> ApiResult<()> {
+    for listener in tx.listeners().await? {
+        if listener.default_pool_id.as_deref() == Some(pool_id) {
+            tx.set_provisioning_status(
+                Table::Listener,
+                &listener.id,
+                krater_domain::ProvisioningStatus::PendingUpdate,
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Reads the project of a new object: body `project_id` (or `tenant_id`), else the caller's.
+fn project_of(input: &crate::body::Input, caller: &crate::Caller) -> ApiResult<String> {
+    let project = match input.string("project_id", 36)? {
+        Field::Value(p) => Some(p),
+        _ => input.string("tenant_id", 36)?.value(),
+    };
+    Ok(project.unwrap_or_else(|| caller.project_id.clone()))
+}
+
+/// Resolves a bool field of a create: absent → default, explicit null → false (WSME).
+fn flag_or(field: Field<bool>, default: bool) -> bool {
+    match field {
+        Field::Absent => default,
+        Field::Null => false,
+        Field::Value(v) => v,
+    }
+}
+
+/// Empty strings are stored as NULL, as Octavia renders both as "".
+fn optional_text(field: Field<String>) -> Option<String> {
+    field.value().filter(|s| !s.is_empty())
+}
+
+/// Applies an optional update: absent keeps `current`, null resets to `default`.
+fn updated<T>(field: Field<T>, current: T, default: T) -> T {
+    match field {
+        Field::Absent => current,
+        Field::Null => default,
+        Field::Value(v) => v,
+    }
+}
+
+/// The common list of a collection.
+fn list_of(
+    state: &axum::extract::State<AppState>,
+    headers: &axum::http::HeaderMap,
+    uri: &axum::http::Uri,
+    collection: &str,
+    objects: Vec<Value>,
+) -> ApiResult<Response> {
+    let query = Query::parse(uri.query());
+    let base = format!("{}{}", crate::base_url(state, headers), uri.path());
+    let body = crate::query::list_response(
+        collection,
+        objects,
+        &query,
+        &base,
+        state.config.api_settings.pagination_max_limit,
+    )?;
+    Ok(Json(body).into_response())
+}
+
+/// Common shape of the field lists that every create/update accepts.
+const TAGS_MAX: usize = 255;
+const NAME_MAX: usize = 255;

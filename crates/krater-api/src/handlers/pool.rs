@@ -1,0 +1,338 @@
+//! `/v2/lbaas/pools`.
+
+use super::*;
+use crate::body::{invalid, Field, Input};
+use crate::views::{self, Catalog};
+use crate::Caller;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Uri};
+use krater_domain::flow::{Flow, ObjectKind, ObjectRef};
+use krater_domain::*;
+use serde_json::Map;
+
+const COMMON_FIELDS: &[&str] = &[
+    "name",
+    "description",
+    "admin_state_up",
+    "lb_algorithm",
+    "session_persistence",
+    "tags",
+    "tls_enabled",
+    "tls_container_ref",
+    "ca_tls_container_ref",
+    "crl_container_ref",
+    "tls_ciphers",
+    "tls_versions",
+    "alpn_protocols",
+];
+const CREATE_ONLY_FIELDS: &[&str] = &[
+    "listener_id",
+    "loadbalancer_id",
+    "protocol",
+    "project_id",
+    "tenant_id",
+    "healthmonitor",
+    "members",
+];
+
+/// Parses `session_persistence` and checks it against the pool's protocol.
+fn session_persistence(
+    map: Map<String, Value>,
+    protocol: PoolProtocol,
+) -> ApiResult<SessionPersistence> {
+    let allowed = ["type", "cookie_name", "persistence_timeout", "persistence_granularity"];
+    let input = Input::nested(map.clone(), Value::Object(map), "session_persistence");
+    if let Some(unknown) = allowed_keys_violation(&input, &allowed) {
+        return Err(ApiError::bad_request(format!(
+            "Unknown attribute for argument session_persistence: {unknown}"
+        )));
+    }
+    let kind_field = input.enumeration::<SessionPersistenceType>("type")?;
+    let kind = input.required("type", kind_field)?;
+    let cookie_name = input.string("cookie_name", 255)?.value();
+    if let Some(cookie) = &cookie_name {
+        if cookie.is_empty() || cookie.chars().any(|c| c.is_whitespace() || matches!(c, ',' | ';' | '\\')) {
+            return Err(invalid(
+                "cookie_name",
+                cookie,
+                "Value should match the pattern ^[^\\s,;\\\\]+$",
+            ));
+        }
+    }
+    let persistence_timeout = input.int("persistence_timeout", Some(0), None)?.value();
+    let persistence_granularity = input.ip_address("persistence_granularity")?.value().map(|ip| ip.to_string());
+    match (kind, &cookie_name) {
+        (SessionPersistenceType::AppCookie, None) => {
+            return Err(ApiError::validation(
+                "Field \"cookie_name\" must be specified when using the \"APP_COOKIE\" session persistence type.",
+            ))
+        }
+        (SessionPersistenceType::AppCookie, Some(_)) | (_, None) => {}
+        (_, Some(_)) => {
+            return Err(ApiError::validation(
+                "Field \"cookie_name\" can only be specified with session persistence of type \"APP_COOKIE\".",
+            ))
+        }
+    }
+    let udp_like = matches!(protocol, PoolProtocol::Udp | PoolProtocol::Sctp);
+    if !udp_like && (persistence_timeout.is_some() || persistence_granularity.is_some()) {
+        return Err(ApiError::validation(
+            "persistence_timeout and persistence_granularity is only for UDP and SCTP protocol pools.",
+        ));
+    }
+    if udp_like && kind != SessionPersistenceType::SourceIp {
+        return Err(ApiError::validation(format!(
+            "Session persistence of type {kind} is not supported for {protocol} protocol pools."
+        )));
+    }
+    Ok(SessionPersistence {
+        kind,
+        cookie_name,
+        persistence_timeout,
+        persistence_granularity,
+    })
+}
+
+fn allowed_keys_violation(input: &Input, allowed: &[&str]) -> Option<String> {
+    input.keys().find(|k| !allowed.contains(&k.as_str())).cloned()
+}
+
+/// Refuses the options this deployment cannot carry out yet.
+fn check_unsupported(input: &Input, lb_algorithm: Option<LbAlgorithm>) -> ApiResult<()> {
+    if lb_algorithm == Some(LbAlgorithm::SourceIpPort) {
+        return Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "Provider 'amphora' does not support a requested option: Amphora provider does not support SOURCE_IP_PORT algorithm.",
+        ));
+    }
+    if input.boolean("tls_enabled")? == Field::Value(true) {
+        return Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "Provider 'amphora' does not support a requested option: TLS to members is not supported yet.",
+        ));
+    }
+    for tls in ["tls_container_ref", "ca_tls_container_ref", "crl_container_ref"] {
+        if let Field::Value(reference) = input.string(tls, 255)? {
+            return Err(ApiError::bad_request(format!(
+                "Could not retrieve certificate: ['{reference}']"
+            )));
+        }
+    }
+    for tls_only in ["tls_ciphers", "tls_versions", "alpn_protocols"] {
+        if input.raw_value(tls_only).is_some_and(|v| !v.is_null()) {
+            return Err(ApiError::validation(format!(
+                "{tls_only} is only valid when tls_enabled is true."
+            )));
+        }
+    }
+    Ok(())
+}
+
+pub async fn create(
+    state: State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let caller = Caller::from_headers(&headers, &state);
+    let allowed: Vec<&str> = COMMON_FIELDS.iter().chain(CREATE_ONLY_FIELDS).copied().collect();
+    let input = Input::parse(&body, "pool", "pool_", &allowed)?;
+    let protocol_field = input.enumeration::<PoolProtocol>("protocol")?;
+    let protocol = input.required("protocol", protocol_field)?;
+    let algorithm_field = input.enumeration::<LbAlgorithm>("lb_algorithm")?;
+    let lb_algorithm = input.required("lb_algorithm", algorithm_field)?;
+    let listener_id = input.uuid("listener_id")?.value();
+    let loadbalancer_id = input.uuid("loadbalancer_id")?.value();
+    let name = input.string("name", NAME_MAX)?;
+    let description = input.string("description", NAME_MAX)?;
+    let admin_state_up = flag_or(input.boolean("admin_state_up")?, true);
+    let tags = input.string_list("tags", TAGS_MAX)?.value().unwrap_or_default();
+    let project_id = project_of(&input, &caller)?;
+    let persistence = match input.object("session_persistence")? {
+        Field::Value(map) => Some(session_persistence(map, protocol)?),
+        _ => None,
+    };
+    for graph in ["healthmonitor", "members"] {
+        if input.raw_value(graph).is_some_and(|v| !v.is_null() && v != &json!([])) {
+            return Err(ApiError::new(
+                StatusCode::NOT_IMPLEMENTED,
+                format!("Provider 'amphora' does not support a requested action: {graph} in a pool create"),
+            ));
+        }
+    }
+
+    let mut tx = state.db.begin().await?;
+    let listener = match &listener_id {
+        Some(id) => Some(
+            tx.listener(id)
+                .await?
+                .ok_or_else(|| missing(Table::Listener, id))?,
+        ),
+        None => None,
+    };
+    let lb_id = match (&loadbalancer_id, &listener) {
+        (Some(lb), Some(l)) if &l.load_balancer_id != lb => {
+            return Err(ApiError::validation(
+                "Load Balancer and Listener must belong to the same Load Balancer.",
+            ))
+        }
+        (Some(lb), _) => lb.clone(),
+        (None, Some(l)) => l.load_balancer_id.clone(),
+        (None, None) => {
+            return Err(ApiError::validation(
+                "Must provide at least one of: loadbalancer_id, listener_id",
+            ))
+        }
+    };
+    tx.load_balancer(&lb_id)
+        .await?
+        .ok_or_else(|| missing(Table::LoadBalancer, &lb_id))?;
+    if let Some(listener) = &listener {
+        if listener.default_pool_id.is_some() {
+            return Err(ApiError::conflict("This listener already has a default pool"));
+        }
+        if !listener.protocol.allowed_pool_protocols().contains(&protocol) {
+            return Err(ApiError::validation(format!(
+                "The pool protocol '{protocol}' is invalid while the listener protocol is '{}'.",
+                listener.protocol
+            )));
+        }
+    }
+    check_unsupported(&input, Some(lb_algorithm))?;
+    lock_load_balancer(&mut tx, &lb_id).await?;
+    let pool = Pool {
+        id: uuid::Uuid::new_v4().to_string(),
+        project_id,
+        load_balancer_id: lb_id.clone(),
+        name: optional_text(name),
+        description: optional_text(description),
+        provisioning_status: ProvisioningStatus::PendingCreate,
+        operating_status: OperatingStatus::Offline,
+        admin_state_up,
+        protocol,
+        lb_algorithm,
+        session_persistence: persistence,
+        tls_enabled: false,
+        tags,
+        created_at: now(),
+        updated_at: None,
+    };
+    tx.save_pool(&pool).await?;
+    if let Some(mut listener) = listener {
+        listener.default_pool_id = Some(pool.id.clone());
+        listener.provisioning_status = ProvisioningStatus::PendingUpdate;
+        tx.save_listener(&listener).await?;
+    }
+    tx.enqueue(&Flow::ApplyChildren {
+        lb_id,
+        changed: vec![ObjectRef::new(ObjectKind::Pool, &pool.id)],
+    })
+    .await?;
+    let catalog = Catalog::load(&mut tx).await?;
+    tx.commit().await?;
+    state.wake_worker();
+    Ok(one(
+        StatusCode::CREATED,
+        "pool",
+        views::to_value(catalog.pool(&pool)),
+        &Query::parse(uri.query()),
+    ))
+}
+
+pub(super) async fn find(tx: &mut Tx, id: &str) -> ApiResult<Pool> {
+    tx.pool(id).await?.ok_or_else(|| missing(Table::Pool, id))
+}
+
+pub async fn show(state: State<AppState>, Path(id): Path<String>, uri: Uri) -> ApiResult<Response> {
+    let mut tx = state.db.begin().await?;
+    let pool = find(&mut tx, &id).await?;
+    let catalog = Catalog::load(&mut tx).await?;
+    Ok(one(
+        StatusCode::OK,
+        "pool",
+        views::to_value(catalog.pool(&pool)),
+        &Query::parse(uri.query()),
+    ))
+}
+
+pub async fn list(state: State<AppState>, headers: HeaderMap, uri: Uri) -> ApiResult<Response> {
+    let mut tx = state.db.begin().await?;
+    let catalog = Catalog::load(&mut tx).await?;
+    let objects = catalog
+        .pools
+        .iter()
+        .map(|p| views::to_value(catalog.pool(p)))
+        .collect();
+    list_of(&state, &headers, &uri, "pools", objects)
+}
+
+pub async fn update(
+    state: State<AppState>,
+    Path(id): Path<String>,
+    uri: Uri,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let input = Input::parse(&body, "pool", "pool_", COMMON_FIELDS)?;
+    let name = input.string("name", NAME_MAX)?;
+    let description = input.string("description", NAME_MAX)?;
+    let admin_state_up = input.boolean("admin_state_up")?;
+    let lb_algorithm = input.enumeration::<LbAlgorithm>("lb_algorithm")?;
+    let tags = input.string_list("tags", TAGS_MAX)?;
+    let persistence_field = input.object("session_persistence")?;
+    check_unsupported(&input, lb_algorithm.clone().value())?;
+
+    let mut tx = state.db.begin().await?;
+    let mut pool = find(&mut tx, &id).await?;
+    let persistence = match persistence_field {
+        Field::Value(map) => Field::Value(Some(session_persistence(map, pool.protocol)?)),
+        Field::Null => Field::Null,
+        Field::Absent => Field::Absent,
+    };
+    lock_load_balancer(&mut tx, &pool.load_balancer_id).await?;
+    mark_listeners_of_pool(&mut tx, &id).await?;
+    pool.name = updated(name.map(Some), pool.name, None).filter(|s| !s.is_empty());
+    pool.description = updated(description.map(Some), pool.description, None).filter(|s| !s.is_empty());
+    if let Field::Value(up) = admin_state_up {
+        pool.admin_state_up = up;
+    }
+    if let Field::Value(algorithm) = lb_algorithm {
+        pool.lb_algorithm = algorithm;
+    }
+    pool.session_persistence = updated(persistence, pool.session_persistence, None);
+    pool.tags = updated(tags, pool.tags, vec![]);
+    pool.provisioning_status = ProvisioningStatus::PendingUpdate;
+    pool.updated_at = Some(now());
+    tx.save_pool(&pool).await?;
+    tx.enqueue(&Flow::ApplyChildren {
+        lb_id: pool.load_balancer_id.clone(),
+        changed: vec![ObjectRef::new(ObjectKind::Pool, &id)],
+    })
+    .await?;
+    let catalog = Catalog::load(&mut tx).await?;
+    tx.commit().await?;
+    state.wake_worker();
+    Ok(one(
+        StatusCode::OK,
+        "pool",
+        views::to_value(catalog.pool(&pool)),
+        &Query::parse(uri.query()),
+    ))
+}
+
+pub async fn delete(state: State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+    let mut tx = state.db.begin().await?;
+    let pool = find(&mut tx, &id).await?;
+    lock_load_balancer(&mut tx, &pool.load_balancer_id).await?;
+    mark_listeners_of_pool(&mut tx, &id).await?;
+    tx.set_provisioning_status(Table::Pool, &id, ProvisioningStatus::PendingDelete)
+        .await?;
+    tx.enqueue(&Flow::ApplyChildren {
+        lb_id: pool.load_balancer_id.clone(),
+        changed: vec![ObjectRef::new(ObjectKind::Pool, &id)],
+    })
+    .await?;
+    tx.commit().await?;
+    state.wake_worker();
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

@@ -1,0 +1,136 @@
+//! The Octavia v2 REST API of krater.
+//!
+//! Handlers validate a request, take the status locks and write the objects and the
+//! job of the change in one transaction ([`krater_db::Tx`]), then wake the worker.
+//! They never call a driver that touches an amphora: the worker does that.
+//! Only this crate knows HTTP status codes.
+
+mod body;
+mod error;
+mod handlers;
+mod query;
+mod views;
+
+pub use error::ApiError;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use krater_config::Config;
+use krater_db::Db;
+use krater_drivers::LocalNetworks;
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub config: Arc<Config>,
+    pub networks: Arc<LocalNetworks>,
+    /// Woken after a job is committed, so an idle worker starts at once.
+    pub job_waker: Arc<Notify>,
+}
+
+impl AppState {
+    fn wake_worker(&self) {
+        self.job_waker.notify_waiters();
+        self.job_waker.notify_one();
+    }
+}
+
+/// The caller, as far as noauth knows it.
+pub(crate) struct Caller {
+    /// From X-Project-Id (or X-Tenant-Id), else the configured default project.
+    pub project_id: String,
+}
+
+impl Caller {
+    pub(crate) fn from_headers(headers: &HeaderMap, state: &AppState) -> Self {
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+        };
+        Self {
+            project_id: header("x-project-id")
+                .or_else(|| header("x-tenant-id"))
+                .unwrap_or_else(|| state.config.api_settings.default_project_id.clone()),
+        }
+    }
+}
+
+/// The whole API as one router.
+pub fn router(state: AppState) -> Router {
+    let lbaas = handlers::lbaas_routes();
+    let octavia = handlers::octavia_routes();
+    let neutron = handlers::network_routes();
+    Router::new()
+        .merge(handlers::version_routes())
+        .nest("/v2/lbaas", lbaas.clone())
+        .nest("/v2.0/lbaas", lbaas.clone())
+        .nest("/v2/octavia", octavia.clone())
+        .nest("/v2.0/octavia", octavia)
+        .nest("/v2", lbaas.clone())
+        .nest("/v2.0", lbaas)
+        .nest("/network/v2.0", neutron)
+        .fallback(not_found)
+        .layer(middleware::from_fn(check_accept))
+        .layer(middleware::from_fn(request_id))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::pecan(StatusCode::NOT_FOUND, "")
+}
+
+/// Only JSON is served; anything a JSON client could send is accepted.
+async fn check_accept(request: Request, next: Next) -> Response {
+    let acceptable = match request.headers().get("accept").and_then(|v| v.to_str().ok()) {
+        None => true,
+        Some(accept) => {
+            accept.trim().is_empty()
+                || accept.split(',').any(|part| {
+                    let media = part.split(';').next().unwrap_or("").trim();
+                    matches!(media, "*/*" | "application/*" | "application/json" | "")
+                        || media.ends_with("+json")
+                        || !media.contains('/')
+                })
+        }
+    };
+    if !acceptable {
+        let body = serde_json::json!({
+            "code": 406,
+            "title": "Not Acceptable",
+            "description": "Only content type application/json is accepted."
+        });
+        return (StatusCode::NOT_ACCEPTABLE, axum::Json(body)).into_response();
+    }
+    next.run(request).await
+}
+
+/// Every answer carries `x-openstack-request-id`.
+async fn request_id(request: Request, next: Next) -> Response {
+    let id = format!("req-{}", uuid::Uuid::new_v4());
+    let mut response = next.run(request).await;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-openstack-request-id", value);
+    }
+    response
+}
+
+/// The base URL of links: `api_base_uri`, else the request's own host.
+pub(crate) fn base_url(state: &State<AppState>, headers: &HeaderMap) -> String {
+    if let Some(base) = &state.config.api_settings.api_base_uri {
+        return base.trim_end_matches('/').to_string();
+    }
+    let host = headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    format!("http://{host}")
+}

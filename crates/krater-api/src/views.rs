@@ -1,0 +1,275 @@
+//! Renders domain objects as Octavia's response bodies.
+//!
+//! A [`Catalog`] holds the rows that references are computed from (a load
+//! balancer's listeners, a pool's members, …), read once per request.
+
+use krater_api_types as wire;
+use krater_db::Tx;
+use krater_domain::*;
+use serde_json::Value;
+
+pub fn ts(t: Timestamp) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S").to_string()
+}
+
+fn ids<'a>(items: impl Iterator<Item = &'a String>) -> Vec<wire::IdRef> {
+    items.map(|id| wire::IdRef { id: id.clone() }).collect()
+}
+
+fn text(s: &Option<String>) -> String {
+    s.clone().unwrap_or_default()
+}
+
+/// Every visible object, for computing references.
+pub struct Catalog {
+    pub load_balancers: Vec<LoadBalancer>,
+    pub listeners: Vec<Listener>,
+    pub pools: Vec<Pool>,
+    pub members: Vec<Member>,
+    pub health_monitors: Vec<HealthMonitor>,
+}
+
+impl Catalog {
+    pub async fn load(tx: &mut Tx) -> krater_db::Result<Self> {
+        let pools = tx.pools().await?;
+        let mut members = Vec::new();
+        for pool in &pools {
+            members.extend(tx.members_of(&pool.id).await?);
+        }
+        Ok(Self {
+            load_balancers: tx.load_balancers().await?,
+            listeners: tx.listeners().await?,
+            pools,
+            members,
+            health_monitors: tx.health_monitors().await?,
+        })
+    }
+
+    /// Listeners whose default pool is `pool_id`.
+    fn listeners_using(&self, pool_id: &str) -> impl Iterator<Item = &Listener> {
+        let pool_id = pool_id.to_string();
+        self.listeners
+            .iter()
+            .filter(move |l| l.default_pool_id.as_deref() == Some(pool_id.as_str()))
+    }
+
+    pub fn load_balancer(&self, lb: &LoadBalancer) -> wire::LoadBalancer {
+        wire::LoadBalancer {
+            id: lb.id.clone(),
+            name: text(&lb.name),
+            description: text(&lb.description),
+            provisioning_status: lb.provisioning_status.to_string(),
+            operating_status: lb.operating_status.to_string(),
+            admin_state_up: lb.admin_state_up,
+            project_id: lb.project_id.clone(),
+            tenant_id: lb.project_id.clone(),
+            created_at: ts(lb.created_at),
+            updated_at: lb.updated_at.map(ts),
+            vip_address: lb.vip.ip_address.clone(),
+            vip_port_id: lb.vip.port_id.clone(),
+            vip_subnet_id: lb.vip.subnet_id.clone(),
+            vip_network_id: lb.vip.network_id.clone(),
+            vip_qos_policy_id: lb.vip.qos_policy_id.clone(),
+            vip_sg_ids: vec![],
+            vip_vnic_type: "normal".into(),
+            additional_vips: vec![],
+            listeners: ids(self
+                .listeners
+                .iter()
+                .filter(|l| l.load_balancer_id == lb.id)
+                .map(|l| &l.id)),
+            pools: ids(self
+                .pools
+                .iter()
+                .filter(|p| p.load_balancer_id == lb.id)
+                .map(|p| &p.id)),
+            provider: lb.provider.clone(),
+            flavor_id: lb.flavor_id.clone(),
+            availability_zone: lb.availability_zone.clone(),
+            tags: lb.tags.clone(),
+        }
+    }
+
+    pub fn listener(&self, l: &Listener) -> wire::Listener {
+        wire::Listener {
+            id: l.id.clone(),
+            name: text(&l.name),
+            description: text(&l.description),
+            provisioning_status: l.provisioning_status.to_string(),
+            operating_status: l.operating_status.to_string(),
+            admin_state_up: l.admin_state_up,
+            protocol: l.protocol.to_string(),
+            protocol_port: l.protocol_port,
+            connection_limit: l.connection_limit,
+            default_tls_container_ref: None,
+            sni_container_refs: vec![],
+            project_id: l.project_id.clone(),
+            tenant_id: l.project_id.clone(),
+            default_pool_id: l.default_pool_id.clone(),
+            l7policies: vec![],
+            insert_headers: l
+                .insert_headers
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::from(v.clone())))
+                .collect(),
+            created_at: ts(l.created_at),
+            updated_at: l.updated_at.map(ts),
+            loadbalancers: vec![wire::IdRef {
+                id: l.load_balancer_id.clone(),
+            }],
+            timeout_client_data: l.timeout_client_data,
+            timeout_member_connect: l.timeout_member_connect,
+            timeout_member_data: l.timeout_member_data,
+            timeout_tcp_inspect: l.timeout_tcp_inspect,
+            tags: l.tags.clone(),
+            client_ca_tls_container_ref: None,
+            client_authentication: "NONE".into(),
+            client_crl_container_ref: None,
+            allowed_cidrs: (!l.allowed_cidrs.is_empty()).then(|| l.allowed_cidrs.clone()),
+            tls_ciphers: None,
+            tls_versions: None,
+            alpn_protocols: None,
+            hsts_max_age: None,
+            hsts_include_subdomains: false,
+            hsts_preload: false,
+        }
+    }
+
+    pub fn pool(&self, p: &Pool) -> wire::Pool {
+        wire::Pool {
+            id: p.id.clone(),
+            name: text(&p.name),
+            description: text(&p.description),
+            provisioning_status: p.provisioning_status.to_string(),
+            operating_status: p.operating_status.to_string(),
+            admin_state_up: p.admin_state_up,
+            protocol: p.protocol.to_string(),
+            lb_algorithm: p.lb_algorithm.to_string(),
+            session_persistence: p.session_persistence.as_ref().map(|sp| {
+                wire::SessionPersistence {
+                    kind: sp.kind.to_string(),
+                    cookie_name: sp.cookie_name.clone(),
+                    persistence_timeout: sp.persistence_timeout,
+                    persistence_granularity: sp.persistence_granularity.clone(),
+                }
+            }),
+            project_id: p.project_id.clone(),
+            tenant_id: p.project_id.clone(),
+            loadbalancers: vec![wire::IdRef {
+                id: p.load_balancer_id.clone(),
+            }],
+            listeners: ids(self.listeners_using(&p.id).map(|l| &l.id)),
+            created_at: ts(p.created_at),
+            updated_at: p.updated_at.map(ts),
+            healthmonitor_id: self
+                .health_monitors
+                .iter()
+                .find(|h| h.pool_id == p.id)
+                .map(|h| h.id.clone()),
+            members: ids(self
+                .members
+                .iter()
+                .filter(|m| m.pool_id == p.id)
+                .map(|m| &m.id)),
+            tags: p.tags.clone(),
+            tls_container_ref: None,
+            ca_tls_container_ref: None,
+            crl_container_ref: None,
+            tls_enabled: p.tls_enabled,
+            tls_ciphers: None,
+            tls_versions: None,
+            alpn_protocols: None,
+        }
+    }
+}
+
+pub fn member(m: &Member) -> wire::Member {
+    wire::Member {
+        id: m.id.clone(),
+        name: text(&m.name),
+        operating_status: m.operating_status.to_string(),
+        provisioning_status: m.provisioning_status.to_string(),
+        admin_state_up: m.admin_state_up,
+        address: m.address.clone(),
+        protocol_port: m.protocol_port,
+        weight: m.weight,
+        backup: m.backup,
+        subnet_id: m.subnet_id.clone(),
+        project_id: m.project_id.clone(),
+        tenant_id: m.project_id.clone(),
+        created_at: ts(m.created_at),
+        updated_at: m.updated_at.map(ts),
+        monitor_address: m.monitor_address.clone(),
+        monitor_port: m.monitor_port,
+        tags: m.tags.clone(),
+        vnic_type: "normal".into(),
+    }
+}
+
+pub fn health_monitor(h: &HealthMonitor) -> wire::HealthMonitor {
+    wire::HealthMonitor {
+        id: h.id.clone(),
+        name: text(&h.name),
+        kind: h.kind.to_string(),
+        delay: h.delay,
+        timeout: h.timeout,
+        max_retries: h.max_retries,
+        max_retries_down: h.max_retries_down,
+        http_method: h.http_method.map(|m| m.to_string()),
+        url_path: h.url_path.clone(),
+        expected_codes: h.expected_codes.clone(),
+        admin_state_up: h.admin_state_up,
+        project_id: h.project_id.clone(),
+        tenant_id: h.project_id.clone(),
+        pools: vec![wire::IdRef {
+            id: h.pool_id.clone(),
+        }],
+        provisioning_status: h.provisioning_status.to_string(),
+        operating_status: h.operating_status.to_string(),
+        created_at: ts(h.created_at),
+        updated_at: h.updated_at.map(ts),
+        tags: h.tags.clone(),
+        http_version: h.http_version,
+        domain_name: h.domain_name.clone(),
+    }
+}
+
+pub fn amphora(a: &Amphora) -> wire::Amphora {
+    wire::Amphora {
+        id: a.id.clone(),
+        loadbalancer_id: a.load_balancer_id.clone(),
+        compute_id: a.compute_id.clone(),
+        lb_network_ip: a.lb_network_ip.clone(),
+        vrrp_ip: a.vrrp_ip.clone(),
+        ha_ip: a.ha_ip.clone(),
+        vrrp_port_id: a.vrrp_port_id.clone(),
+        ha_port_id: a.ha_port_id.clone(),
+        cert_expiration: a.cert_expiration.map(ts),
+        cert_busy: a.cert_busy,
+        role: a.role.map(|r| r.to_string()),
+        status: a.status.to_string(),
+        vrrp_interface: a.vrrp_interface.clone(),
+        vrrp_id: a.vrrp_id,
+        vrrp_priority: a.vrrp_priority,
+        cached_zone: a.cached_zone.clone(),
+        created_at: ts(a.created_at),
+        updated_at: a.updated_at.map(ts),
+        image_id: a.image_id.clone(),
+        compute_flavor: a.compute_flavor.clone(),
+    }
+}
+
+/// Serialises a wire type into a JSON value (infallible for these types).
+pub fn to_value(v: impl serde::Serialize) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+pub fn stats(s: ListenerStats) -> wire::Stats {
+    wire::Stats {
+        bytes_in: s.bytes_in,
+        bytes_out: s.bytes_out,
+        active_connections: s.active_connections,
+        total_connections: s.total_connections,
+        request_errors: s.request_errors,
+    }
+}
