@@ -1,0 +1,20 @@
+//! Renders the HAProxy configuration of one load balancer on one amphora.
+//!
+//! The crate is pure: a [`LoadBalancerGraph`](krater_domain::LoadBalancerGraph) and
+//! [`RenderOptions`] go in, the text of one `haproxy.cfg` comes out. As Octavia does,
+//! one file holds every enabled listener of the load balancer that HAProxy serves
+//! (HTTP, TCP and HTTPS passthrough for now; see [`haproxy_listeners`]).
+//!
+//! User-supplied strings are checked again here, whatever the API accepted: a value
+//! that could change the structure of the file is refused with a [`RenderError`]
+//! naming the field, so no input can inject configuration. Names and descriptions
+//! are never rendered.
+
+mod error;
+mod options;
+mod render;
+mod validate;
+
+pub use error::RenderError;
+pub use options::{maxconn_for_fd_limit, RenderOptions};
+pub use render::{haproxy_listeners, render};

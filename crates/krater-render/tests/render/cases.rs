@@ -1,0 +1,268 @@
+//! The load balancers of the golden files, one per file name.
+
+use krater_domain::{
+    HealthMonitor, HealthMonitorType as Hm, HttpMethod, LbAlgorithm as Alg, ListenerProtocol as L,
+    LoadBalancerGraph, Member, PoolProtocol as P, ProvisioningStatus, SessionPersistenceType as Sp,
+};
+
+use crate::sample::*;
+
+/// Every case: `tests/golden/<name>.cfg` holds its rendering with the default options.
+pub fn all() -> Vec<(&'static str, LoadBalancerGraph)> {
+    vec![
+        ("http_round_robin", http_round_robin()),
+        ("tcp_least_connections", tcp_least_connections()),
+        ("source_ip", source_ip()),
+        ("cookies", cookies()),
+        ("limits_timeouts_no_monitor", limits_timeouts_no_monitor()),
+        ("ipv6", ipv6()),
+        ("proxy_protocol", proxy_protocol()),
+        ("left_out", left_out()),
+    ]
+}
+
+/// HTTP listener with every forwarded header, round robin, an HTTP/1.1 monitor with a
+/// Host header and a range of codes, and members of every kind.
+fn http_round_robin() -> LoadBalancerGraph {
+    let mut g = graph("198.18.1.10");
+    let mut l = listener(1, L::Http, 80, Some(1));
+    l.insert_headers = headers(&["X-Forwarded-For", "X-Forwarded-Port", "X-Forwarded-Proto"]);
+    // Accepted by the API but not rendered, as in Octavia.
+    l.insert_headers.push(("X-Real-IP".into(), "true".into()));
+    g.listeners.push(l);
+    let mut p = pool(1, P::Http, Alg::RoundRobin);
+    p.health_monitor = Some(HealthMonitor {
+        http_method: Some(HttpMethod::Get),
+        url_path: Some("/healthz?full=1".into()),
+        expected_codes: Some("200-204".into()),
+        http_version: Some(1.1),
+        domain_name: Some("www.example.com".into()),
+        ..health_monitor(1, Hm::Http)
+    });
+    p.members = vec![
+        Member {
+            monitor_address: Some("198.18.2.111".into()),
+            monitor_port: Some(9000),
+            ..member(1, "198.18.2.11", 8080)
+        },
+        Member {
+            backup: true,
+            ..member(2, "198.18.2.12", 8080)
+        },
+        Member {
+            weight: 0,
+            ..member(3, "198.18.2.13", 8080)
+        },
+        Member {
+            admin_state_up: false,
+            weight: 10,
+            ..member(4, "198.18.2.14", 8080)
+        },
+        Member {
+            provisioning_status: ProvisioningStatus::PendingDelete,
+            ..member(5, "198.18.2.15", 8080)
+        },
+    ];
+    g.pools.push(p);
+    g
+}
+
+/// TCP listener, least connections, a TCP monitor with a monitor port.
+fn tcp_least_connections() -> LoadBalancerGraph {
+    let mut g = graph("198.18.1.10");
+    g.listeners.push(listener(1, L::Tcp, 5432, Some(1)));
+    let mut p = pool(1, P::Tcp, Alg::LeastConnections);
+    p.health_monitor = Some(HealthMonitor {
+        delay: 10,
+        timeout: 5,
+        max_retries: 5,
+        max_retries_down: 3,
+        ..health_monitor(1, Hm::Tcp)
+    });
+    p.members = vec![
+        member(1, "198.18.2.11", 5432),
+        Member {
+            monitor_port: Some(5433),
+            weight: 256,
+            ..member(2, "198.18.2.12", 5432)
+        },
+    ];
+    g.pools.push(p);
+    g
+}
+
+/// HTTPS passthrough: source-IP balancing and persistence, a TLS-HELLO monitor; and a
+/// TCP listener on a source-IP-port pool (round robin) with an HTTPS monitor over
+/// HTTP/1.0.
+fn source_ip() -> LoadBalancerGraph {
+    let mut g = graph("198.18.1.10");
+    g.listeners.push(listener(1, L::Https, 443, Some(1)));
+    g.listeners.push(listener(2, L::Tcp, 8443, Some(2)));
+    let mut p1 = pool(1, P::Https, Alg::SourceIp);
+    p1.pool.session_persistence = Some(persistence(Sp::SourceIp, None));
+    p1.health_monitor = Some(health_monitor(1, Hm::TlsHello));
+    p1.members = vec![member(1, "198.18.2.11", 443), member(2, "198.18.2.12", 443)];
+    let mut p2 = pool(2, P::Https, Alg::SourceIpPort);
+    p2.health_monitor = Some(HealthMonitor {
+        http_method: Some(HttpMethod::Get),
+        url_path: Some("/status".into()),
+        expected_codes: Some("200,202".into()),
+        http_version: Some(1.0),
+        // Only sent with HTTP/1.1.
+        domain_name: Some("ignored.example.com".into()),
+        ..health_monitor(2, Hm::Https)
+    });
+    p2.members = vec![member(3, "198.18.2.13", 8443)];
+    g.pools.extend([p1, p2]);
+    g
+}
+
+/// Application cookie (with an HTTPS monitor towards TLS members) and HTTP cookie
+/// persistence (HEAD monitor, default path); cookie persistence on a TCP pool is left
+/// out.
+fn cookies() -> LoadBalancerGraph {
+    let mut g = graph("198.18.1.10");
+    g.listeners.push(listener(1, L::Http, 80, Some(1)));
+    g.listeners.push(listener(2, L::Http, 8080, Some(2)));
+    g.listeners.push(listener(3, L::Tcp, 9000, Some(3)));
+    let mut p1 = pool(1, P::Http, Alg::RoundRobin);
+    p1.pool.session_persistence = Some(persistence(Sp::AppCookie, Some("JSESSIONID")));
+    p1.pool.tls_enabled = true;
+    p1.health_monitor = Some(HealthMonitor {
+        url_path: Some("/ping".into()),
+        ..health_monitor(1, Hm::Https)
+    });
+    p1.members = vec![member(1, "198.18.2.11", 443), member(2, "198.18.2.12", 443)];
+    let mut p2 = pool(2, P::Http, Alg::LeastConnections);
+    p2.pool.session_persistence = Some(persistence(Sp::HttpCookie, None));
+    p2.health_monitor = Some(HealthMonitor {
+        http_method: Some(HttpMethod::Head),
+        expected_codes: Some("200, 202".into()),
+        ..health_monitor(2, Hm::Http)
+    });
+    p2.members = vec![
+        member(3, "198.18.2.11", 8080),
+        member(4, "198.18.2.12", 8080),
+    ];
+    let mut p3 = pool(3, P::Tcp, Alg::RoundRobin);
+    p3.pool.session_persistence = Some(persistence(Sp::HttpCookie, None));
+    p3.members = vec![member(5, "198.18.2.11", 9000)];
+    g.pools.extend([p1, p2, p3]);
+    g
+}
+
+/// Connection limits summed into the global maxconn; custom timeouts and TCP inspect
+/// delay; timeouts of 0 meaning Octavia's defaults; no monitor (monitor address and
+/// port are then not written).
+fn limits_timeouts_no_monitor() -> LoadBalancerGraph {
+    let mut g = graph("198.18.1.10");
+    let mut l1 = listener(1, L::Http, 80, Some(1));
+    l1.connection_limit = 1000;
+    l1.timeout_client_data = 30_000;
+    l1.timeout_member_connect = 2_000;
+    l1.timeout_member_data = 60_000;
+    l1.timeout_tcp_inspect = 500;
+    let mut l2 = listener(2, L::Tcp, 2222, Some(2));
+    l2.connection_limit = 2500;
+    l2.timeout_client_data = 0;
+    l2.timeout_member_connect = 0;
+    l2.timeout_member_data = 0;
+    g.listeners.extend([l1, l2]);
+    let mut p1 = pool(1, P::Http, Alg::RoundRobin);
+    p1.members = vec![Member {
+        monitor_address: Some("198.18.2.111".into()),
+        monitor_port: Some(9000),
+        ..member(1, "198.18.2.11", 8080)
+    }];
+    let mut p2 = pool(2, P::Tcp, Alg::SourceIp);
+    p2.members = vec![member(2, "198.18.2.12", 22)];
+    g.pools.extend([p1, p2]);
+    g
+}
+
+/// IPv6 VIP, members and monitor address.
+fn ipv6() -> LoadBalancerGraph {
+    let mut g = graph("2001:db8:1::10");
+    g.listeners.push(listener(1, L::Http, 80, Some(1)));
+    let mut p = pool(1, P::Http, Alg::RoundRobin);
+    p.health_monitor = Some(HealthMonitor {
+        url_path: Some("/".into()),
+        ..health_monitor(1, Hm::Http)
+    });
+    p.members = vec![
+        Member {
+            monitor_address: Some("2001:db8:2::111".into()),
+            monitor_port: Some(9000),
+            ..member(1, "2001:db8:2::11", 8080)
+        },
+        // Written in canonical form.
+        member(2, "2001:0db8:0002:0000:0000:0000:0000:0012", 8080),
+        member(3, "198.18.2.13", 8080),
+    ];
+    g.pools.push(p);
+    g
+}
+
+/// PROXY and PROXYV2 pools take their listener's mode.
+fn proxy_protocol() -> LoadBalancerGraph {
+    let mut g = graph("198.18.1.10");
+    let mut l1 = listener(1, L::Http, 80, Some(1));
+    l1.insert_headers = headers(&["X-Forwarded-For"]);
+    g.listeners.push(l1);
+    g.listeners.push(listener(2, L::Tcp, 3306, Some(2)));
+    let mut p1 = pool(1, P::Proxy, Alg::RoundRobin);
+    p1.health_monitor = Some(health_monitor(1, Hm::Tcp));
+    p1.members = vec![member(1, "198.18.2.11", 8080)];
+    let mut p2 = pool(2, P::ProxyV2, Alg::LeastConnections);
+    p2.health_monitor = Some(health_monitor(2, Hm::Tcp));
+    p2.members = vec![member(2, "198.18.2.12", 3306)];
+    g.pools.extend([p1, p2]);
+    g
+}
+
+/// What is not rendered: disabled or deleted listeners, UDP, SCTP, TERMINATED_HTTPS and
+/// PROMETHEUS listeners, disabled or deleted pools (their listener keeps a frontend
+/// without default backend), deleted or disabled monitors. Also a listener without a
+/// pool, and a TCP listener on an HTTP pool.
+fn left_out() -> LoadBalancerGraph {
+    let mut g = graph("198.18.1.10");
+    g.listeners = vec![
+        listener(1, L::Http, 80, Some(1)),
+        listener(2, L::Http, 81, Some(2)),
+        listener(3, L::Http, 82, None),
+        listener(4, L::Tcp, 83, Some(4)),
+        listener(5, L::Tcp, 84, Some(5)),
+        listener(6, L::Udp, 53, None),
+        listener(7, L::Sctp, 90, None),
+        listener(8, L::TerminatedHttps, 443, None),
+        listener(9, L::Prometheus, 9100, None),
+    ];
+    g.listeners.push(krater_domain::Listener {
+        admin_state_up: false,
+        ..listener(10, L::Http, 8080, Some(1))
+    });
+    g.listeners.push(krater_domain::Listener {
+        provisioning_status: ProvisioningStatus::PendingDelete,
+        ..listener(11, L::Http, 8081, Some(1))
+    });
+    let mut p1 = pool(1, P::Http, Alg::RoundRobin);
+    p1.pool.admin_state_up = false;
+    p1.members = vec![member(1, "198.18.2.11", 80)];
+    let mut p2 = pool(2, P::Http, Alg::RoundRobin);
+    p2.pool.provisioning_status = ProvisioningStatus::PendingDelete;
+    p2.members = vec![member(2, "198.18.2.12", 80)];
+    let mut p4 = pool(4, P::Tcp, Alg::RoundRobin);
+    p4.health_monitor = Some(HealthMonitor {
+        provisioning_status: ProvisioningStatus::PendingDelete,
+        ..health_monitor(4, Hm::Tcp)
+    });
+    p4.members = vec![member(4, "198.18.2.14", 83)];
+    let mut p5 = pool(5, P::Http, Alg::RoundRobin);
+    p5.health_monitor = Some(HealthMonitor {
+        admin_state_up: false,
+        ..health_monitor(5, Hm::Http)
+    });
+    p5.members = vec![member(5, "198.18.2.15", 84)];
+    g.pools.extend([p1, p2, p4, p5]);
+    g
+}

@@ -1,0 +1,181 @@
+//! Sample load-balancer graphs: one builder function per entity, with fixed ids and
+//! Octavia's defaults, which the cases then change field by field.
+
+use krater_domain::{
+    HealthMonitor, HealthMonitorType, LbAlgorithm, Listener, ListenerProtocol, LoadBalancer,
+    LoadBalancerGraph, Member, OperatingStatus, Pool, PoolGraph, PoolProtocol, ProvisioningStatus,
+    SessionPersistence, SessionPersistenceType, Timestamp, Topology, Vip,
+};
+
+const PROJECT: &str = "e3cd678b11784734bc366148aa37580e";
+
+/// A fixed, readable UUID: `kind` tells the entity (1 load balancer, 2 listener,
+/// 3 pool, 4 member, 5 health monitor), `n` its number.
+pub fn id(kind: u32, n: u32) -> String {
+    format!("{kind}0000000-0000-4000-8000-{n:012}")
+}
+
+pub fn lb_id() -> String {
+    id(1, 1)
+}
+
+pub fn listener_id(n: u32) -> String {
+    id(2, n)
+}
+
+pub fn pool_id(n: u32) -> String {
+    id(3, n)
+}
+
+pub fn member_id(n: u32) -> String {
+    id(4, n)
+}
+
+/// An enabled, ACTIVE load balancer with this VIP and nothing in it.
+pub fn graph(vip: &str) -> LoadBalancerGraph {
+    LoadBalancerGraph {
+        load_balancer: LoadBalancer {
+            id: lb_id(),
+            project_id: PROJECT.into(),
+            name: Some("lb1".into()),
+            description: None,
+            provisioning_status: ProvisioningStatus::Active,
+            operating_status: OperatingStatus::Online,
+            admin_state_up: true,
+            provider: "amphora".into(),
+            topology: Topology::Single,
+            vip: Vip {
+                ip_address: Some(vip.into()),
+                ..Vip::default()
+            },
+            flavor_id: None,
+            availability_zone: None,
+            tags: Vec::new(),
+            created_at: Timestamp::default(),
+            updated_at: None,
+        },
+        listeners: Vec::new(),
+        pools: Vec::new(),
+        amphorae: Vec::new(),
+    }
+}
+
+/// An enabled listener with Octavia's default limits and timeouts.
+pub fn listener(n: u32, protocol: ListenerProtocol, port: u16, pool: Option<u32>) -> Listener {
+    Listener {
+        id: listener_id(n),
+        project_id: PROJECT.into(),
+        load_balancer_id: lb_id(),
+        name: Some(format!("listener{n}")),
+        description: None,
+        provisioning_status: ProvisioningStatus::Active,
+        operating_status: OperatingStatus::Online,
+        admin_state_up: true,
+        protocol,
+        protocol_port: port,
+        connection_limit: -1,
+        default_pool_id: pool.map(pool_id),
+        timeout_client_data: 50_000,
+        timeout_member_connect: 5_000,
+        timeout_member_data: 50_000,
+        timeout_tcp_inspect: 0,
+        insert_headers: Vec::new(),
+        allowed_cidrs: Vec::new(),
+        tags: Vec::new(),
+        created_at: Timestamp::default(),
+        updated_at: None,
+    }
+}
+
+/// An enabled pool without members, health monitor or persistence.
+pub fn pool(n: u32, protocol: PoolProtocol, lb_algorithm: LbAlgorithm) -> PoolGraph {
+    PoolGraph {
+        pool: Pool {
+            id: pool_id(n),
+            project_id: PROJECT.into(),
+            load_balancer_id: lb_id(),
+            name: Some(format!("pool{n}")),
+            description: None,
+            provisioning_status: ProvisioningStatus::Active,
+            operating_status: OperatingStatus::Online,
+            admin_state_up: true,
+            protocol,
+            lb_algorithm,
+            session_persistence: None,
+            tls_enabled: false,
+            tags: Vec::new(),
+            created_at: Timestamp::default(),
+            updated_at: None,
+        },
+        members: Vec::new(),
+        health_monitor: None,
+    }
+}
+
+/// Session persistence of this kind, with an optional cookie name.
+pub fn persistence(kind: SessionPersistenceType, cookie: Option<&str>) -> SessionPersistence {
+    SessionPersistence {
+        kind,
+        cookie_name: cookie.map(str::to_owned),
+        persistence_timeout: None,
+        persistence_granularity: None,
+    }
+}
+
+/// An enabled member of weight 1.
+pub fn member(n: u32, address: &str, port: u16) -> Member {
+    Member {
+        id: member_id(n),
+        project_id: PROJECT.into(),
+        pool_id: pool_id(0),
+        name: Some(format!("member{n}")),
+        provisioning_status: ProvisioningStatus::Active,
+        operating_status: OperatingStatus::Online,
+        admin_state_up: true,
+        address: address.into(),
+        protocol_port: port,
+        weight: 1,
+        backup: false,
+        subnet_id: None,
+        monitor_address: None,
+        monitor_port: None,
+        tags: Vec::new(),
+        created_at: Timestamp::default(),
+        updated_at: None,
+    }
+}
+
+/// An enabled health monitor: every 5 s, 3 s timeout, up after 3, down after 2; HTTP
+/// fields unset (the renderer's defaults: GET / expecting 200).
+pub fn health_monitor(n: u32, kind: HealthMonitorType) -> HealthMonitor {
+    HealthMonitor {
+        id: id(5, n),
+        project_id: PROJECT.into(),
+        pool_id: pool_id(n),
+        name: Some(format!("hm{n}")),
+        provisioning_status: ProvisioningStatus::Active,
+        operating_status: OperatingStatus::Online,
+        admin_state_up: true,
+        kind,
+        delay: 5,
+        timeout: 3,
+        max_retries: 3,
+        max_retries_down: 2,
+        http_method: None,
+        url_path: None,
+        expected_codes: None,
+        http_version: None,
+        domain_name: None,
+        tags: Vec::new(),
+        created_at: Timestamp::default(),
+        updated_at: None,
+    }
+}
+
+/// Insert-headers settings, all "true".
+pub fn headers(names: &[&str]) -> Vec<(String, String)> {
+    names
+        .iter()
+        .map(|n| ((*n).to_owned(), "true".to_owned()))
+        .collect()
+}
