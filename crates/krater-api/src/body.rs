@@ -158,7 +158,11 @@ impl Input {
 
     /// The error WSME gives when a conversion fails: it quotes the whole body.
     fn whole_body_error(&self, reason: String) -> ApiError {
-        invalid(self.pyarg.trim_end_matches('_'), &py_repr(&self.whole), &reason)
+        invalid(
+            self.pyarg.trim_end_matches('_'),
+            &py_repr(&self.whole),
+            &reason,
+        )
     }
 
     fn raw(&self, name: &str) -> Field<&Value> {
@@ -217,9 +221,7 @@ impl Input {
                 None => match n.as_f64() {
                     Some(f) if f.is_finite() && f.abs() < 9.2e18 => f.trunc() as i64,
                     _ => {
-                        return Err(
-                            self.whole_body_error(format!("invalid literal for int(): {n}"))
-                        )
+                        return Err(self.whole_body_error(format!("invalid literal for int(): {n}")))
                     }
                 },
             },
@@ -229,9 +231,9 @@ impl Input {
             Field::Value(Value::Bool(b)) => i64::from(*b),
             Field::Value(other) => {
                 return Err(self.whole_body_error(format!(
-                    "int() argument must be a string, a bytes-like object or a real number, not '{}'",
-                    py_type(other)
-                )))
+                "int() argument must be a string, a bytes-like object or a real number, not '{}'",
+                py_type(other)
+            )))
             }
             Field::Null => return Ok(Field::Null),
             Field::Absent => return Ok(Field::Absent),
@@ -344,10 +346,9 @@ impl Input {
                 }
                 Ok(Field::Value(out))
             }
-            Field::Value(other) => Err(self.whole_body_error(format!(
-                "Value not a valid list: {}",
-                shown(other)
-            ))),
+            Field::Value(other) => {
+                Err(self.whole_body_error(format!("Value not a valid list: {}", shown(other))))
+            }
             Field::Null => Ok(Field::Null),
             Field::Absent => Ok(Field::Absent),
         }
@@ -357,11 +358,9 @@ impl Input {
     pub fn object(&self, name: &str) -> ApiResult<Field<Map<String, Value>>> {
         match self.raw(name) {
             Field::Value(Value::Object(map)) => Ok(Field::Value(map.clone())),
-            Field::Value(other) => Err(invalid(
-                name,
-                &shown(other),
-                "Value should be a dictionary",
-            )),
+            Field::Value(other) => {
+                Err(invalid(name, &shown(other), "Value should be a dictionary"))
+            }
             Field::Null => Ok(Field::Null),
             Field::Absent => Ok(Field::Absent),
         }
@@ -398,7 +397,13 @@ mod tests {
             body.as_bytes(),
             "listener",
             "listener_",
-            &["name", "protocol_port", "admin_state_up", "tags", "loadbalancer_id"],
+            &[
+                "name",
+                "protocol_port",
+                "admin_state_up",
+                "tags",
+                "loadbalancer_id",
+            ],
         )
     }
 
@@ -408,7 +413,9 @@ mod tests {
         assert_eq!(err.message, "Request is not in valid JSON format");
         let err = input(r#"{"x": {}}"#).err().unwrap();
         assert_eq!(err.message, "Unknown attribute for argument listener_: x");
-        let err = input(r#"{"listener": {"foo": 1, "bar": 2}}"#).err().unwrap();
+        let err = input(r#"{"listener": {"foo": 1, "bar": 2}}"#)
+            .err()
+            .unwrap();
         assert_eq!(
             err.message,
             "Unknown attributes for argument listener_.listener: bar, foo"
@@ -422,8 +429,8 @@ mod tests {
             i.string("name", 255).unwrap_err().message,
             "Invalid input for field/attribute name. Value: '5'. Value should be string"
         );
-        let i = input(r#"{"listener": {"protocol_port": "abc", "admin_state_up": "maybe"}}"#)
-            .unwrap();
+        let i =
+            input(r#"{"listener": {"protocol_port": "abc", "admin_state_up": "maybe"}}"#).unwrap();
         assert_eq!(
             i.int("protocol_port", None, None).unwrap_err().message,
             "Invalid input for field/attribute listener. Value: '{'listener': {'protocol_port': 'abc', 'admin_state_up': 'maybe'}}'. invalid literal for int() with base 10: 'abc'"
@@ -442,8 +449,10 @@ mod tests {
 
     #[test]
     fn conversions_follow_wsme() {
-        let i = input(r#"{"listener": {"protocol_port": "80", "admin_state_up": null, "tags": ["a"]}}"#)
-            .unwrap();
+        let i = input(
+            r#"{"listener": {"protocol_port": "80", "admin_state_up": null, "tags": ["a"]}}"#,
+        )
+        .unwrap();
         assert_eq!(i.port("protocol_port").unwrap(), Field::Value(80));
         assert_eq!(i.boolean("admin_state_up").unwrap(), Field::Null);
         assert_eq!(i.boolean("name").unwrap(), Field::Absent);

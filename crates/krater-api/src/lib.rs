@@ -90,7 +90,11 @@ async fn not_found() -> ApiError {
 
 /// Only JSON is served; anything a JSON client could send is accepted.
 async fn check_accept(request: Request, next: Next) -> Response {
-    let acceptable = match request.headers().get("accept").and_then(|v| v.to_str().ok()) {
+    let acceptable = match request
+        .headers()
+        .get("accept")
+        .and_then(|v| v.to_str().ok())
+    {
         None => true,
         Some(accept) => {
             accept.trim().is_empty()
@@ -118,7 +122,9 @@ async fn request_id(request: Request, next: Next) -> Response {
     let id = format!("req-{}", uuid::Uuid::new_v4());
     let mut response = next.run(request).await;
     if let Ok(value) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert("x-openstack-request-id", value);
+        response
+            .headers_mut()
+            .insert("x-openstack-request-id", value);
     }
     response
 }

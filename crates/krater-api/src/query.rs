@@ -309,7 +309,11 @@ pub fn list_response(
                 let start = position.saturating_sub(limit);
                 selected[start..position].to_vec()
             } else {
-                selected.into_iter().skip(position + 1).take(limit).collect()
+                selected
+                    .into_iter()
+                    .skip(position + 1)
+                    .take(limit)
+                    .collect()
             }
         }
         None => selected.into_iter().take(limit).collect(),
@@ -326,7 +330,8 @@ pub fn list_response(
     let id_of = |o: &Map<String, Value>| o.get("id").and_then(Value::as_str).map(encode);
     if page.len() == limit {
         if let Some(last) = page.last().and_then(id_of) {
-            links.push(json!({"href": format!("{base}?{link_query}&marker={last}"), "rel": "next"}));
+            links
+                .push(json!({"href": format!("{base}?{link_query}&marker={last}"), "rel": "next"}));
         }
     }
     if marker.is_some() {
@@ -370,7 +375,13 @@ mod tests {
     }
 
     fn run(q: &str) -> ApiResult<Value> {
-        list_response("things", objects(), &Query::parse(Some(q)), "http://x/things", 1000)
+        list_response(
+            "things",
+            objects(),
+            &Query::parse(Some(q)),
+            "http://x/things",
+            1000,
+        )
     }
 
     #[test]
@@ -386,15 +397,24 @@ mod tests {
         assert_eq!(page["things_links"][1]["rel"], "previous");
         let page = run("limit=2&marker=id-2&page_reverse=True").unwrap();
         assert_eq!(ids(&page), ["id-0", "id-1"]);
-        assert_eq!(run("marker=zzz").unwrap_err().message, "Supplied pagination marker 'zzz' is not valid.");
+        assert_eq!(
+            run("marker=zzz").unwrap_err().message,
+            "Supplied pagination marker 'zzz' is not valid."
+        );
         assert!(run("limit=x").unwrap_err().pecan);
     }
 
     #[test]
     fn sorts_filters_and_fields() {
-        assert_eq!(ids(&run("sort=name:asc").unwrap()), ["id-4", "id-3", "id-2", "id-1", "id-0"]);
+        assert_eq!(
+            ids(&run("sort=name:asc").unwrap()),
+            ["id-4", "id-3", "id-2", "id-1", "id-0"]
+        );
         assert_eq!(ids(&run("sort_key=name&sort_dir=desc").unwrap())[0], "id-0");
-        assert_eq!(run("sort=bogus").unwrap_err().message, "Supplied sort key 'bogus' is not valid.");
+        assert_eq!(
+            run("sort=bogus").unwrap_err().message,
+            "Supplied sort key 'bogus' is not valid."
+        );
         assert_eq!(ids(&run("admin_state_up=false").unwrap()), ["id-1", "id-3"]);
         assert_eq!(ids(&run("name=n4").unwrap()), ["id-0"]);
         assert_eq!(
@@ -403,7 +423,10 @@ mod tests {
         );
         assert_eq!(ids(&run("tags=a,b").unwrap()), ["id-0", "id-1"]);
         assert_eq!(ids(&run("not-tags=a").unwrap()), ["id-2", "id-3", "id-4"]);
-        assert_eq!(ids(&run("tags-any=a&tags-any=zz").unwrap()), ["id-0", "id-1"]);
+        assert_eq!(
+            ids(&run("tags-any=a&tags-any=zz").unwrap()),
+            ["id-0", "id-1"]
+        );
         assert!(ids(&run("not-tags-any=b").unwrap()).is_empty());
         let page = run("fields=id&fields=name&limit=1").unwrap();
         assert_eq!(page["things"][0], json!({"id": "id-0", "name": "n4"}));

@@ -87,7 +87,7 @@ pub struct Database {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ControllerWorker {
-    /// Flows run at once by one worker process.
+    /// Flows run at once by this process; 0 runs no worker here (an API-only process).
     pub workers: usize,
     /// Seconds a claimed job stays owned without progress before another worker may resume it.
     pub job_lease_seconds: u64,
@@ -138,6 +138,9 @@ pub struct HaproxyAmphora {
     pub haproxy_cmd: PathBuf,
     /// Port the amphora agent listens on (mutual TLS).
     pub bind_port: u16,
+    /// Where each amphora keeps its HAProxy files, as `<base_path>/<amphora_id>/<lb_id>/`.
+    /// Short on purpose: a stats socket path must stay under 108 bytes.
+    pub base_path: PathBuf,
 }
 
 impl Default for HaproxyAmphora {
@@ -145,6 +148,7 @@ impl Default for HaproxyAmphora {
         Self {
             haproxy_cmd: "/usr/sbin/haproxy".into(),
             bind_port: 9443,
+            base_path: "/run/krater".into(),
         }
     }
 }
@@ -261,7 +265,11 @@ mod tests {
     fn partial_file_keeps_other_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("krater.toml");
-        std::fs::write(&path, "data_dir = \"/tmp/k\"\n[api_settings]\nbind_port = 1234\n").unwrap();
+        std::fs::write(
+            &path,
+            "data_dir = \"/tmp/k\"\n[api_settings]\nbind_port = 1234\n",
+        )
+        .unwrap();
         let config = Config::load(Some(&path)).unwrap();
         assert_eq!(config.api_settings.bind_port, 1234);
         assert_eq!(config.api_settings.bind_host, "127.0.0.1");

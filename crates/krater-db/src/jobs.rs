@@ -188,6 +188,17 @@ impl Tx {
         Ok(())
     }
 
+    /// Extends the lease of a job its owner is still working on.
+    pub async fn renew_lease(&mut self, job_id: &str, owner: &str, lease: Duration) -> Result<()> {
+        sqlx::query("UPDATE job SET lease_expires_at = $1 WHERE id = $2 AND lease_owner = $3")
+            .bind(lease_expiry(lease))
+            .bind(job_id)
+            .bind(owner)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
     /// Closes a job for good.
     pub async fn finish_job(
         &mut self,

@@ -13,7 +13,7 @@ mod rows;
 mod schema;
 
 pub use jobs::{Job, JobState};
-pub use rows::Table;
+pub use rows::{PortRequest, Table};
 
 use krater_domain::{status::Transition, ProvisioningStatus, Timestamp};
 use sqlx::any::{AnyPoolOptions, AnyRow};

@@ -491,6 +491,16 @@ fn port_values(p: &Port) -> Vec<(&'static str, Val)> {
     ]
 }
 
+/// Who asks for an address, and where.
+#[derive(Debug, Clone, Copy)]
+pub struct PortRequest<'a> {
+    pub network_id: &'a str,
+    pub subnet_id: &'a str,
+    pub device_owner: &'a str,
+    pub device_id: &'a str,
+    pub name: &'a str,
+}
+
 /// Visible rows: DELETED ones are kept (soft delete) but never shown.
 const VISIBLE: &str = "provisioning_status <> 'DELETED'";
 
@@ -701,6 +711,41 @@ impl Tx {
             .map(port_from)
             .collect()
     }
+    /// Takes the first free address of `candidates` on the subnet (or exactly
+    /// `requested`) for a device. `Ok(None)` when the address or the pool is exhausted.
+    /// The UNIQUE (subnet, address) constraint makes two racing allocations fail
+    /// rather than share an address.
+    pub async fn allocate_port(
+        &mut self,
+        request: PortRequest<'_>,
+        candidates: impl Iterator<Item = std::net::IpAddr>,
+    ) -> Result<Option<Port>> {
+        let taken: Vec<String> = self
+            .ports()
+            .await?
+            .into_iter()
+            .filter(|p| p.subnet_id == request.subnet_id)
+            .map(|p| p.ip_address)
+            .collect();
+        let mut candidates = candidates;
+        let Some(address) = candidates.find(|ip| !taken.contains(&ip.to_string())) else {
+            return Ok(None);
+        };
+        let port = Port {
+            id: uuid::Uuid::new_v4().to_string(),
+            network_id: request.network_id.to_string(),
+            subnet_id: request.subnet_id.to_string(),
+            ip_address: address.to_string(),
+            mac_address: String::new(),
+            device_owner: request.device_owner.to_string(),
+            device_id: request.device_id.to_string(),
+            name: request.name.to_string(),
+            created_at: now(),
+        };
+        self.save_port(&port).await?;
+        Ok(Some(port))
+    }
+
     /// Releases an address.
     pub async fn delete_port(&mut self, id: &str) -> Result<()> {
         sqlx::query("DELETE FROM port WHERE id = $1")

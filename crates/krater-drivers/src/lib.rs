@@ -10,7 +10,7 @@ pub use networks::{LocalNetworks, Network, Subnet};
 pub use noop::{NoopAmphora, NoopCompute, NoopNetwork};
 
 use async_trait::async_trait;
-use krater_domain::{Amphora, LoadBalancer};
+use krater_domain::{Amphora, Port};
 
 /// A driver call that failed; the worker retries it, then reverts the flow.
 #[derive(Debug, thiserror::Error)]
@@ -36,13 +36,31 @@ pub trait ComputeDriver: Send + Sync {
     async fn delete(&self, amphora_id: &str) -> DriverResult<()>;
 }
 
+/// An interface of an amphora on one subnet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Interface {
+    /// The port that holds the interface's address.
+    pub port_id: String,
+    pub mac_address: String,
+    pub ip_address: String,
+    /// `a.b.c.d/n`
+    pub subnet_cidr: String,
+    pub gateway: String,
+}
+
 /// Wires amphorae into the VIP and member networks.
 #[async_trait]
 pub trait NetworkDriver: Send + Sync {
-    /// Connects the amphora to the VIP network; returns the interface's own (VRRP) address.
-    async fn plug_vip(&self, lb: &LoadBalancer, amphora: &Amphora) -> DriverResult<String>;
-    /// Disconnects everything of the amphora; succeeds when already gone.
-    async fn unplug(&self, amphora: &Amphora) -> DriverResult<()>;
+    /// Connects the amphora to a subnet through a new interface for `port` (whose
+    /// address was allocated already); returns the interface. Idempotent per port.
+    async fn plug(
+        &self,
+        amphora: &Amphora,
+        subnet: &Subnet,
+        port: &Port,
+    ) -> DriverResult<Interface>;
+    /// Disconnects every interface of the amphora; succeeds when already gone.
+    async fn unplug_all(&self, amphora: &Amphora) -> DriverResult<()>;
 }
 
 /// Talks to the agent inside an amphora.
@@ -50,8 +68,16 @@ pub trait NetworkDriver: Send + Sync {
 pub trait AmphoraDriver: Send + Sync {
     /// Waits until the agent answers.
     async fn wait_reachable(&self, amphora: &Amphora) -> DriverResult<()>;
-    /// Configures the VIP on the amphora's VIP interface.
-    async fn plug_vip(&self, lb: &LoadBalancer, amphora: &Amphora) -> DriverResult<()>;
+    /// Moves the VIP interface into the load-balancing side of the amphora and gives it
+    /// its own address and the VIP.
+    async fn plug_vip(
+        &self,
+        amphora: &Amphora,
+        vip: &str,
+        interface: &Interface,
+    ) -> DriverResult<()>;
+    /// Moves a member-network interface into the load-balancing side of the amphora.
+    async fn plug_network(&self, amphora: &Amphora, interface: &Interface) -> DriverResult<()>;
     /// Replaces the load balancer's HAProxy configuration and reloads it (starts it when
     /// it is not running).
     async fn apply_config(

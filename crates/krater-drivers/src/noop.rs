@@ -26,10 +26,21 @@ pub struct NoopNetwork;
 
 #[async_trait]
 impl NetworkDriver for NoopNetwork {
-    async fn plug_vip(&self, _lb: &LoadBalancer, _amphora: &Amphora) -> DriverResult<String> {
-        Ok("192.0.2.2".into())
+    async fn plug(
+        &self,
+        _amphora: &Amphora,
+        subnet: &Subnet,
+        port: &Port,
+    ) -> DriverResult<Interface> {
+        Ok(Interface {
+            port_id: port.id.clone(),
+            mac_address: "02:00:00:00:00:01".into(),
+            ip_address: port.ip_address.clone(),
+            subnet_cidr: subnet.cidr(),
+            gateway: subnet.gateway_ip.to_string(),
+        })
     }
-    async fn unplug(&self, _amphora: &Amphora) -> DriverResult<()> {
+    async fn unplug_all(&self, _amphora: &Amphora) -> DriverResult<()> {
         Ok(())
     }
 }
@@ -43,7 +54,10 @@ impl AmphoraDriver for NoopAmphora {
     async fn wait_reachable(&self, _amphora: &Amphora) -> DriverResult<()> {
         Ok(())
     }
-    async fn plug_vip(&self, _lb: &LoadBalancer, _amphora: &Amphora) -> DriverResult<()> {
+    async fn plug_vip(&self, _: &Amphora, _: &str, _: &Interface) -> DriverResult<()> {
+        Ok(())
+    }
+    async fn plug_network(&self, _: &Amphora, _: &Interface) -> DriverResult<()> {
         Ok(())
     }
     async fn apply_config(&self, _: &Amphora, _: &str, _: &str) -> DriverResult<()> {

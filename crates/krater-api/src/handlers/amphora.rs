@@ -36,7 +36,9 @@ pub async fn show(state: State<AppState>, Path(id): Path<String>, uri: Uri) -> A
 pub async fn stats(state: State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
     let mut tx = state.db.begin().await?;
     find(&mut tx, &id).await?;
-    Err(ApiError::not_found(format!("Amphora stats for {id} not found.")))
+    Err(ApiError::not_found(format!(
+        "Amphora stats for {id} not found."
+    )))
 }
 
 pub async fn failover(state: State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {

@@ -76,7 +76,9 @@ fn valid_domain_name(name: &str) -> bool {
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         })
 }
 
@@ -84,7 +86,11 @@ fn parse_settings(input: &Input) -> ApiResult<Settings> {
     let url_path = input.string("url_path", 255)?;
     if let Field::Value(path) = &url_path {
         if !valid_url_path(path) {
-            return Err(invalid("url_path", path, "Value must be a valid URL Path string"));
+            return Err(invalid(
+                "url_path",
+                path,
+                "Value must be a valid URL Path string",
+            ));
         }
     }
     let expected_codes = input.string("expected_codes", 64)?;
@@ -100,7 +106,10 @@ fn parse_settings(input: &Input) -> ApiResult<Settings> {
     let http_version = match input.raw_value("http_version") {
         None => Field::Absent,
         Some(Value::Null) => Field::Null,
-        Some(value) => match value.as_f64().or_else(|| value.as_str().and_then(|s| s.parse().ok())) {
+        Some(value) => match value
+            .as_f64()
+            .or_else(|| value.as_str().and_then(|s| s.parse().ok()))
+        {
             Some(v) if v == 1.0 || v == 1.1 => Field::Value(v),
             Some(v) => {
                 return Err(invalid(
@@ -197,7 +206,11 @@ pub async fn create(
     body: Bytes,
 ) -> ApiResult<Response> {
     let caller = Caller::from_headers(&headers, &state);
-    let allowed: Vec<&str> = UPDATE_FIELDS.iter().chain(CREATE_ONLY_FIELDS).copied().collect();
+    let allowed: Vec<&str> = UPDATE_FIELDS
+        .iter()
+        .chain(CREATE_ONLY_FIELDS)
+        .copied()
+        .collect();
     let input = Input::parse(&body, "healthmonitor", "health_monitor_", &allowed)?;
     let pool_field = input.uuid("pool_id")?;
     let pool_id = input.required("pool_id", pool_field)?;
@@ -235,9 +248,16 @@ pub async fn create(
         delay,
         timeout,
         max_retries,
-        max_retries_down: s.max_retries_down.value().unwrap_or(DEFAULT_MAX_RETRIES_DOWN),
+        max_retries_down: s
+            .max_retries_down
+            .value()
+            .unwrap_or(DEFAULT_MAX_RETRIES_DOWN),
         http_method: http.then(|| s.http_method.value().unwrap_or(HttpMethod::Get)),
-        url_path: http.then(|| s.url_path.value().unwrap_or_else(|| DEFAULT_URL_PATH.into())),
+        url_path: http.then(|| {
+            s.url_path
+                .value()
+                .unwrap_or_else(|| DEFAULT_URL_PATH.into())
+        }),
         expected_codes: http.then(|| {
             s.expected_codes
                 .value()
@@ -301,7 +321,11 @@ pub async fn update(
 ) -> ApiResult<Response> {
     let input = Input::parse(&body, "healthmonitor", "health_monitor_", UPDATE_FIELDS)?;
     let s = parse_settings(&input)?;
-    for (name, field) in [("delay", &s.delay), ("timeout", &s.timeout), ("max_retries", &s.max_retries)] {
+    for (name, field) in [
+        ("delay", &s.delay),
+        ("timeout", &s.timeout),
+        ("max_retries", &s.max_retries),
+    ] {
         if *field == Field::Null {
             return Err(invalid(name, "None", "Mandatory field missing."));
         }
@@ -319,8 +343,11 @@ pub async fn update(
     monitor.delay = delay;
     monitor.timeout = s.timeout.value().unwrap_or(monitor.timeout);
     monitor.max_retries = s.max_retries.value().unwrap_or(monitor.max_retries);
-    monitor.max_retries_down =
-        updated(s.max_retries_down, monitor.max_retries_down, DEFAULT_MAX_RETRIES_DOWN);
+    monitor.max_retries_down = updated(
+        s.max_retries_down,
+        monitor.max_retries_down,
+        DEFAULT_MAX_RETRIES_DOWN,
+    );
     if http {
         monitor.http_method = Some(updated(
             s.http_method,
@@ -334,7 +361,9 @@ pub async fn update(
         ));
         monitor.expected_codes = Some(updated(
             s.expected_codes,
-            monitor.expected_codes.unwrap_or_else(|| DEFAULT_EXPECTED_CODES.into()),
+            monitor
+                .expected_codes
+                .unwrap_or_else(|| DEFAULT_EXPECTED_CODES.into()),
             DEFAULT_EXPECTED_CODES.into(),
         ));
         monitor.http_version = updated(s.http_version.map(Some), monitor.http_version, None);

@@ -99,10 +99,18 @@ fn parse_settings(input: &Input) -> ApiResult<Settings> {
                 let mut headers = Vec::new();
                 for (key, value) in map {
                     let Some(value) = value.as_str() else {
-                        return Err(invalid("insert_headers", &value.to_string(), "Value should be string"));
+                        return Err(invalid(
+                            "insert_headers",
+                            &value.to_string(),
+                            "Value should be string",
+                        ));
                     };
                     if value.chars().count() > 255 {
-                        return Err(invalid("insert_headers", value, "Value should have a maximum character requirement of 255"));
+                        return Err(invalid(
+                            "insert_headers",
+                            value,
+                            "Value should have a maximum character requirement of 255",
+                        ));
                     }
                     headers.push((key, value.to_string()));
                 }
@@ -161,7 +169,12 @@ fn parse_settings(input: &Input) -> ApiResult<Settings> {
             ));
         }
     }
-    for tls_only in ["tls_ciphers", "tls_versions", "alpn_protocols", "hsts_max_age"] {
+    for tls_only in [
+        "tls_ciphers",
+        "tls_versions",
+        "alpn_protocols",
+        "hsts_max_age",
+    ] {
         if input.raw_value(tls_only).is_some_and(|v| !v.is_null()) {
             return Err(ApiError::validation(format!(
                 "{tls_only} is only valid for TERMINATED_HTTPS listeners."
@@ -211,7 +224,9 @@ fn check_insert_headers(protocol: ListenerProtocol, headers: &[(String, String)]
     }
     let allowed: Vec<&str> = match protocol {
         ListenerProtocol::Http => HTTP_HEADERS.to_vec(),
-        ListenerProtocol::TerminatedHttps => HTTP_HEADERS.iter().chain(TLS_HEADERS).copied().collect(),
+        ListenerProtocol::TerminatedHttps => {
+            HTTP_HEADERS.iter().chain(TLS_HEADERS).copied().collect()
+        }
         other => {
             return Err(ApiError::bad_request(format!(
                 "insert-headers is not a valid option for a {other} protocol listener."
@@ -256,7 +271,11 @@ pub async fn create(
     body: Bytes,
 ) -> ApiResult<Response> {
     let caller = Caller::from_headers(&headers, &state);
-    let allowed: Vec<&str> = COMMON_FIELDS.iter().chain(CREATE_ONLY_FIELDS).copied().collect();
+    let allowed: Vec<&str> = COMMON_FIELDS
+        .iter()
+        .chain(CREATE_ONLY_FIELDS)
+        .copied()
+        .collect();
     let input = Input::parse(&body, "listener", "listener_", &allowed)?;
     let protocol_field = input.enumeration::<ListenerProtocol>("protocol")?;
     let protocol = input.required("protocol", protocol_field)?;
@@ -267,7 +286,10 @@ pub async fn create(
     let project_id = project_of(&input, &caller)?;
     let settings = parse_settings(&input)?;
     for graph in ["default_pool", "l7policies"] {
-        if input.raw_value(graph).is_some_and(|v| !v.is_null() && v != &json!([])) {
+        if input
+            .raw_value(graph)
+            .is_some_and(|v| !v.is_null() && v != &json!([]))
+        {
             return Err(ApiError::new(
                 StatusCode::NOT_IMPLEMENTED,
                 format!("Provider 'amphora' does not support a requested action: {graph} in a listener create"),
@@ -287,7 +309,9 @@ pub async fn create(
         ));
     }
     for other in tx.listeners_of(&lb_id).await? {
-        if other.protocol.l4_family() == protocol.l4_family() && other.protocol_port == protocol_port {
+        if other.protocol.l4_family() == protocol.l4_family()
+            && other.protocol_port == protocol_port
+        {
             return Err(ApiError::conflict(format!(
                 "Another Listener on this Load Balancer is already using protocol {protocol} and protocol_port {protocol_port}"
             )));
@@ -382,26 +406,51 @@ pub async fn update(
         check_insert_headers(listener.protocol, headers)?;
     }
     if let Field::Value(pool_id) = &settings.default_pool_id {
-        check_default_pool(&mut tx, &listener.load_balancer_id, listener.protocol, pool_id).await?;
+        check_default_pool(
+            &mut tx,
+            &listener.load_balancer_id,
+            listener.protocol,
+            pool_id,
+        )
+        .await?;
     }
     lock_load_balancer(&mut tx, &listener.load_balancer_id).await?;
     tx.set_provisioning_status(Table::Listener, &id, ProvisioningStatus::PendingUpdate)
         .await?;
     let [client, connect, data, inspect] = settings.timeouts;
     listener.name = updated(settings.name.map(Some), listener.name, None).filter(|s| !s.is_empty());
-    listener.description =
-        updated(settings.description.map(Some), listener.description, None).filter(|s| !s.is_empty());
+    listener.description = updated(settings.description.map(Some), listener.description, None)
+        .filter(|s| !s.is_empty());
     if let Field::Value(up) = settings.admin_state_up {
         listener.admin_state_up = up;
     }
     listener.connection_limit = updated(settings.connection_limit, listener.connection_limit, -1);
-    listener.default_pool_id = updated(settings.default_pool_id.map(Some), listener.default_pool_id, None);
+    listener.default_pool_id = updated(
+        settings.default_pool_id.map(Some),
+        listener.default_pool_id,
+        None,
+    );
     listener.insert_headers = updated(settings.insert_headers, listener.insert_headers, vec![]);
-    listener.timeout_client_data = updated(client, listener.timeout_client_data, DEFAULT_TIMEOUT_CLIENT_DATA);
-    listener.timeout_member_connect =
-        updated(connect, listener.timeout_member_connect, DEFAULT_TIMEOUT_MEMBER_CONNECT);
-    listener.timeout_member_data = updated(data, listener.timeout_member_data, DEFAULT_TIMEOUT_MEMBER_DATA);
-    listener.timeout_tcp_inspect = updated(inspect, listener.timeout_tcp_inspect, DEFAULT_TIMEOUT_TCP_INSPECT);
+    listener.timeout_client_data = updated(
+        client,
+        listener.timeout_client_data,
+        DEFAULT_TIMEOUT_CLIENT_DATA,
+    );
+    listener.timeout_member_connect = updated(
+        connect,
+        listener.timeout_member_connect,
+        DEFAULT_TIMEOUT_MEMBER_CONNECT,
+    );
+    listener.timeout_member_data = updated(
+        data,
+        listener.timeout_member_data,
+        DEFAULT_TIMEOUT_MEMBER_DATA,
+    );
+    listener.timeout_tcp_inspect = updated(
+        inspect,
+        listener.timeout_tcp_inspect,
+        DEFAULT_TIMEOUT_TCP_INSPECT,
+    );
     listener.tags = updated(settings.tags, listener.tags, vec![]);
     listener.allowed_cidrs = updated(settings.allowed_cidrs, listener.allowed_cidrs, vec![]);
     listener.provisioning_status = ProvisioningStatus::PendingUpdate;

@@ -2,7 +2,7 @@
 //! delete (with cascade), the status tree and stats.
 
 use super::*;
-use crate::body::{Input, Field};
+use crate::body::{Field, Input};
 use crate::views::{self, Catalog};
 use crate::Caller;
 use axum::body::Bytes;
@@ -68,12 +68,18 @@ pub async fn create(
     let vip_subnet_id = input.uuid("vip_subnet_id")?.value();
     let vip_network_id = input.uuid("vip_network_id")?.value();
     let vip_qos_policy_id = input.uuid("vip_qos_policy_id")?.value();
-    let vip_sg_ids = input.string_list("vip_sg_ids", 36)?.value().unwrap_or_default();
+    let vip_sg_ids = input
+        .string_list("vip_sg_ids", 36)?
+        .value()
+        .unwrap_or_default();
     let project_id = project_of(&input, &caller)?;
     let provider = input.string("provider", 64)?.value();
     let flavor_id = input.uuid("flavor_id")?.value();
     let availability_zone = input.string("availability_zone", 255)?.value();
-    let tags = input.string_list("tags", TAGS_MAX)?.value().unwrap_or_default();
+    let tags = input
+        .string_list("tags", TAGS_MAX)?
+        .value()
+        .unwrap_or_default();
 
     if vip_port_id.is_none() && vip_subnet_id.is_none() && vip_network_id.is_none() {
         return Err(no_vip());
@@ -97,7 +103,9 @@ pub async fn create(
         ));
     }
     if let Some(qos) = &vip_qos_policy_id {
-        return Err(ApiError::bad_request(format!("qos_policy {qos} not found.")));
+        return Err(ApiError::bad_request(format!(
+            "qos_policy {qos} not found."
+        )));
     }
     for graph in ["listeners", "pools"] {
         if input
@@ -116,22 +124,22 @@ pub async fn create(
     }
 
     // Which subnet the VIP goes on.
-    let subnet = match (&vip_subnet_id, &vip_network_id) {
-        (Some(subnet_id), _) => state
-            .networks
-            .subnet(subnet_id)
-            .ok_or_else(|| ApiError::bad_request(format!("Subnet {subnet_id} not found.")))?,
-        (None, Some(network_id)) => {
-            let network = state.networks.network(network_id).ok_or_else(|| {
-                ApiError::bad_request(format!("Network {network_id} not found."))
-            })?;
-            state
+    let subnet =
+        match (&vip_subnet_id, &vip_network_id) {
+            (Some(subnet_id), _) => state
                 .networks
-                .subnet(&network.subnet_id)
-                .ok_or_else(|| ApiError::bad_request(format!("Network {network_id} not found.")))?
-        }
-        (None, None) => return Err(no_vip()),
-    };
+                .subnet(subnet_id)
+                .ok_or_else(|| ApiError::bad_request(format!("Subnet {subnet_id} not found.")))?,
+            (None, Some(network_id)) => {
+                let network = state.networks.network(network_id).ok_or_else(|| {
+                    ApiError::bad_request(format!("Network {network_id} not found."))
+                })?;
+                state.networks.subnet(&network.subnet_id).ok_or_else(|| {
+                    ApiError::bad_request(format!("Network {network_id} not found."))
+                })?
+            }
+            (None, None) => return Err(no_vip()),
+        };
     if let Some(network_id) = &vip_network_id {
         if &subnet.network_id != network_id {
             return Err(ApiError::validation(format!(
@@ -153,44 +161,34 @@ pub async fn create(
 
     let id = uuid::Uuid::new_v4().to_string();
     let mut tx = state.db.begin().await?;
-    let taken: Vec<String> = tx
-        .ports()
-        .await?
-        .into_iter()
-        .filter(|p| p.subnet_id == subnet.id)
-        .map(|p| p.ip_address)
-        .collect();
-    let address = match requested {
-        Some(ip) if taken.contains(&ip.to_string()) => {
-            return Err(ApiError::conflict(format!(
-                "The VIP IP address is already in use: {ip}"
-            )))
-        }
-        Some(ip) => ip,
-        None => subnet
-            .pool()
-            .find(|ip| !taken.contains(&ip.to_string()))
-            .ok_or_else(|| {
-                ApiError::conflict(format!("No more IP addresses available on subnet {}.", subnet.id))
-            })?,
+    let name_of_port = format!("krater-lb-{id}");
+    let request = krater_db::PortRequest {
+        network_id: &subnet.network_id,
+        subnet_id: &subnet.id,
+        device_owner: "krater:vip",
+        device_id: &id,
+        name: &name_of_port,
     };
-    let port = Port {
-        id: uuid::Uuid::new_v4().to_string(),
-        network_id: subnet.network_id.clone(),
-        subnet_id: subnet.id.clone(),
-        ip_address: address.to_string(),
-        mac_address: String::new(),
-        device_owner: "krater:vip".into(),
-        device_id: id.clone(),
-        name: format!("krater-lb-{id}"),
-        created_at: now(),
+    let candidates: Vec<IpAddr> = match requested {
+        Some(ip) => vec![IpAddr::V4(ip)],
+        None => subnet.pool().map(IpAddr::V4).collect(),
     };
-    tx.save_port(&port).await.map_err(|e| match e {
-        DbError::Duplicate(_) => {
-            ApiError::conflict(format!("The VIP IP address is already in use: {address}"))
+    let in_use =
+        |what: &str| ApiError::conflict(format!("The VIP IP address is already in use: {what}"));
+    let port = match tx.allocate_port(request, candidates.into_iter()).await {
+        Ok(Some(port)) => port,
+        Ok(None) | Err(DbError::Duplicate(_)) => {
+            return Err(match requested {
+                Some(ip) => in_use(&ip.to_string()),
+                None => ApiError::conflict(format!(
+                    "No more IP addresses available on subnet {}.",
+                    subnet.id
+                )),
+            })
         }
-        other => other.into(),
-    })?;
+        Err(other) => return Err(other.into()),
+    };
+    let address = port.ip_address.clone();
     let lb = LoadBalancer {
         id: id.clone(),
         project_id,
@@ -202,7 +200,7 @@ pub async fn create(
         provider,
         topology: Topology::Single,
         vip: Vip {
-            ip_address: Some(address.to_string()),
+            ip_address: Some(address),
             port_id: Some(port.id.clone()),
             subnet_id: Some(subnet.id.clone()),
             network_id: Some(subnet.network_id.clone()),
@@ -239,11 +237,7 @@ async fn find(tx: &mut Tx, id: &str) -> ApiResult<LoadBalancer> {
         .ok_or_else(|| missing(Table::LoadBalancer, id))
 }
 
-pub async fn show(
-    state: State<AppState>,
-    Path(id): Path<String>,
-    uri: Uri,
-) -> ApiResult<Response> {
+pub async fn show(state: State<AppState>, Path(id): Path<String>, uri: Uri) -> ApiResult<Response> {
     let mut tx = state.db.begin().await?;
     let lb = find(&mut tx, &id).await?;
     let catalog = Catalog::load(&mut tx).await?;
@@ -278,9 +272,15 @@ pub async fn update(
     let admin_state_up = input.boolean("admin_state_up")?;
     let tags = input.string_list("tags", TAGS_MAX)?;
     if let Field::Value(qos) = input.uuid("vip_qos_policy_id")? {
-        return Err(ApiError::bad_request(format!("qos_policy {qos} not found.")));
+        return Err(ApiError::bad_request(format!(
+            "qos_policy {qos} not found."
+        )));
     }
-    if input.string_list("vip_sg_ids", 36)?.value().is_some_and(|l| !l.is_empty()) {
+    if input
+        .string_list("vip_sg_ids", 36)?
+        .value()
+        .is_some_and(|l| !l.is_empty())
+    {
         return Err(ApiError::bad_request(
             "vip_sg_ids is not a valid option for this deployment's network driver.",
         ));
@@ -319,10 +319,9 @@ pub async fn delete(
     uri: Uri,
 ) -> ApiResult<Response> {
     let query = Query::parse(uri.query());
-    let cascade = query
-        .pairs
-        .iter()
-        .any(|(k, v)| k == "cascade" && matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes"));
+    let cascade = query.pairs.iter().any(|(k, v)| {
+        k == "cascade" && matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes")
+    });
     let mut tx = state.db.begin().await?;
     find(&mut tx, &id).await?;
     let has_children =
@@ -345,10 +344,7 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-pub async fn status_tree(
-    state: State<AppState>,
-    Path(id): Path<String>,
-) -> ApiResult<Response> {
+pub async fn status_tree(state: State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
     let mut tx = state.db.begin().await?;
     let graph = match tx.load_balancer_graph(&id).await {
         Err(DbError::NotFound { .. }) => return Err(missing(Table::LoadBalancer, &id)),

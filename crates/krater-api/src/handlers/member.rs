@@ -46,7 +46,9 @@ fn parse_settings(input: &Input) -> ApiResult<MemberSettings> {
         admin_state_up: input.boolean("admin_state_up")?,
         weight: input.int("weight", Some(0), Some(256))?,
         backup: input.boolean("backup")?,
-        monitor_address: input.ip_address("monitor_address")?.map(|ip| ip.to_string()),
+        monitor_address: input
+            .ip_address("monitor_address")?
+            .map(|ip| ip.to_string()),
         monitor_port: input.port("monitor_port")?,
         tags: input.string_list("tags", TAGS_MAX)?,
     })
@@ -86,7 +88,9 @@ fn parse_spec(input: &Input, state: &AppState, caller: &Caller) -> ApiResult<Mem
     }
     if let Some(subnet_id) = &spec.subnet_id {
         if state.networks.subnet(subnet_id).is_none() {
-            return Err(ApiError::bad_request(format!("Subnet {subnet_id} not found.")));
+            return Err(ApiError::bad_request(format!(
+                "Subnet {subnet_id} not found."
+            )));
         }
     }
     Ok(spec)
@@ -108,7 +112,11 @@ fn new_member(spec: MemberSpec, pool_id: &str, has_monitor: bool) -> Member {
         admin_state_up: flag_or(settings.admin_state_up, true),
         address: spec.address,
         protocol_port: spec.protocol_port,
-        weight: settings.weight.value().and_then(|w| u16::try_from(w).ok()).unwrap_or(1),
+        weight: settings
+            .weight
+            .value()
+            .and_then(|w| u16::try_from(w).ok())
+            .unwrap_or(1),
         backup: flag_or(settings.backup, false),
         subnet_id: spec.subnet_id,
         monitor_address: settings.monitor_address.value(),
@@ -164,7 +172,11 @@ pub async fn create(
     body: Bytes,
 ) -> ApiResult<Response> {
     let caller = Caller::from_headers(&headers, &state);
-    let allowed: Vec<&str> = UPDATE_FIELDS.iter().chain(CREATE_ONLY_FIELDS).copied().collect();
+    let allowed: Vec<&str> = UPDATE_FIELDS
+        .iter()
+        .chain(CREATE_ONLY_FIELDS)
+        .copied()
+        .collect();
     let input = Input::parse(&body, "member", "member_", &allowed)?;
     let mut tx = state.db.begin().await?;
     let pool = super::pool::find(&mut tx, &pool_id).await?;
@@ -312,7 +324,11 @@ pub async fn batch_update(
             ))
         }
     };
-    let allowed: Vec<&str> = UPDATE_FIELDS.iter().chain(CREATE_ONLY_FIELDS).copied().collect();
+    let allowed: Vec<&str> = UPDATE_FIELDS
+        .iter()
+        .chain(CREATE_ONLY_FIELDS)
+        .copied()
+        .collect();
     let mut specs = Vec::new();
     let mut seen = HashSet::new();
     for entry in entries {

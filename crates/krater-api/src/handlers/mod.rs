@@ -46,7 +46,10 @@ pub fn lbaas_routes() -> Router<AppState> {
                 .delete(load_balancer::delete),
         )
         .route("/loadbalancers/:id/status", get(load_balancer::status_tree))
-        .route("/loadbalancers/:id/statuses", get(load_balancer::status_tree))
+        .route(
+            "/loadbalancers/:id/statuses",
+            get(load_balancer::status_tree),
+        )
         .route("/loadbalancers/:id/stats", get(load_balancer::stats))
         .route("/listeners", get(listener::list).post(listener::create))
         .route(
@@ -63,7 +66,9 @@ pub fn lbaas_routes() -> Router<AppState> {
         )
         .route(
             "/pools/:pool_id/members",
-            get(member::list).post(member::create).put(member::batch_update),
+            get(member::list)
+                .post(member::create)
+                .put(member::batch_update),
         )
         .route(
             "/pools/:pool_id/members/:id",

@@ -53,14 +53,16 @@ fn filtered(collection: &str, objects: Vec<Value>, uri: &Uri) -> Response {
                 .collect();
             keys.dedup();
             keys.iter().all(|key| {
-                query.pairs.iter().filter(|(k, _)| k == key).any(|(_, wanted)| {
-                    match o.get(*key) {
+                query
+                    .pairs
+                    .iter()
+                    .filter(|(k, _)| k == key)
+                    .any(|(_, wanted)| match o.get(*key) {
                         Some(Value::String(s)) => s == wanted,
                         Some(Value::Bool(b)) => b.to_string() == wanted.to_ascii_lowercase(),
-                        Some(other) => other.to_string() == *wanted,
+                        Some(other) => &other.to_string() == wanted,
                         None => false,
-                    }
-                })
+                    })
             })
         })
         .map(|o| select_fields(o, &fields))
@@ -80,11 +82,18 @@ fn project(state: &AppState) -> &str {
 
 pub async fn versions(state: State<AppState>, headers: HeaderMap) -> Json<Value> {
     let href = format!("{}/network/v2.0/", crate::base_url(&state, &headers));
-    Json(json!({"versions": [{"id": "v2.0", "status": "CURRENT", "links": [{"rel": "self", "href": href}]}]}))
+    Json(
+        json!({"versions": [{"id": "v2.0", "status": "CURRENT", "links": [{"rel": "self", "href": href}]}]}),
+    )
 }
 
 pub async fn list_networks(state: State<AppState>, uri: Uri) -> Response {
-    let objects = state.networks.networks.iter().map(|n| network_json(n, project(&state))).collect();
+    let objects = state
+        .networks
+        .networks
+        .iter()
+        .map(|n| network_json(n, project(&state)))
+        .collect();
     filtered("networks", objects, &uri)
 }
 
@@ -96,7 +105,12 @@ pub async fn show_network(state: State<AppState>, Path(id): Path<String>) -> Res
 }
 
 pub async fn list_subnets(state: State<AppState>, uri: Uri) -> Response {
-    let objects = state.networks.subnets.iter().map(|s| subnet_json(s, project(&state))).collect();
+    let objects = state
+        .networks
+        .subnets
+        .iter()
+        .map(|s| subnet_json(s, project(&state)))
+        .collect();
     filtered("subnets", objects, &uri)
 }
 
@@ -109,7 +123,12 @@ pub async fn show_subnet(state: State<AppState>, Path(id): Path<String>) -> Resp
 
 pub async fn list_ports(state: State<AppState>, uri: Uri) -> ApiResult<Response> {
     let mut tx = state.db.begin().await?;
-    let objects = tx.ports().await?.iter().map(|p| port_json(p, project(&state))).collect();
+    let objects = tx
+        .ports()
+        .await?
+        .iter()
+        .map(|p| port_json(p, project(&state)))
+        .collect();
     Ok(filtered("ports", objects, &uri))
 }
 

@@ -41,7 +41,12 @@ fn session_persistence(
     map: Map<String, Value>,
     protocol: PoolProtocol,
 ) -> ApiResult<SessionPersistence> {
-    let allowed = ["type", "cookie_name", "persistence_timeout", "persistence_granularity"];
+    let allowed = [
+        "type",
+        "cookie_name",
+        "persistence_timeout",
+        "persistence_granularity",
+    ];
     let input = Input::nested(map.clone(), Value::Object(map), "session_persistence");
     if let Some(unknown) = allowed_keys_violation(&input, &allowed) {
         return Err(ApiError::bad_request(format!(
@@ -52,7 +57,11 @@ fn session_persistence(
     let kind = input.required("type", kind_field)?;
     let cookie_name = input.string("cookie_name", 255)?.value();
     if let Some(cookie) = &cookie_name {
-        if cookie.is_empty() || cookie.chars().any(|c| c.is_whitespace() || matches!(c, ',' | ';' | '\\')) {
+        if cookie.is_empty()
+            || cookie
+                .chars()
+                .any(|c| c.is_whitespace() || matches!(c, ',' | ';' | '\\'))
+        {
             return Err(invalid(
                 "cookie_name",
                 cookie,
@@ -61,7 +70,10 @@ fn session_persistence(
         }
     }
     let persistence_timeout = input.int("persistence_timeout", Some(0), None)?.value();
-    let persistence_granularity = input.ip_address("persistence_granularity")?.value().map(|ip| ip.to_string());
+    let persistence_granularity = input
+        .ip_address("persistence_granularity")?
+        .value()
+        .map(|ip| ip.to_string());
     match (kind, &cookie_name) {
         (SessionPersistenceType::AppCookie, None) => {
             return Err(ApiError::validation(
@@ -95,7 +107,10 @@ fn session_persistence(
 }
 
 fn allowed_keys_violation(input: &Input, allowed: &[&str]) -> Option<String> {
-    input.keys().find(|k| !allowed.contains(&k.as_str())).cloned()
+    input
+        .keys()
+        .find(|k| !allowed.contains(&k.as_str()))
+        .cloned()
 }
 
 /// Refuses the options this deployment cannot carry out yet.
@@ -112,7 +127,11 @@ fn check_unsupported(input: &Input, lb_algorithm: Option<LbAlgorithm>) -> ApiRes
             "Provider 'amphora' does not support a requested option: TLS to members is not supported yet.",
         ));
     }
-    for tls in ["tls_container_ref", "ca_tls_container_ref", "crl_container_ref"] {
+    for tls in [
+        "tls_container_ref",
+        "ca_tls_container_ref",
+        "crl_container_ref",
+    ] {
         if let Field::Value(reference) = input.string(tls, 255)? {
             return Err(ApiError::bad_request(format!(
                 "Could not retrieve certificate: ['{reference}']"
@@ -136,7 +155,11 @@ pub async fn create(
     body: Bytes,
 ) -> ApiResult<Response> {
     let caller = Caller::from_headers(&headers, &state);
-    let allowed: Vec<&str> = COMMON_FIELDS.iter().chain(CREATE_ONLY_FIELDS).copied().collect();
+    let allowed: Vec<&str> = COMMON_FIELDS
+        .iter()
+        .chain(CREATE_ONLY_FIELDS)
+        .copied()
+        .collect();
     let input = Input::parse(&body, "pool", "pool_", &allowed)?;
     let protocol_field = input.enumeration::<PoolProtocol>("protocol")?;
     let protocol = input.required("protocol", protocol_field)?;
@@ -147,14 +170,20 @@ pub async fn create(
     let name = input.string("name", NAME_MAX)?;
     let description = input.string("description", NAME_MAX)?;
     let admin_state_up = flag_or(input.boolean("admin_state_up")?, true);
-    let tags = input.string_list("tags", TAGS_MAX)?.value().unwrap_or_default();
+    let tags = input
+        .string_list("tags", TAGS_MAX)?
+        .value()
+        .unwrap_or_default();
     let project_id = project_of(&input, &caller)?;
     let persistence = match input.object("session_persistence")? {
         Field::Value(map) => Some(session_persistence(map, protocol)?),
         _ => None,
     };
     for graph in ["healthmonitor", "members"] {
-        if input.raw_value(graph).is_some_and(|v| !v.is_null() && v != &json!([])) {
+        if input
+            .raw_value(graph)
+            .is_some_and(|v| !v.is_null() && v != &json!([]))
+        {
             return Err(ApiError::new(
                 StatusCode::NOT_IMPLEMENTED,
                 format!("Provider 'amphora' does not support a requested action: {graph} in a pool create"),
@@ -190,9 +219,15 @@ pub async fn create(
         .ok_or_else(|| missing(Table::LoadBalancer, &lb_id))?;
     if let Some(listener) = &listener {
         if listener.default_pool_id.is_some() {
-            return Err(ApiError::conflict("This listener already has a default pool"));
+            return Err(ApiError::conflict(
+                "This listener already has a default pool",
+            ));
         }
-        if !listener.protocol.allowed_pool_protocols().contains(&protocol) {
+        if !listener
+            .protocol
+            .allowed_pool_protocols()
+            .contains(&protocol)
+        {
             return Err(ApiError::validation(format!(
                 "The pool protocol '{protocol}' is invalid while the listener protocol is '{}'.",
                 listener.protocol
@@ -292,7 +327,8 @@ pub async fn update(
     lock_load_balancer(&mut tx, &pool.load_balancer_id).await?;
     mark_listeners_of_pool(&mut tx, &id).await?;
     pool.name = updated(name.map(Some), pool.name, None).filter(|s| !s.is_empty());
-    pool.description = updated(description.map(Some), pool.description, None).filter(|s| !s.is_empty());
+    pool.description =
+        updated(description.map(Some), pool.description, None).filter(|s| !s.is_empty());
     if let Field::Value(up) = admin_state_up {
         pool.admin_state_up = up;
     }

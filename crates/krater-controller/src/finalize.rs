@@ -1,0 +1,153 @@
+//! The ends of flows: what a finished change leaves in the database (Octavia's
+//! "mark active" tasks) and what a failed one leaves (its revert).
+
+use crate::tasks::Context;
+use crate::FlowError;
+use krater_db::{Table, Tx};
+use krater_domain::flow::{Flow, ObjectKind};
+use krater_domain::*;
+
+/// Every child of the load balancer, with its table.
+fn children(graph: &LoadBalancerGraph) -> Vec<(Table, &str, ProvisioningStatus)> {
+    let mut out = Vec::new();
+    for l in &graph.listeners {
+        out.push((Table::Listener, l.id.as_str(), l.provisioning_status));
+    }
+    for p in &graph.pools {
+        out.push((Table::Pool, p.pool.id.as_str(), p.pool.provisioning_status));
+        for m in &p.members {
+            out.push((Table::Member, m.id.as_str(), m.provisioning_status));
+        }
+        if let Some(h) = &p.health_monitor {
+            out.push((Table::HealthMonitor, h.id.as_str(), h.provisioning_status));
+        }
+    }
+    out
+}
+
+/// Removes the children marked PENDING_DELETE (and what hangs off them).
+async fn remove_deleted_children(tx: &mut Tx, graph: &LoadBalancerGraph) -> Result<(), FlowError> {
+    for pg in &graph.pools {
+        let pool_gone = pg.pool.provisioning_status == ProvisioningStatus::PendingDelete;
+        if let Some(hm) = &pg.health_monitor {
+            if pool_gone || hm.provisioning_status == ProvisioningStatus::PendingDelete {
+                tx.hard_delete(Table::HealthMonitor, &hm.id).await?;
+                // Without a monitor, members are no longer checked.
+                for m in &pg.members {
+                    tx.set_operating_status(Table::Member, &m.id, OperatingStatus::NoMonitor)
+                        .await?;
+                }
+            }
+        }
+        for m in &pg.members {
+            if pool_gone || m.provisioning_status == ProvisioningStatus::PendingDelete {
+                tx.hard_delete(Table::Member, &m.id).await?;
+            }
+        }
+        if pool_gone {
+            for l in &graph.listeners {
+                if l.default_pool_id.as_deref() == Some(pg.pool.id.as_str()) {
+                    let mut listener = l.clone();
+                    listener.default_pool_id = None;
+                    tx.save_listener(&listener).await?;
+                }
+            }
+            tx.hard_delete(Table::Pool, &pg.pool.id).await?;
+        }
+    }
+    for l in &graph.listeners {
+        if l.provisioning_status == ProvisioningStatus::PendingDelete {
+            tx.hard_delete(Table::Listener, &l.id).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Success: deleted children go, pending ones become ACTIVE, the load balancer too.
+pub(crate) async fn mark_active(ctx: &Context) -> Result<(), FlowError> {
+    let mut tx = ctx.db.begin().await?;
+    let graph = tx.load_balancer_graph(&ctx.lb_id).await?;
+    remove_deleted_children(&mut tx, &graph).await?;
+    for (table, id, status) in children(&graph) {
+        if matches!(
+            status,
+            ProvisioningStatus::PendingCreate | ProvisioningStatus::PendingUpdate
+        ) {
+            tx.set_provisioning_status(table, id, ProvisioningStatus::Active)
+                .await?;
+        }
+    }
+    // A health monitor's own operating status follows its admin state.
+    for hm in graph.pools.iter().filter_map(|p| p.health_monitor.as_ref()) {
+        let status = if hm.admin_state_up {
+            OperatingStatus::Online
+        } else {
+            OperatingStatus::Offline
+        };
+        tx.set_operating_status(Table::HealthMonitor, &hm.id, status)
+            .await?;
+    }
+    tx.set_provisioning_status(Table::LoadBalancer, &ctx.lb_id, ProvisioningStatus::Active)
+        .await?;
+    Ok(tx.commit().await?)
+}
+
+/// The end of a delete: children removed, the VIP released, the load balancer DELETED.
+pub(crate) async fn mark_deleted(ctx: &Context) -> Result<(), FlowError> {
+    let mut tx = ctx.db.begin().await?;
+    let graph = tx.load_balancer_graph(&ctx.lb_id).await?;
+    // Leaves first: monitors and members before their pools.
+    for (table, id, _) in children(&graph).into_iter().rev() {
+        tx.hard_delete(table, id).await?;
+    }
+    for port in tx.ports_of_device(&ctx.lb_id).await? {
+        tx.delete_port(&port.id).await?;
+    }
+    tx.set_provisioning_status(Table::LoadBalancer, &ctx.lb_id, ProvisioningStatus::Deleted)
+        .await?;
+    Ok(tx.commit().await?)
+}
+
+/// Failure: the objects the flow was about go to ERROR, every other pending object
+/// of the load balancer (the parents locked by the request) back to ACTIVE.
+pub(crate) async fn revert(ctx: &Context, flow: &Flow) -> Result<(), FlowError> {
+    let mut tx = ctx.db.begin().await?;
+    let graph = tx.load_balancer_graph(&ctx.lb_id).await?;
+    let lb_status = match flow {
+        Flow::CreateLoadBalancer { .. }
+        | Flow::UpdateLoadBalancer { .. }
+        | Flow::DeleteLoadBalancer { .. } => ProvisioningStatus::Error,
+        Flow::ApplyChildren { changed, .. } => {
+            for object in changed {
+                if object.kind != ObjectKind::LoadBalancer {
+                    tx.set_provisioning_status(
+                        Table::of(object.kind),
+                        &object.id,
+                        ProvisioningStatus::Error,
+                    )
+                    .await?;
+                }
+            }
+            ProvisioningStatus::Active
+        }
+    };
+    let changed: Vec<&str> = match flow {
+        Flow::ApplyChildren { changed, .. } => changed.iter().map(|o| o.id.as_str()).collect(),
+        _ => vec![],
+    };
+    for (table, id, status) in children(&graph) {
+        if status.is_pending() && !changed.contains(&id) {
+            tx.set_provisioning_status(table, id, ProvisioningStatus::Active)
+                .await?;
+        }
+    }
+    for mut amphora in graph.amphorae.clone() {
+        if amphora.status != AmphoraStatus::Allocated {
+            amphora.status = AmphoraStatus::Error;
+            tx.save_amphora(&amphora).await?;
+        }
+    }
+    tx.set_provisioning_status(Table::LoadBalancer, &ctx.lb_id, lb_status)
+        .await?;
+    Ok(tx.commit().await?)
+}

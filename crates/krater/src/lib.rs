@@ -1,0 +1,4 @@
+//! The roles of the `krater` binary, as a library so that tests can start them
+//! in-process.
+
+pub mod serve;

@@ -1,0 +1,58 @@
+//! `krater`: one binary, one subcommand per role.
+
+use clap::{Parser, Subcommand};
+use krater::serve;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "krater",
+    about = "Octavia-compatible load balancing as a service",
+    version
+)]
+struct Cli {
+    /// The configuration file (krater.toml); built-in defaults when omitted.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs every control-plane role in one process (the embedded default).
+    Serve,
+    /// Database maintenance.
+    Db {
+        #[command(subcommand)]
+        command: DbCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DbCommand {
+    /// Applies pending migrations.
+    Upgrade,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    let config = krater_config::Config::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Serve => serve::start(config).await?.wait().await,
+        Command::Db {
+            command: DbCommand::Upgrade,
+        } => {
+            krater_db::Db::connect(&config.database_url()).await?;
+            tracing::info!("database is up to date");
+            Ok(())
+        }
+    }
+}

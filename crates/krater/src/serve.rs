@@ -1,0 +1,101 @@
+//! `krater serve`: the API and the worker in one process, sharing one database.
+
+use anyhow::Context;
+use krater_api::AppState;
+use krater_config::Config;
+use krater_controller::{Drivers, Worker, WorkerSettings};
+use krater_drivers::LocalNetworks;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// Names under which the amphora provider is enabled (Octavia's aliases).
+const AMPHORA_PROVIDERS: &[&str] = &["amphora", "octavia", "amphorav2"];
+
+/// A running `krater serve`: the API listening, the worker working.
+pub struct Service {
+    /// Where the API listens (useful when the configured port is 0).
+    pub address: std::net::SocketAddr,
+    api: tokio::task::JoinHandle<std::io::Result<()>>,
+    worker: tokio::task::JoinHandle<()>,
+}
+
+impl Service {
+    /// Runs until the API or the worker stops, or the process is interrupted.
+    pub async fn wait(self) -> anyhow::Result<()> {
+        tokio::select! {
+            result = self.api => result?.context("API server failed")?,
+            _ = self.worker => anyhow::bail!("worker stopped"),
+            _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),
+        }
+        Ok(())
+    }
+
+    /// Stops both (tests).
+    pub fn stop(&self) {
+        self.api.abort();
+        self.worker.abort();
+    }
+}
+
+/// Opens the database, starts the worker and the API.
+pub async fn start(config: Config) -> anyhow::Result<Service> {
+    let data_dir = config.data_dir();
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+    let db = krater_db::Db::connect(&config.database_url())
+        .await
+        .context("cannot open the database")?;
+    let networks = Arc::new(
+        LocalNetworks::from_config(&config.networking.networks)
+            .map_err(anyhow::Error::msg)
+            .context("invalid [networking]")?,
+    );
+    let waker = Arc::new(Notify::new());
+
+    let mut providers = HashMap::new();
+    for name in AMPHORA_PROVIDERS {
+        providers.insert(name.to_string(), Drivers::noop());
+    }
+    providers.insert("noop_driver".to_string(), Drivers::noop());
+    let worker_config = &config.controller_worker;
+    let settings = WorkerSettings {
+        lease: Duration::from_secs(worker_config.job_lease_seconds),
+        poll_interval: Duration::from_millis(worker_config.poll_interval_ms),
+        task_attempts: worker_config.task_retries.max(1),
+        retry_delay: Duration::from_secs(1),
+        amphora_base_dir: config.haproxy_amphora.base_path.display().to_string(),
+    };
+    let worker = Worker::new(
+        db.clone(),
+        settings,
+        providers,
+        networks.clone(),
+        waker.clone(),
+    );
+    let worker = tokio::spawn(worker.run(worker_config.workers));
+
+    let state = AppState {
+        db,
+        config: Arc::new(config.clone()),
+        networks,
+        job_waker: waker,
+    };
+    let address = format!(
+        "{}:{}",
+        config.api_settings.bind_host, config.api_settings.bind_port
+    );
+    let listener = tokio::net::TcpListener::bind(&address)
+        .await
+        .with_context(|| format!("cannot listen on {address}"))?;
+    let address = listener.local_addr()?;
+    tracing::info!(%address, data_dir = %data_dir.display(), "krater API listening");
+    let server = axum::serve(listener, krater_api::router(state));
+    let api = tokio::spawn(async move { server.await });
+    Ok(Service {
+        address,
+        api,
+        worker,
+    })
+}

@@ -1,0 +1,293 @@
+//! The operator guide's workflow through the REST API, for both providers: every
+//! object reaches ACTIVE, shows Octavia's fields and defaults, and a cascade delete
+//! removes everything.
+
+mod common;
+
+use common::TestService;
+use reqwest::StatusCode;
+use serde_json::json;
+
+async fn workflow(provider: &str) {
+    let svc = TestService::start().await;
+    let lb = svc.active_lb(provider).await;
+    let (_, body) = svc.get(&format!("/v2/lbaas/loadbalancers/{lb}")).await;
+    let shown = &body["loadbalancer"];
+    assert_eq!(shown["provider"], provider);
+    assert_eq!(shown["vip_address"], "198.18.1.10");
+    assert_eq!(shown["tenant_id"], shown["project_id"]);
+    assert_eq!(shown["project_id"], "project-1");
+    assert_eq!(shown["vip_vnic_type"], "normal");
+
+    let listener = svc
+        .create_child(
+            &lb,
+            "/v2/lbaas/listeners",
+            "listener",
+            json!({"name": "listener1", "protocol": "HTTP", "protocol_port": 80, "loadbalancer_id": lb}),
+        )
+        .await;
+    let pool = svc
+        .create_child(
+            &lb,
+            "/v2/lbaas/pools",
+            "pool",
+            json!({"name": "pool1", "lb_algorithm": "ROUND_ROBIN", "listener_id": listener, "protocol": "HTTP"}),
+        )
+        .await;
+    let hm = svc
+        .create_child(
+            &lb,
+            "/v2/lbaas/healthmonitors",
+            "healthmonitor",
+            json!({"pool_id": pool, "type": "HTTP", "delay": 5, "max_retries": 4, "timeout": 10, "url_path": "/healthcheck"}),
+        )
+        .await;
+    let private = svc.subnet_id("private-subnet").await;
+    for address in ["198.18.2.20", "198.18.2.21"] {
+        svc.create_child(
+            &lb,
+            &format!("/v2/lbaas/pools/{pool}/members"),
+            "member",
+            json!({"address": address, "protocol_port": 80, "subnet_id": private}),
+        )
+        .await;
+    }
+
+    let (_, body) = svc.get(&format!("/v2/lbaas/listeners/{listener}")).await;
+    let l = &body["listener"];
+    assert_eq!(l["provisioning_status"], "ACTIVE");
+    assert_eq!(l["default_pool_id"], pool.as_str());
+    assert_eq!(l["connection_limit"], -1);
+    assert_eq!(l["timeout_client_data"], 50000);
+    assert_eq!(l["timeout_member_connect"], 5000);
+    assert_eq!(l["insert_headers"], json!({}));
+    assert_eq!(l["allowed_cidrs"], json!(null));
+    assert_eq!(l["loadbalancers"], json!([{"id": lb}]));
+
+    let (_, body) = svc.get(&format!("/v2/lbaas/pools/{pool}")).await;
+    let p = &body["pool"];
+    assert_eq!(p["healthmonitor_id"], hm.as_str());
+    assert_eq!(p["listeners"], json!([{"id": listener}]));
+    assert_eq!(p["members"].as_array().unwrap().len(), 2);
+
+    let (_, body) = svc.get(&format!("/v2/lbaas/healthmonitors/{hm}")).await;
+    assert_eq!(body["healthmonitor"]["operating_status"], "ONLINE");
+    assert_eq!(body["healthmonitor"]["http_method"], "GET");
+    assert_eq!(body["healthmonitor"]["expected_codes"], "200");
+    assert_eq!(body["healthmonitor"]["max_retries_down"], 3);
+
+    let (code, tree) = svc
+        .get(&format!("/v2/lbaas/loadbalancers/{lb}/status"))
+        .await;
+    assert_eq!(code, StatusCode::OK);
+    let tree_pool = &tree["statuses"]["loadbalancer"]["listeners"][0]["pools"][0];
+    assert_eq!(tree_pool["id"], pool.as_str());
+    assert_eq!(tree_pool["health_monitor"]["type"], "HTTP");
+    assert_eq!(tree_pool["members"].as_array().unwrap().len(), 2);
+
+    let (code, stats) = svc
+        .get(&format!("/v2/lbaas/loadbalancers/{lb}/stats"))
+        .await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(
+        stats,
+        json!({"stats": {"bytes_in": 0, "bytes_out": 0, "active_connections": 0, "total_connections": 0, "request_errors": 0}})
+    );
+
+    let (_, amphorae) = svc.get("/v2/octavia/amphorae").await;
+    let amphora = &amphorae["amphorae"][0];
+    assert_eq!(amphora["loadbalancer_id"], lb.as_str());
+    assert_eq!(amphora["status"], "ALLOCATED");
+    assert_eq!(amphora["role"], "STANDALONE");
+    let (code, _) = svc
+        .get(&format!(
+            "/v2/octavia/amphorae/{}",
+            amphora["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(code, StatusCode::OK);
+
+    let (code, body) = svc.delete(&format!("/v2/lbaas/loadbalancers/{lb}")).await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body["faultstring"],
+        format!("Validation failure: Cannot delete Load Balancer {lb} - it has children")
+    );
+    let (code, _) = svc
+        .delete(&format!("/v2/lbaas/loadbalancers/{lb}?cascade=true"))
+        .await;
+    assert_eq!(code, StatusCode::NO_CONTENT);
+    svc.wait_gone(&format!("/v2/lbaas/loadbalancers/{lb}"))
+        .await;
+    for path in [
+        format!("/v2/lbaas/listeners/{listener}"),
+        format!("/v2/lbaas/pools/{pool}"),
+        format!("/v2/lbaas/healthmonitors/{hm}"),
+    ] {
+        assert_eq!(svc.get(&path).await.0, StatusCode::NOT_FOUND, "{path}");
+    }
+    let (_, amphorae) = svc.get("/v2/octavia/amphorae").await;
+    assert_eq!(amphorae["amphorae"], json!([]));
+    let (_, ports) = svc.get("/network/v2.0/ports").await;
+    assert_eq!(
+        ports["ports"],
+        json!([]),
+        "the VIP and amphora addresses are released"
+    );
+}
+
+#[tokio::test]
+async fn workflow_with_the_amphora_provider() {
+    workflow("amphora").await;
+}
+
+#[tokio::test]
+async fn workflow_with_the_noop_provider() {
+    workflow("noop_driver").await;
+}
+
+#[tokio::test]
+async fn updates_and_deletes_of_children() {
+    let svc = TestService::start().await;
+    let lb = svc.active_lb("amphora").await;
+    let listener = svc
+        .create_child(
+            &lb,
+            "/v2/lbaas/listeners",
+            "listener",
+            json!({"protocol": "TCP", "protocol_port": 443, "loadbalancer_id": lb}),
+        )
+        .await;
+    let (code, body) = svc
+        .put(
+            &format!("/v2/lbaas/listeners/{listener}"),
+            json!({"listener": {"connection_limit": 100, "timeout_client_data": 1000, "name": "renamed"}}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    assert_eq!(body["listener"]["provisioning_status"], "PENDING_UPDATE");
+    let shown = svc
+        .wait_for(
+            &format!("/v2/lbaas/listeners/{listener}"),
+            "listener",
+            "ACTIVE",
+        )
+        .await;
+    assert_eq!(shown["connection_limit"], 100);
+    assert_eq!(shown["name"], "renamed");
+    svc.wait_for(
+        &format!("/v2/lbaas/loadbalancers/{lb}"),
+        "loadbalancer",
+        "ACTIVE",
+    )
+    .await;
+    // null resets to the default
+    svc.put(
+        &format!("/v2/lbaas/listeners/{listener}"),
+        json!({"listener": {"timeout_client_data": null}}),
+    )
+    .await;
+    let shown = svc
+        .wait_for(
+            &format!("/v2/lbaas/listeners/{listener}"),
+            "listener",
+            "ACTIVE",
+        )
+        .await;
+    assert_eq!(shown["timeout_client_data"], 50000);
+    svc.wait_for(
+        &format!("/v2/lbaas/loadbalancers/{lb}"),
+        "loadbalancer",
+        "ACTIVE",
+    )
+    .await;
+
+    let pool = svc
+        .create_child(
+            &lb,
+            "/v2/lbaas/pools",
+            "pool",
+            json!({"lb_algorithm": "SOURCE_IP", "loadbalancer_id": lb, "protocol": "TCP",
+                   "session_persistence": {"type": "SOURCE_IP"}}),
+        )
+        .await;
+    let member = svc
+        .create_child(
+            &lb,
+            &format!("/v2/lbaas/pools/{pool}/members"),
+            "member",
+            json!({"address": "198.18.2.30", "protocol_port": 8080, "weight": 5, "backup": true}),
+        )
+        .await;
+    let (_, body) = svc
+        .get(&format!("/v2/lbaas/pools/{pool}/members/{member}"))
+        .await;
+    assert_eq!(body["member"]["operating_status"], "NO_MONITOR");
+    assert_eq!(body["member"]["weight"], 5);
+    let (code, _) = svc
+        .put(
+            &format!("/v2/lbaas/pools/{pool}/members/{member}"),
+            json!({"member": {"weight": null, "backup": false}}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK);
+    let shown = svc
+        .wait_for(
+            &format!("/v2/lbaas/pools/{pool}/members/{member}"),
+            "member",
+            "ACTIVE",
+        )
+        .await;
+    assert_eq!(shown["weight"], 1);
+    assert_eq!(shown["backup"], false);
+    svc.wait_for(
+        &format!("/v2/lbaas/loadbalancers/{lb}"),
+        "loadbalancer",
+        "ACTIVE",
+    )
+    .await;
+
+    // Batch update: replace the set with two new members.
+    let (code, _) = svc
+        .put(
+            &format!("/v2/lbaas/pools/{pool}/members"),
+            json!({"members": [{"address": "198.18.2.31", "protocol_port": 80},
+                               {"address": "198.18.2.32", "protocol_port": 80}]}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::ACCEPTED);
+    svc.wait_for(
+        &format!("/v2/lbaas/loadbalancers/{lb}"),
+        "loadbalancer",
+        "ACTIVE",
+    )
+    .await;
+    let (_, members) = svc.get(&format!("/v2/lbaas/pools/{pool}/members")).await;
+    let mut addresses: Vec<&str> = members["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["address"].as_str().unwrap())
+        .collect();
+    addresses.sort();
+    assert_eq!(addresses, ["198.18.2.31", "198.18.2.32"]);
+
+    let (code, _) = svc.delete(&format!("/v2/lbaas/pools/{pool}")).await;
+    assert_eq!(code, StatusCode::NO_CONTENT);
+    svc.wait_gone(&format!("/v2/lbaas/pools/{pool}")).await;
+    let (code, _) = svc.delete(&format!("/v2/lbaas/listeners/{listener}")).await;
+    assert_eq!(code, StatusCode::NO_CONTENT);
+    svc.wait_gone(&format!("/v2/lbaas/listeners/{listener}"))
+        .await;
+    svc.wait_for(
+        &format!("/v2/lbaas/loadbalancers/{lb}"),
+        "loadbalancer",
+        "ACTIVE",
+    )
+    .await;
+    let (code, _) = svc.delete(&format!("/v2/lbaas/loadbalancers/{lb}")).await;
+    assert_eq!(code, StatusCode::NO_CONTENT);
+    svc.wait_gone(&format!("/v2/lbaas/loadbalancers/{lb}"))
+        .await;
+}
