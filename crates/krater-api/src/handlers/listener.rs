@@ -130,7 +130,15 @@ fn parse_settings(input: &Input) -> ApiResult<Settings> {
             Field::Value(list) => Field::Value(
                 list.iter()
                     .map(|c| normalise_cidr(c))
-                    .collect::<ApiResult<Vec<_>>>()?,
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| {
+                        let shown: Vec<String> = list.iter().map(|c| format!("'{c}'")).collect();
+                        invalid(
+                            "allowed_cidrs",
+                            &format!("[{}]", shown.join(", ")),
+                            "Value should be IPv4 or IPv6 CIDR format",
+                        )
+                    })?,
             ),
             other => other,
         },
@@ -192,18 +200,17 @@ fn parse_settings(input: &Input) -> ApiResult<Settings> {
 }
 
 /// Checks a CIDR and writes it in its canonical form (host bits cleared).
-fn normalise_cidr(text: &str) -> ApiResult<String> {
-    let bad = || invalid("allowed_cidrs", text, "Value should be a valid CIDR.");
+fn normalise_cidr(text: &str) -> Option<String> {
     let (addr, len) = text.split_once('/').unwrap_or((text, ""));
-    let addr: std::net::IpAddr = addr.parse().map_err(|_| bad())?;
+    let addr: std::net::IpAddr = addr.parse().ok()?;
     let max = if addr.is_ipv4() { 32 } else { 128 };
     let len: u32 = if len.is_empty() {
         max
     } else {
-        len.parse().map_err(|_| bad())?
+        len.parse().ok()?
     };
     if len > max {
-        return Err(bad());
+        return None;
     }
     let network = match addr {
         std::net::IpAddr::V4(a) => {
@@ -215,7 +222,7 @@ fn normalise_cidr(text: &str) -> ApiResult<String> {
             std::net::IpAddr::V6((u128::from(a) & mask).into())
         }
     };
-    Ok(format!("{network}/{len}"))
+    Some(format!("{network}/{len}"))
 }
 
 fn check_insert_headers(protocol: ListenerProtocol, headers: &[(String, String)]) -> ApiResult<()> {
@@ -233,12 +240,16 @@ fn check_insert_headers(protocol: ListenerProtocol, headers: &[(String, String)]
             )))
         }
     };
-    for (key, _) in headers {
-        if !allowed.contains(&key.as_str()) {
-            return Err(ApiError::validation(format!(
-                "{key} is not a valid option for {protocol} insert_headers."
-            )));
-        }
+    let unknown: Vec<String> = headers
+        .iter()
+        .filter(|(key, _)| !allowed.contains(&key.as_str()))
+        .map(|(key, _)| format!("'{key}'"))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(ApiError::bad_request(format!(
+            "dict_keys([{}]) is not a valid option for insert_headers",
+            unknown.join(", ")
+        )));
     }
     Ok(())
 }

@@ -11,7 +11,7 @@ pub struct TestService {
     pub base: String,
     service: krater::serve::Service,
     client: reqwest::Client,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl Drop for TestService {
@@ -29,8 +29,18 @@ impl TestService {
     /// A service whose configuration `adjust` may change first.
     pub async fn start_with(adjust: impl FnOnce(&mut krater_config::Config)) -> Self {
         let dir = tempfile::tempdir().unwrap();
+        let mut service = Self::start_in(dir.path(), adjust).await;
+        service._dir = Some(dir);
+        service
+    }
+
+    /// A service on the data directory `dir` (which the caller keeps).
+    pub async fn start_in(
+        dir: &std::path::Path,
+        adjust: impl FnOnce(&mut krater_config::Config),
+    ) -> Self {
         let mut config = krater_config::Config {
-            data_dir: Some(dir.path().to_path_buf()),
+            data_dir: Some(dir.to_path_buf()),
             ..Default::default()
         };
         config.api_settings.bind_port = 0;
@@ -42,7 +52,7 @@ impl TestService {
             base: format!("http://{}", service.address),
             service,
             client: reqwest::Client::new(),
-            _dir: dir,
+            _dir: None,
         }
     }
 

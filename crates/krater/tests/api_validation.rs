@@ -1,0 +1,237 @@
+//! Every validation rule of load balancers, listeners, pools, members and health
+//! monitors: the bad input gets Octavia's status code and fault body, and nothing is
+//! written (the visible state is identical before and after each refused request).
+
+mod common;
+
+use common::{fault, TestService};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+struct Ids {
+    lb: String,
+    listener: String,
+    pool: String,
+    member: String,
+    hm: String,
+    subnet: String,
+    private: String,
+}
+
+/// An ACTIVE load balancer with a listener, a pool, a monitor and a member.
+async fn setup(svc: &TestService) -> Ids {
+    let lb = svc.active_lb("amphora").await;
+    let listener = svc
+        .create_child(
+            &lb,
+            "/v2/lbaas/listeners",
+            "listener",
+            json!({"protocol": "HTTP", "protocol_port": 80, "loadbalancer_id": lb}),
+        )
+        .await;
+    let pool = svc
+        .create_child(
+            &lb,
+            "/v2/lbaas/pools",
+            "pool",
+            json!({"lb_algorithm": "ROUND_ROBIN", "listener_id": listener, "protocol": "HTTP"}),
+        )
+        .await;
+    let hm = svc
+        .create_child(
+            &lb,
+            "/v2/lbaas/healthmonitors",
+            "healthmonitor",
+            json!({"pool_id": pool, "type": "HTTP", "delay": 5, "timeout": 3, "max_retries": 3}),
+        )
+        .await;
+    let member = svc
+        .create_child(
+            &lb,
+            &format!("/v2/lbaas/pools/{pool}/members"),
+            "member",
+            json!({"address": "198.18.2.20", "protocol_port": 80}),
+        )
+        .await;
+    Ids {
+        subnet: svc.subnet_id("public-subnet").await,
+        private: svc.subnet_id("private-subnet").await,
+        lb,
+        listener,
+        pool,
+        member,
+        hm,
+    }
+}
+
+fn fill(template: &str, ids: &Ids) -> String {
+    template
+        .replace("{lb}", &ids.lb)
+        .replace("{listener}", &ids.listener)
+        .replace("{pool}", &ids.pool)
+        .replace("{member}", &ids.member)
+        .replace("{hm}", &ids.hm)
+        .replace("{subnet}", &ids.subnet)
+        .replace("{private}", &ids.private)
+}
+
+const MISSING: &str = "00000000-0000-0000-0000-000000000001";
+
+/// (method, path, body, status, faultstring); `{…}` are replaced by the setup's ids.
+fn cases() -> Vec<(Method, &'static str, String, u16, String)> {
+    use Method as M;
+    let lb = |fields: &str| format!(r#"{{"loadbalancer": {{{fields}}}}}"#);
+    let listener = |fields: &str| {
+        format!(r#"{{"listener": {{"loadbalancer_id": "{{lb}}", "protocol": "HTTP", {fields}}}}}"#)
+    };
+    let pool = |fields: &str| format!(r#"{{"pool": {{{fields}}}}}"#);
+    let member = |fields: &str| format!(r#"{{"member": {{{fields}}}}}"#);
+    let hm = |fields: &str| {
+        format!(
+            r#"{{"healthmonitor": {{"pool_id": "{{pool}}", "delay": 5, "timeout": 3, "max_retries": 3, {fields}}}}}"#
+        )
+    };
+    let long = "a".repeat(256);
+    let s = |x: &str| x.to_string();
+    vec![
+        // Transport and wrappers.
+        (M::POST, "/v2/lbaas/loadbalancers", s("not json"), 400, s("Request is not in valid JSON format")),
+        (M::POST, "/v2/lbaas/loadbalancers", s(r#"{"lb": {}}"#), 400, s("Unknown attribute for argument load_balancer: lb")),
+        (M::POST, "/v2/lbaas/loadbalancers", lb(r#""vip_subnet_id": "{subnet}", "foo": 1, "bar": 2"#), 400, s("Unknown attributes for argument load_balancer.loadbalancer: bar, foo")),
+        (M::POST, "/v2/lbaas/listeners", s(r#"{"x": {}}"#), 400, s("Unknown attribute for argument listener_: x")),
+        (M::POST, "/v2/lbaas/pools", s(r#"{"pool": {"foo": 1}}"#), 400, s("Unknown attribute for argument pool_.pool: foo")),
+        (M::POST, "/v2/lbaas/pools/{pool}/members", s(r#"{"member": {"foo": 1}}"#), 400, s("Unknown attribute for argument member_.member: foo")),
+        (M::POST, "/v2/lbaas/healthmonitors", s(r#"{"healthmonitor": {"foo": 1}}"#), 400, s("Unknown attribute for argument health_monitor_.healthmonitor: foo")),
+        // Load balancer.
+        (M::POST, "/v2/lbaas/loadbalancers", lb(""), 400, s("Validation failure: VIP must contain one of: vip_port_id, vip_network_id, vip_subnet_id.")),
+        (M::POST, "/v2/lbaas/loadbalancers", lb(r#""vip_subnet_id": "x""#), 400, s("Invalid input for field/attribute vip_subnet_id. Value: 'x'. Value should be UUID format")),
+        (M::POST, "/v2/lbaas/loadbalancers", lb(&format!(r#""vip_subnet_id": "{MISSING}""#)), 400, format!("Subnet {MISSING} not found.")),
+        (M::POST, "/v2/lbaas/loadbalancers", lb(&format!(r#""vip_network_id": "{MISSING}""#)), 400, format!("Network {MISSING} not found.")),
+        (M::POST, "/v2/lbaas/loadbalancers", lb(r#""vip_subnet_id": "{subnet}", "name": 5"#), 400, s("Invalid input for field/attribute name. Value: '5'. Value should be string")),
+        (M::POST, "/v2/lbaas/loadbalancers", lb(&format!(r#""vip_subnet_id": "{{subnet}}", "name": "{long}""#)), 400, format!("Invalid input for field/attribute name. Value: '{long}'. Value should have a maximum character requirement of 255")),
+        (M::POST, "/v2/lbaas/loadbalancers", lb(r#""vip_subnet_id": "{subnet}", "tags": [1]"#), 400, s("Invalid input for field/attribute tags. Value: '[1]'. Value should be string")),
+        (M::POST, "/v2/lbaas/loadbalancers", lb(r#""vip_subnet_id": "{subnet}", "vip_address": "bad""#), 400, s("Invalid input for field/attribute vip_address. Value: 'bad'. Value should be IPv4 or IPv6 format")),
+        (M::POST, "/v2/lbaas/loadbalancers", lb(r#""vip_subnet_id": "{subnet}", "vip_address": "198.18.1.10""#), 409, s("The VIP IP address is already in use: 198.18.1.10")),
+        (M::POST, "/v2/lbaas/loadbalancers", lb(r#""vip_subnet_id": "{subnet}", "provider": "nope""#), 400, s("Provider 'nope' is not enabled.")),
+        (M::POST, "/v2/lbaas/loadbalancers", lb(&format!(r#""vip_subnet_id": "{{subnet}}", "flavor_id": "{MISSING}""#)), 400, s("Invalid flavor_id.")),
+        (M::POST, "/v2/lbaas/loadbalancers", lb(r#""vip_subnet_id": "{subnet}", "availability_zone": "az1""#), 400, s("Invalid availability zone.")),
+        (M::POST, "/v2/lbaas/loadbalancers", lb(r#""vip_subnet_id": "{subnet}", "admin_state_up": "maybe""#), 400, s("Invalid input for field/attribute load_balancer. Value: '{'loadbalancer': {'vip_subnet_id': '{subnet}', 'admin_state_up': 'maybe'}}'. Value not an unambiguous boolean: maybe")),
+        (M::PUT, "/v2/lbaas/loadbalancers/{lb}", lb(r#""vip_subnet_id": "{subnet}""#), 400, s("Unknown attribute for argument load_balancer.loadbalancer: vip_subnet_id")),
+        (M::GET, &*Box::leak(format!("/v2/lbaas/loadbalancers/{MISSING}").into_boxed_str()), s(""), 404, format!("Load Balancer {MISSING} not found.")),
+        (M::DELETE, "/v2/lbaas/loadbalancers/{lb}", s(""), 400, s("Validation failure: Cannot delete Load Balancer {lb} - it has children")),
+        // Listener.
+        (M::POST, "/v2/lbaas/listeners", listener(r#""protocol_port": 81, "protocol": "HTTPX""#).replace(r#""protocol": "HTTP", "#, ""), 400, s("Invalid input for field/attribute protocol. Value: 'HTTPX'. Value should be one of: HTTP, HTTPS, TCP, TERMINATED_HTTPS, UDP, SCTP, PROMETHEUS")),
+        (M::POST, "/v2/lbaas/listeners", listener(r#""protocol_port": 0"#), 400, s("Invalid input for field/attribute protocol_port. Value: '0'. Value should be greater or equal to 1")),
+        (M::POST, "/v2/lbaas/listeners", listener(r#""protocol_port": 65536"#), 400, s("Invalid input for field/attribute protocol_port. Value: '65536'. Value should be lower or equal to 65535")),
+        (M::POST, "/v2/lbaas/listeners", listener(r#""name": "x""#), 400, s("Invalid input for field/attribute protocol_port. Value: 'None'. Mandatory field missing.")),
+        (M::POST, "/v2/lbaas/listeners", listener(r#""protocol_port": 80"#), 409, s("Another Listener on this Load Balancer is already using protocol HTTP and protocol_port 80")),
+        (M::POST, "/v2/lbaas/listeners", listener(r#""protocol_port": 81, "connection_limit": -2"#), 400, s("Invalid input for field/attribute connection_limit. Value: '-2'. Value should be greater or equal to -1")),
+        (M::POST, "/v2/lbaas/listeners", listener(r#""protocol_port": 81, "timeout_client_data": -1"#), 400, s("Invalid input for field/attribute timeout_client_data. Value: '-1'. Value should be greater or equal to 0")),
+        (M::POST, "/v2/lbaas/listeners", listener(r#""protocol_port": 81, "timeout_member_data": 2073600001"#), 400, s("Invalid input for field/attribute timeout_member_data. Value: '2073600001'. Value should be lower or equal to 2073600000")),
+        (M::POST, "/v2/lbaas/listeners", listener(r#""protocol_port": 81, "insert_headers": {"X-Forwarded-For": "true"}"#).replace("HTTP", "TCP"), 400, s("insert-headers is not a valid option for a TCP protocol listener.")),
+        (M::POST, "/v2/lbaas/listeners", listener(r#""protocol_port": 81, "insert_headers": {"X-Bogus": "true"}"#), 400, s("dict_keys(['X-Bogus']) is not a valid option for insert_headers")),
+        (M::POST, "/v2/lbaas/listeners", listener(&format!(r#""protocol_port": 81, "default_pool_id": "{MISSING}""#)), 404, format!("Pool {MISSING} not found.")),
+        (M::POST, "/v2/lbaas/listeners", listener(r#""protocol_port": 81, "allowed_cidrs": ["10.0.0.0/33"]"#), 400, s("Invalid input for field/attribute allowed_cidrs. Value: '['10.0.0.0/33']'. Value should be IPv4 or IPv6 CIDR format")),
+        (M::POST, "/v2/lbaas/listeners", s(&format!(r#"{{"listener": {{"loadbalancer_id": "{MISSING}", "protocol": "HTTP", "protocol_port": 85}}}}"#)), 404, format!("Load Balancer {MISSING} not found.")),
+        (M::PUT, "/v2/lbaas/listeners/{listener}", s(r#"{"listener": {"protocol": "TCP"}}"#), 400, s("Unknown attribute for argument listener_.listener: protocol")),
+        // Pool.
+        (M::POST, "/v2/lbaas/pools", pool(r#""protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN""#), 400, s("Validation failure: Must provide at least one of: loadbalancer_id, listener_id")),
+        (M::POST, "/v2/lbaas/pools", pool(r#""loadbalancer_id": "{lb}", "lb_algorithm": "ROUND_ROBIN""#), 400, s("Invalid input for field/attribute protocol. Value: 'None'. Mandatory field missing.")),
+        (M::POST, "/v2/lbaas/pools", pool(r#""loadbalancer_id": "{lb}", "protocol": "HTTP", "lb_algorithm": "RANDOM""#), 400, s("Invalid input for field/attribute lb_algorithm. Value: 'RANDOM'. Value should be one of: ROUND_ROBIN, LEAST_CONNECTIONS, SOURCE_IP, SOURCE_IP_PORT")),
+        (M::POST, "/v2/lbaas/pools", pool(r#""loadbalancer_id": "{lb}", "protocol": "HTTP", "lb_algorithm": "SOURCE_IP_PORT""#), 501, s("Provider 'amphora' does not support a requested option: Amphora provider does not support SOURCE_IP_PORT algorithm.")),
+        (M::POST, "/v2/lbaas/pools", pool(r#""listener_id": "{listener}", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN""#), 409, s("This listener already has a default pool")),
+        (M::POST, "/v2/lbaas/pools", pool(r#""loadbalancer_id": "{lb}", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN", "session_persistence": {"type": "APP_COOKIE"}"#), 400, s("Validation failure: Field \"cookie_name\" must be specified when using the \"APP_COOKIE\" session persistence type.")),
+        (M::POST, "/v2/lbaas/pools", pool(r#""loadbalancer_id": "{lb}", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN", "session_persistence": {"type": "SOURCE_IP", "cookie_name": "x"}"#), 400, s("Validation failure: Field \"cookie_name\" can only be specified with session persistence of type \"APP_COOKIE\".")),
+        (M::POST, "/v2/lbaas/pools", pool(r#""loadbalancer_id": "{lb}", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN", "session_persistence": {"type": "HTTP_COOKIE", "persistence_timeout": 5}"#), 400, s("Validation failure: persistence_timeout and persistence_granularity is only for UDP and SCTP protocol pools.")),
+        (M::POST, "/v2/lbaas/pools", pool(r#""loadbalancer_id": "{lb}", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN", "session_persistence": {"cookie_name": "x"}"#), 400, s("Invalid input for field/attribute type. Value: 'None'. Mandatory field missing.")),
+        (M::POST, "/v2/lbaas/pools", pool(r#""loadbalancer_id": "{lb}", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN", "session_persistence": {"type": "APP_COOKIE", "cookie_name": "a b"}"#), 400, s("Invalid input for field/attribute cookie_name. Value: 'a b'. Value should match the pattern ^[^\\s,;\\\\]+$")),
+        (M::POST, "/v2/lbaas/pools", pool(&format!(r#""listener_id": "{MISSING}", "protocol": "TCP", "lb_algorithm": "ROUND_ROBIN""#)), 404, format!("Listener {MISSING} not found.")),
+        // Member.
+        (M::POST, "/v2/lbaas/pools/{pool}/members", member(r#""protocol_port": 80"#), 400, s("Invalid input for field/attribute address. Value: 'None'. Mandatory field missing.")),
+        (M::POST, "/v2/lbaas/pools/{pool}/members", member(r#""address": "169.254.169.254", "protocol_port": 80"#), 400, s("169.254.169.254 is not a valid option for member address")),
+        (M::POST, "/v2/lbaas/pools/{pool}/members", member(r#""address": "198.18.2.20", "protocol_port": 80"#), 409, s("Another member on this pool is already using ip 198.18.2.20 on protocol_port 80")),
+        (M::POST, "/v2/lbaas/pools/{pool}/members", member(r#""address": "198.18.2.21", "protocol_port": 80, "weight": 300"#), 400, s("Invalid input for field/attribute weight. Value: '300'. Value should be lower or equal to 256")),
+        (M::POST, "/v2/lbaas/pools/{pool}/members", member(r#""address": "198.18.2.21", "protocol_port": 80, "monitor_port": 0"#), 400, s("Invalid input for field/attribute monitor_port. Value: '0'. Value should be greater or equal to 1")),
+        (M::POST, "/v2/lbaas/pools/{pool}/members", member(&format!(r#""address": "198.18.2.21", "protocol_port": 80, "subnet_id": "{MISSING}""#)), 400, format!("Subnet {MISSING} not found.")),
+        (M::POST, "/v2/lbaas/pools/{pool}/members", member(r#""address": "198.18.2.21", "protocol_port": "abc""#), 400, s("Invalid input for field/attribute member. Value: '{'member': {'address': '198.18.2.21', 'protocol_port': 'abc'}}'. invalid literal for int() with base 10: 'abc'")),
+        (M::POST, &*Box::leak(format!("/v2/lbaas/pools/{MISSING}/members").into_boxed_str()), member(r#""address": "198.18.2.21", "protocol_port": 80"#), 404, format!("Pool {MISSING} not found.")),
+        (M::PUT, "/v2/lbaas/pools/{pool}/members/{member}", member(r#""address": "198.18.2.22""#), 400, s("Unknown attribute for argument member_.member: address")),
+        (M::PUT, "/v2/lbaas/pools/{pool}/members", s(r#"{"members": [{"address": "198.18.2.40", "protocol_port": 80}, {"address": "198.18.2.40", "protocol_port": 80}]}"#), 400, s("Member must be updated only once in the same request.")),
+        // Health monitor.
+        (M::POST, "/v2/lbaas/healthmonitors", hm(r#""type": "HTTP""#), 409, s("This pool already has a health monitor")),
+        (M::POST, "/v2/lbaas/healthmonitors", hm(r#""type": "BOGUS""#), 400, s("Invalid input for field/attribute type. Value: 'BOGUS'. Value should be one of: HTTP, HTTPS, PING, TCP, TLS-HELLO, UDP-CONNECT, SCTP")),
+        (M::POST, "/v2/lbaas/healthmonitors", hm(r#""type": "TCP", "url_path": "/x""#), 400, s("url_path is not a valid option for health monitors of type TCP")),
+        (M::POST, "/v2/lbaas/healthmonitors", hm(r#""type": "TCP", "http_method": "GET""#), 400, s("http_method is not a valid option for health monitors of type TCP")),
+        (M::POST, "/v2/lbaas/healthmonitors", hm(r#""type": "HTTP", "url_path": "x y""#), 400, s("Invalid input for field/attribute url_path. Value: 'x y'. Value must be a valid URL Path string")),
+        (M::POST, "/v2/lbaas/healthmonitors", hm(r#""type": "HTTP", "expected_codes": "2000""#), 400, s("Invalid input for field/attribute expected_codes. Value: '2000'. Value should match the pattern ^(\\d{3}(\\s*,\\s*\\d{3})*)$|^(\\d{3}-\\d{3})$")),
+        (M::POST, "/v2/lbaas/healthmonitors", hm(r#""type": "HTTP", "http_method": "FETCH""#), 400, s("Invalid input for field/attribute http_method. Value: 'FETCH'. Value should be one of: GET, HEAD, POST, PUT, DELETE, TRACE, OPTIONS, CONNECT, PATCH")),
+        (M::POST, "/v2/lbaas/healthmonitors", hm(r#""type": "HTTP", "domain_name": "a.com""#), 400, s("Validation failure: 'http_version' must be specified when 'domain_name' is provided.")),
+        (M::POST, "/v2/lbaas/healthmonitors", hm(r#""type": "HTTP", "http_version": 2"#), 400, s("Invalid input for field/attribute http_version. Value: '2.0'. Value should be one of: 1.0, 1.1")),
+        (M::POST, "/v2/lbaas/healthmonitors", hm(r#""type": "UDP-CONNECT""#), 400, s("Validation failure: The UDP-CONNECT type is only supported for pools of type UDP/SCTP.")),
+        (M::POST, "/v2/lbaas/healthmonitors", hm(r#""type": "HTTP", "max_retries_down": 11"#), 400, s("Invalid input for field/attribute max_retries_down. Value: '11'. Value should be lower or equal to 10")),
+        (M::POST, "/v2/lbaas/healthmonitors", hm(r#""type": "HTTP", "delay": -1"#).replace(r#""delay": 5, "#, ""), 400, s("Invalid input for field/attribute delay. Value: '-1'. Value should be greater or equal to 0")),
+        (M::POST, "/v2/lbaas/healthmonitors", s(r#"{"healthmonitor": {"pool_id": "{pool}", "type": "HTTP", "delay": 5, "timeout": 3}}"#), 400, s("Invalid input for field/attribute max_retries. Value: 'None'. Mandatory field missing.")),
+        (M::POST, "/v2/lbaas/healthmonitors", s(&format!(r#"{{"healthmonitor": {{"pool_id": "{MISSING}", "type": "HTTP", "delay": 5, "timeout": 3, "max_retries": 3}}}}"#)), 404, format!("Pool {MISSING} not found.")),
+        (M::PUT, "/v2/lbaas/healthmonitors/{hm}", s(r#"{"healthmonitor": {"delay": null}}"#), 400, s("Invalid input for field/attribute delay. Value: 'None'. Mandatory field missing.")),
+        (M::PUT, "/v2/lbaas/healthmonitors/{hm}", s(r#"{"healthmonitor": {"type": "TCP"}}"#), 400, s("Unknown attribute for argument health_monitor_.healthmonitor: type")),
+        // Lists.
+        (M::GET, "/v2/lbaas/loadbalancers?bogus=1", s(""), 400, s("One or more arguments are either duplicate or invalid")),
+        (M::GET, "/v2/lbaas/loadbalancers?sort=foo:asc", s(""), 400, s("Supplied sort key 'foo' is not valid.")),
+        (M::GET, "/v2/lbaas/loadbalancers?marker=nope", s(""), 400, s("Supplied pagination marker 'nope' is not valid.")),
+    ]
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_with_octavias_fault_and_writes_nothing() {
+    let svc = TestService::start().await;
+    let ids = setup(&svc).await;
+    let before = svc.snapshot().await;
+    let mut failures = Vec::new();
+    for (method, path, body, status, message) in cases() {
+        let path = fill(path, &ids);
+        let body = (!body.is_empty()).then(|| fill(&body, &ids));
+        let (code, answer) = svc.call_raw(method.clone(), &path, body.clone()).await;
+        let mut expected = fault(&fill(&message, &ids));
+        if status >= 500 {
+            expected["faultcode"] = json!("Server");
+        }
+        if code.as_u16() != status || answer != expected {
+            failures.push(format!(
+                "{method} {path} {body:?}\n  expected {status} {expected}\n  got      {code} {answer}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_eq!(
+        svc.snapshot().await,
+        before,
+        "a refused request changed something"
+    );
+}
+
+#[tokio::test]
+async fn list_errors_use_pecan_bodies() {
+    let svc = TestService::start().await;
+    for (query, message) in [
+        ("limit=x", "Supplied pagination limit 'x' is not valid."),
+        (
+            "sort_key=name&sort_dir=up",
+            "Supplied sort direction 'up' is not valid.",
+        ),
+    ] {
+        let (code, body) = svc.get(&format!("/v2/lbaas/loadbalancers?{query}")).await;
+        assert_eq!(code, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            body,
+            json!({"code": 400, "title": "Bad Request", "description": message})
+        );
+    }
+    let (code, body) = svc.get("/v2/lbaas/nothing-here").await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+    assert_eq!(
+        body,
+        json!({"code": 404, "title": "Not Found", "description": ""})
+    );
+    let (code, _): (StatusCode, Value) = svc.get("/v2/lbaas/loadbalancers").await;
+    assert_eq!(code, StatusCode::OK);
+}
