@@ -157,7 +157,10 @@ impl Default for HaproxyAmphora {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Networking {
+    /// Networks for VIPs and members.
     pub networks: Vec<NetworkConfig>,
+    /// The network between the controller and the amphora agents (Octavia's lb-mgmt-net).
+    pub management: NetworkConfig,
     /// Addresses that may never be a member (Octavia's `reserved_ips`).
     pub reserved_ips: Vec<String>,
 }
@@ -185,6 +188,15 @@ impl Default for Networking {
                     bridge: "kr-mem0".into(),
                 },
             ],
+            management: NetworkConfig {
+                name: "lb-mgmt-net".into(),
+                subnet_name: "lb-mgmt-subnet".into(),
+                cidr: "198.18.0.0/24".into(),
+                gateway_ip: "198.18.0.1".into(),
+                allocation_start: "198.18.0.10".into(),
+                allocation_end: "198.18.0.250".into(),
+                bridge: "kr-mgmt".into(),
+            },
             reserved_ips: vec!["169.254.169.254".into()],
         }
     }

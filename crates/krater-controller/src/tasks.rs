@@ -124,9 +124,16 @@ async fn build_amphorae(ctx: &Context) -> Result<(), FlowError> {
         if amphora.status == AmphoraStatus::Allocated {
             continue;
         }
-        let instance = ctx.drivers.compute.build(&amphora.id).await?;
+        let (_, mgmt_subnet) = ctx
+            .networks
+            .management
+            .as_ref()
+            .ok_or_else(|| FlowError::Other("no management network is configured".into()))?;
+        let management = port_on(ctx, mgmt_subnet, &amphora.id, "krater:amphora-mgmt").await?;
+        let instance = ctx.drivers.compute.build(&amphora, &management).await?;
         amphora.compute_id = Some(instance.compute_id);
         amphora.lb_network_ip = Some(instance.lb_network_ip);
+        amphora.cert_expiration = instance.cert_expiration;
         amphora.status = AmphoraStatus::Booting;
         amphora.updated_at = Some(now());
         save_amphora(ctx, &amphora).await?;

@@ -3,9 +3,14 @@
 //! a noop implementation for API-only runs (provider `noop_driver`, as in Octavia),
 //! and the catalog of the `local` driver's networks.
 
+pub mod ip;
+mod local;
+pub mod netns;
 mod networks;
 mod noop;
 
+pub use local::LocalNetwork;
+pub use netns::NetnsCompute;
 pub use networks::{LocalNetworks, Network, Subnet};
 pub use noop::{NoopAmphora, NoopCompute, NoopNetwork};
 
@@ -25,13 +30,16 @@ pub struct ComputeInstance {
     pub compute_id: String,
     /// Address of the amphora agent on the management network.
     pub lb_network_ip: String,
+    /// When the agent's certificate expires, if it has one.
+    pub cert_expiration: Option<krater_domain::Timestamp>,
 }
 
 /// Boots and deletes amphorae.
 #[async_trait]
 pub trait ComputeDriver: Send + Sync {
-    /// Creates the amphora's machine and starts its agent. Idempotent per amphora id.
-    async fn build(&self, amphora_id: &str) -> DriverResult<ComputeInstance>;
+    /// Creates the amphora's machine with its management interface on `management`
+    /// and starts its agent. Idempotent per amphora.
+    async fn build(&self, amphora: &Amphora, management: &Port) -> DriverResult<ComputeInstance>;
     /// Removes the machine; succeeds when it is already gone.
     async fn delete(&self, amphora_id: &str) -> DriverResult<()>;
 }

@@ -2,7 +2,7 @@
 //! Linux bridge with one IPv4 subnet and an allocation pool. Ids are stable UUIDs
 //! derived from the names, so they survive restarts and are the same on every host.
 
-use krater_config::NetworkConfig;
+use krater_config::{NetworkConfig, Networking};
 use std::net::Ipv4Addr;
 
 /// Namespace of the stable ids (a fixed random UUID).
@@ -53,12 +53,55 @@ impl Subnet {
 /// Every network of the `local` driver.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct LocalNetworks {
+    /// VIP and member networks, visible to users.
     pub networks: Vec<Network>,
     pub subnets: Vec<Subnet>,
+    /// The management network, for the controller and the agents only.
+    pub management: Option<(Network, Subnet)>,
 }
 
 fn stable_id(kind: &str, name: &str) -> String {
     uuid::Uuid::new_v5(&ID_NAMESPACE, format!("{kind}:{name}").as_bytes()).to_string()
+}
+
+/// One configured network and its subnet, checked.
+fn parse_network(c: &NetworkConfig) -> Result<(Network, Subnet), String> {
+    let (net, len) = c
+        .cidr
+        .split_once('/')
+        .ok_or_else(|| format!("network {}: cidr '{}' has no prefix", c.name, c.cidr))?;
+    let prefix_len: u8 = len
+        .parse()
+        .ok()
+        .filter(|l| *l <= 32)
+        .ok_or_else(|| format!("network {}: bad prefix in '{}'", c.name, c.cidr))?;
+    let network_id = stable_id("network", &c.name);
+    let subnet = Subnet {
+        id: stable_id("subnet", &c.subnet_name),
+        name: c.subnet_name.clone(),
+        network_id: network_id.clone(),
+        network: parse_ip("cidr", net)?,
+        prefix_len,
+        gateway_ip: parse_ip("gateway_ip", &c.gateway_ip)?,
+        allocation_start: parse_ip("allocation_start", &c.allocation_start)?,
+        allocation_end: parse_ip("allocation_end", &c.allocation_end)?,
+    };
+    for ip in [
+        subnet.gateway_ip,
+        subnet.allocation_start,
+        subnet.allocation_end,
+    ] {
+        if !subnet.contains(ip) {
+            return Err(format!("network {}: {ip} is outside {}", c.name, c.cidr));
+        }
+    }
+    let network = Network {
+        id: network_id,
+        name: c.name.clone(),
+        bridge: c.bridge.clone(),
+        subnet_id: subnet.id.clone(),
+    };
+    Ok((network, subnet))
 }
 
 fn parse_ip(what: &str, text: &str) -> Result<Ipv4Addr, String> {
@@ -68,46 +111,14 @@ fn parse_ip(what: &str, text: &str) -> Result<Ipv4Addr, String> {
 
 impl LocalNetworks {
     /// Builds the catalog from the configuration, refusing inconsistent entries.
-    pub fn from_config(configs: &[NetworkConfig]) -> Result<Self, String> {
+    pub fn from_config(config: &Networking) -> Result<Self, String> {
         let mut catalog = LocalNetworks::default();
-        for c in configs {
-            let (net, len) = c
-                .cidr
-                .split_once('/')
-                .ok_or_else(|| format!("network {}: cidr '{}' has no prefix", c.name, c.cidr))?;
-            let prefix_len: u8 = len
-                .parse()
-                .ok()
-                .filter(|l| *l <= 32)
-                .ok_or_else(|| format!("network {}: bad prefix in '{}'", c.name, c.cidr))?;
-            let network_id = stable_id("network", &c.name);
-            let subnet = Subnet {
-                id: stable_id("subnet", &c.subnet_name),
-                name: c.subnet_name.clone(),
-                network_id: network_id.clone(),
-                network: parse_ip("cidr", net)?,
-                prefix_len,
-                gateway_ip: parse_ip("gateway_ip", &c.gateway_ip)?,
-                allocation_start: parse_ip("allocation_start", &c.allocation_start)?,
-                allocation_end: parse_ip("allocation_end", &c.allocation_end)?,
-            };
-            for ip in [
-                subnet.gateway_ip,
-                subnet.allocation_start,
-                subnet.allocation_end,
-            ] {
-                if !subnet.contains(ip) {
-                    return Err(format!("network {}: {ip} is outside {}", c.name, c.cidr));
-                }
-            }
-            catalog.networks.push(Network {
-                id: network_id,
-                name: c.name.clone(),
-                bridge: c.bridge.clone(),
-                subnet_id: subnet.id.clone(),
-            });
+        for c in &config.networks {
+            let (network, subnet) = parse_network(c)?;
+            catalog.networks.push(network);
             catalog.subnets.push(subnet);
         }
+        catalog.management = Some(parse_network(&config.management)?);
         Ok(catalog)
     }
 
@@ -132,8 +143,8 @@ mod tests {
     #[test]
     fn default_networks_have_stable_ids_and_pools() {
         let config = krater_config::Networking::default();
-        let a = LocalNetworks::from_config(&config.networks).unwrap();
-        let b = LocalNetworks::from_config(&config.networks).unwrap();
+        let a = LocalNetworks::from_config(&config).unwrap();
+        let b = LocalNetworks::from_config(&config).unwrap();
         assert_eq!(a, b);
         let public = &a.subnets[0];
         assert_eq!(public.name, "public-subnet");
@@ -142,12 +153,13 @@ mod tests {
         assert!(!public.contains("198.18.2.77".parse().unwrap()));
         assert_eq!(public.pool().next(), Some("198.18.1.10".parse().unwrap()));
         assert_eq!(a.network(&public.network_id).unwrap().name, "public");
+        assert_eq!(a.management.unwrap().1.name, "lb-mgmt-subnet");
     }
 
     #[test]
     fn inconsistent_networks_are_refused() {
         let mut config = krater_config::Networking::default();
         config.networks[0].gateway_ip = "10.9.9.9".into();
-        assert!(LocalNetworks::from_config(&config.networks).is_err());
+        assert!(LocalNetworks::from_config(&config).is_err());
     }
 }

@@ -9,10 +9,11 @@ pub struct NoopCompute;
 
 #[async_trait]
 impl ComputeDriver for NoopCompute {
-    async fn build(&self, amphora_id: &str) -> DriverResult<ComputeInstance> {
+    async fn build(&self, amphora: &Amphora, management: &Port) -> DriverResult<ComputeInstance> {
         Ok(ComputeInstance {
-            compute_id: format!("noop-{amphora_id}"),
-            lb_network_ip: "192.0.2.1".into(),
+            compute_id: format!("noop-{}", amphora.id),
+            lb_network_ip: management.ip_address.clone(),
+            cert_expiration: None,
         })
     }
     async fn delete(&self, _amphora_id: &str) -> DriverResult<()> {

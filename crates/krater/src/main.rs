@@ -22,6 +22,9 @@ struct Cli {
 enum Command {
     /// Runs every control-plane role in one process (the embedded default).
     Serve,
+    /// Removes the amphorae (namespaces, links, processes) that krater started on this
+    /// host and that a killed run left behind.
+    Cleanup,
     /// Database maintenance.
     Db {
         #[command(subcommand)]
@@ -47,6 +50,12 @@ async fn main() -> anyhow::Result<()> {
     let config = krater_config::Config::load(cli.config.as_deref())?;
     match cli.command {
         Command::Serve => serve::start(config).await?.wait().await,
+        Command::Cleanup => {
+            let root = &config.haproxy_amphora.base_path;
+            let removed = krater_drivers::netns::cleanup(root)?;
+            tracing::info!(count = removed.len(), namespaces = ?removed, "cleaned up");
+            Ok(())
+        }
         Command::Db {
             command: DbCommand::Upgrade,
         } => {

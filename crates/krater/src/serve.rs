@@ -48,7 +48,7 @@ pub async fn start(config: Config) -> anyhow::Result<Service> {
         .await
         .context("cannot open the database")?;
     let networks = Arc::new(
-        LocalNetworks::from_config(&config.networking.networks)
+        LocalNetworks::from_config(&config.networking)
             .map_err(anyhow::Error::msg)
             .context("invalid [networking]")?,
     );
