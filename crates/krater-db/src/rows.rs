@@ -775,6 +775,63 @@ impl Tx {
         })
     }
 
+    /// Records that an amphora was heard from now.
+    pub async fn record_heartbeat(&mut self, amphora_id: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO amphora_health (amphora_id, last_update, busy) VALUES ($1, $2, 0) \
+             ON CONFLICT (amphora_id) DO UPDATE SET last_update = excluded.last_update",
+        )
+        .bind(amphora_id)
+        .bind(fmt_ts(chrono::Utc::now().naive_utc()))
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// When an amphora was last heard from.
+    pub async fn last_heartbeat(&mut self, amphora_id: &str) -> Result<Option<Timestamp>> {
+        let rows = self
+            .fetch(
+                "SELECT last_update FROM amphora_health WHERE amphora_id = $1",
+                &[amphora_id],
+            )
+            .await?;
+        rows.first().map(|r| get_ts(r, "last_update")).transpose()
+    }
+
+    /// Adds counter deltas reported by an amphora to a listener's statistics and sets
+    /// its current connection count.
+    pub async fn add_listener_stats(
+        &mut self,
+        listener_id: &str,
+        amphora_id: &str,
+        delta: ListenerStats,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO listener_statistics (listener_id, amphora_id, bytes_in, bytes_out, \
+             active_connections, total_connections, request_errors, received_time) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (listener_id, amphora_id) DO UPDATE SET \
+             bytes_in = listener_statistics.bytes_in + excluded.bytes_in, \
+             bytes_out = listener_statistics.bytes_out + excluded.bytes_out, \
+             active_connections = excluded.active_connections, \
+             total_connections = listener_statistics.total_connections + excluded.total_connections, \
+             request_errors = listener_statistics.request_errors + excluded.request_errors, \
+             received_time = excluded.received_time",
+        )
+        .bind(listener_id)
+        .bind(amphora_id)
+        .bind(delta.bytes_in)
+        .bind(delta.bytes_out)
+        .bind(delta.active_connections)
+        .bind(delta.total_connections)
+        .bind(delta.request_errors)
+        .bind(fmt_ts(now()))
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
     /// The load balancer with all its visible children: the input of rendering.
     pub async fn load_balancer_graph(&mut self, lb_id: &str) -> Result<LoadBalancerGraph> {
         let load_balancer = self
