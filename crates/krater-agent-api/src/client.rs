@@ -1,0 +1,321 @@
+//! The controller's client of one amphora agent: one method per endpoint, over mutual
+//! TLS, with bounded retries on connection errors.
+//!
+//! The agent's certificate names the amphora (SAN DNS = amphora id), so the client
+//! asks for `https://<amphora_id>:<port>/` and resolves that name to the agent's
+//! management address itself: the TLS name checked is the amphora id, whatever the
+//! address.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+
+use crate::types::{
+    config_etag, parse_id, AgentInfo, ApiVersion, LbAction, Message, ParseError, PlugNetwork,
+    PlugVip, API_VERSION,
+};
+
+/// Timeouts and retries of an [`AgentClient`]. The defaults are Octavia's
+/// `[haproxy_amphora]` `rest_request_conn_timeout`, `rest_request_read_timeout`,
+/// `active_connection_max_retries` and `active_connection_retry_interval`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientSettings {
+    /// Longest wait for a TCP connection.
+    pub connect_timeout: Duration,
+    /// Longest wait for a whole request, from connecting to the end of the answer.
+    pub request_timeout: Duration,
+    /// Attempts of one request while connecting fails (at least 1).
+    pub max_attempts: u32,
+    /// Pause between two attempts.
+    pub retry_interval: Duration,
+}
+
+impl Default for ClientSettings {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(60),
+            max_attempts: 15,
+            retry_interval: Duration::from_secs(2),
+        }
+    }
+}
+
+/// What went wrong talking to an agent.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// An argument would not make a valid request (an id that is not a UUID).
+    #[error(transparent)]
+    Invalid(#[from] ParseError),
+    /// The HTTP client could not be built from the TLS configuration.
+    #[error("cannot build the agent client: {0}")]
+    Build(#[source] reqwest::Error),
+    /// Every attempt to connect failed, or the deadline of
+    /// [`AgentClient::wait_reachable`] passed.
+    #[error("agent of amphora {amphora_id} unreachable after {attempts} attempt(s): {source}")]
+    Unreachable {
+        amphora_id: String,
+        attempts: u32,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The connection broke or timed out after it was made.
+    #[error("request to the agent of amphora {amphora_id} failed: {source}")]
+    Transport {
+        amphora_id: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The agent answered with an error status.
+    #[error("agent answered {status}: {message}{}", details.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    Status {
+        status: u16,
+        message: String,
+        details: Option<String>,
+    },
+    /// The agent answered something this client does not understand.
+    #[error("unexpected answer from the agent: {0}")]
+    Decode(String),
+}
+
+/// Client of the agent of one amphora.
+#[derive(Debug, Clone)]
+pub struct AgentClient {
+    http: reqwest::Client,
+    amphora_id: String,
+    /// `https://<amphora_id>:<port>`
+    base: String,
+    settings: ClientSettings,
+}
+
+impl AgentClient {
+    /// A client of the agent of `amphora_id` listening on `address`, authenticating
+    /// with the controller's client certificate in `tls` (which must also trust the
+    /// CA of the agents' server certificates).
+    pub fn new(
+        amphora_id: &str,
+        address: SocketAddr,
+        tls: Arc<rustls::ClientConfig>,
+        settings: ClientSettings,
+    ) -> Result<Self, ClientError> {
+        let amphora_id = parse_id("amphora id", amphora_id)?;
+        let http = reqwest::Client::builder()
+            .use_preconfigured_tls((*tls).clone())
+            .resolve(&amphora_id, address)
+            .https_only(true)
+            .no_proxy()
+            .connect_timeout(settings.connect_timeout)
+            .timeout(settings.request_timeout)
+            .build()
+            .map_err(ClientError::Build)?;
+        Ok(Self {
+            base: format!("https://{amphora_id}:{}", address.port()),
+            http,
+            amphora_id,
+            settings,
+        })
+    }
+
+    /// The amphora this client talks to.
+    pub fn amphora_id(&self) -> &str {
+        &self.amphora_id
+    }
+
+    /// Polls `GET /` until the agent answers or `deadline` has passed, pausing
+    /// [`ClientSettings::retry_interval`] between attempts; an answer with an error
+    /// status ends the wait at once.
+    pub async fn wait_reachable(&self, deadline: Duration) -> Result<ApiVersion, ClientError> {
+        let end = Instant::now() + deadline;
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let source = match self.http.get(format!("{}/", self.base)).send().await {
+                Ok(resp) => return json(check(resp).await?).await,
+                Err(e) => e,
+            };
+            let now = Instant::now();
+            if now + self.settings.retry_interval >= end {
+                return Err(ClientError::Unreachable {
+                    amphora_id: self.amphora_id.clone(),
+                    attempts,
+                    source,
+                });
+            }
+            tracing::debug!(amphora_id = %self.amphora_id, error = %source, "agent not reachable yet");
+            tokio::time::sleep(self.settings.retry_interval).await;
+        }
+    }
+
+    /// `GET /`
+    pub async fn api_version(&self) -> Result<ApiVersion, ClientError> {
+        json(self.send(Method::GET, "/", None).await?).await
+    }
+
+    /// `GET /1.0/info`
+    pub async fn info(&self) -> Result<AgentInfo, ClientError> {
+        json(self.send(Method::GET, &v1("info"), None).await?).await
+    }
+
+    /// `POST /1.0/plug/vip/{vip}`
+    pub async fn plug_vip(&self, vip: IpAddr, body: &PlugVip) -> Result<(), ClientError> {
+        let body = to_json(body)?;
+        self.send(Method::POST, &v1(&format!("plug/vip/{vip}")), Some(body))
+            .await
+            .map(drop)
+    }
+
+    /// `POST /1.0/plug/network`
+    pub async fn plug_network(&self, body: &PlugNetwork) -> Result<(), ClientError> {
+        let body = to_json(body)?;
+        self.send(Method::POST, &v1("plug/network"), Some(body))
+            .await
+            .map(drop)
+    }
+
+    /// `PUT /1.0/loadbalancer/{amphora_id}/{lb_id}/haproxy`: the agent checks the
+    /// configuration and keeps it for the next start or reload (the running HAProxy
+    /// is not touched). Returns the agent's `ETag` (see
+    /// [`config_etag`](crate::config_etag)).
+    pub async fn upload_haproxy_config(
+        &self,
+        lb_id: &str,
+        config: &str,
+    ) -> Result<String, ClientError> {
+        let lb_id = parse_id("load balancer id", lb_id)?;
+        let path = v1(&format!("loadbalancer/{}/{lb_id}/haproxy", self.amphora_id));
+        let resp = self
+            .send(Method::PUT, &path, Some(config.as_bytes().to_vec()))
+            .await?;
+        let etag = resp
+            .headers()
+            .get(reqwest::header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim_matches('"').to_owned());
+        Ok(etag.unwrap_or_else(|| config_etag(config.as_bytes())))
+    }
+
+    /// `GET /1.0/loadbalancer/{lb_id}/haproxy`: the stored configuration, or `None`
+    /// when the agent has none for this load balancer.
+    pub async fn get_haproxy_config(&self, lb_id: &str) -> Result<Option<String>, ClientError> {
+        let lb_id = parse_id("load balancer id", lb_id)?;
+        match self
+            .send(
+                Method::GET,
+                &v1(&format!("loadbalancer/{lb_id}/haproxy")),
+                None,
+            )
+            .await
+        {
+            Ok(resp) => resp.text().await.map(Some).map_err(|e| self.transport(e)),
+            Err(ClientError::Status { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `PUT /1.0/loadbalancer/{lb_id}/{start|stop|reload}`
+    pub async fn loadbalancer_action(
+        &self,
+        lb_id: &str,
+        action: LbAction,
+    ) -> Result<(), ClientError> {
+        let lb_id = parse_id("load balancer id", lb_id)?;
+        let path = v1(&format!("loadbalancer/{lb_id}/{action}"));
+        self.send(Method::PUT, &path, None).await.map(drop)
+    }
+
+    /// `DELETE /1.0/listeners/{lb_id}` (Octavia's name): stops the load balancer's
+    /// HAProxy and removes its files; succeeds when the agent knows nothing of it.
+    pub async fn delete_listeners(&self, lb_id: &str) -> Result<(), ClientError> {
+        let lb_id = parse_id("load balancer id", lb_id)?;
+        self.send(Method::DELETE, &v1(&format!("listeners/{lb_id}")), None)
+            .await
+            .map(drop)
+    }
+
+    /// Sends one request, retrying while the connection cannot be made, and turns an
+    /// error status into [`ClientError::Status`].
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<reqwest::Response, ClientError> {
+        let url = format!("{}{path}", self.base);
+        let max_attempts = self.settings.max_attempts.max(1);
+        let mut attempt = 1;
+        loop {
+            let mut req = self.http.request(method.clone(), &url);
+            if let Some(body) = &body {
+                req = req.body(body.clone());
+            }
+            match req.send().await {
+                Ok(resp) => return check(resp).await,
+                Err(e) if e.is_connect() && attempt < max_attempts => {
+                    tracing::debug!(
+                        amphora_id = %self.amphora_id, %method, path, attempt, error = %e,
+                        "cannot connect to the agent; retrying"
+                    );
+                    attempt += 1;
+                    tokio::time::sleep(self.settings.retry_interval).await;
+                }
+                Err(e) if e.is_connect() => {
+                    return Err(ClientError::Unreachable {
+                        amphora_id: self.amphora_id.clone(),
+                        attempts: attempt,
+                        source: e,
+                    })
+                }
+                Err(e) => return Err(self.transport(e)),
+            }
+        }
+    }
+
+    fn transport(&self, source: reqwest::Error) -> ClientError {
+        ClientError::Transport {
+            amphora_id: self.amphora_id.clone(),
+            source,
+        }
+    }
+}
+
+/// `/1.0/<rest>`
+fn v1(rest: &str) -> String {
+    format!("/{API_VERSION}/{rest}")
+}
+
+fn to_json<T: serde::Serialize>(body: &T) -> Result<Vec<u8>, ClientError> {
+    serde_json::to_vec(body).map_err(|e| ClientError::Decode(e.to_string()))
+}
+
+/// Passes a success through; reads the `{"message", "details"}` of an error.
+async fn check(resp: reqwest::Response) -> Result<reqwest::Response, ClientError> {
+    let status = resp.status();
+    if status.is_success() {
+        return Ok(resp);
+    }
+    let text = resp.text().await.unwrap_or_default();
+    let (message, details) = match serde_json::from_str::<Message>(&text) {
+        Ok(m) => (m.message, m.details),
+        Err(_) => (
+            status.canonical_reason().unwrap_or("error").to_owned(),
+            (!text.is_empty()).then(|| text.chars().take(1000).collect()),
+        ),
+    };
+    Err(ClientError::Status {
+        status: status.as_u16(),
+        message,
+        details,
+    })
+}
+
+async fn json<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T, ClientError> {
+    let status: StatusCode = resp.status();
+    let bytes = resp
+        .bytes()
+        .await
+        .map_err(|e| ClientError::Decode(e.to_string()))?;
+    serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode(format!("{status}: {e}")))
+}

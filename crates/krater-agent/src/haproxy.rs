@@ -1,0 +1,281 @@
+//! One HAProxy per load balancer: its files, the check of an uploaded configuration,
+//! and start, reload and stop.
+//!
+//! Files of load balancer `<lb>` under the state directory (the renderer's
+//! `RenderOptions::lb_dir`):
+//!
+//! | file | what |
+//! |---|---|
+//! | `haproxy.cfg` | the configuration in force, checked with `haproxy -c` on upload |
+//! | `haproxy.cfg.last-good` | the configuration it replaced |
+//! | `haproxy.pid` | pid of the master (`-p`) |
+//! | `haproxy.sock` | the stats socket (admin, `expose-fd listeners`), from the config |
+//! | `servers-state` | `show servers state`, saved before a reload, read on start |
+//! | `haproxy.log` | what the last start printed |
+//!
+//! HAProxy runs in master-worker mode and daemonizes itself (`-W -D`): the starting
+//! process forks the master into a new session and exits, with a failure status when
+//! the listeners cannot be bound, so the master survives the agent. A reload is
+//! SIGUSR2 to the master, which re-executes itself on the same file and hands the
+//! listening sockets to the new workers (`expose-fd listeners`); the old workers
+//! finish their connections.
+
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rustix::process::Signal;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::UnixStream;
+
+use crate::cmd::Cmd;
+use crate::error::{ApiError, ApiResult};
+use crate::process;
+
+/// How long a stopping HAProxy may take to finish its connections before it is
+/// stopped hard.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+/// Longest exchange on the stats socket.
+const SOCKET_TIMEOUT: Duration = Duration::from_secs(5);
+/// What HAProxy reads when there is no saved state yet: the format version alone.
+const EMPTY_SERVER_STATE: &str = "1\n";
+
+/// The files of one load balancer.
+pub(crate) struct LbFiles {
+    dir: PathBuf,
+}
+
+impl LbFiles {
+    /// `lb_id` must be a canonical UUID (see [`krater_agent_api::parse_id`]).
+    pub(crate) fn new(state_dir: &Path, lb_id: &str) -> Self {
+        Self {
+            dir: state_dir.join(lb_id),
+        }
+    }
+
+    pub(crate) fn config(&self) -> PathBuf {
+        self.dir.join("haproxy.cfg")
+    }
+
+    fn last_good(&self) -> PathBuf {
+        self.dir.join("haproxy.cfg.last-good")
+    }
+
+    pub(crate) fn pid_file(&self) -> PathBuf {
+        self.dir.join("haproxy.pid")
+    }
+
+    fn stats_socket(&self) -> PathBuf {
+        self.dir.join("haproxy.sock")
+    }
+
+    fn server_state(&self) -> PathBuf {
+        self.dir.join("servers-state")
+    }
+
+    fn log(&self) -> PathBuf {
+        self.dir.join("haproxy.log")
+    }
+}
+
+/// Runs HAProxy on behalf of the handlers.
+pub(crate) struct Haproxy {
+    pub(crate) haproxy_cmd: PathBuf,
+    pub(crate) lb_netns: String,
+    pub(crate) state_dir: PathBuf,
+}
+
+/// What became of an uploaded configuration.
+pub(crate) enum Upload {
+    Stored { etag: String },
+    Refused { output: String },
+}
+
+impl Haproxy {
+    pub(crate) fn files(&self, lb_id: &str) -> LbFiles {
+        LbFiles::new(&self.state_dir, lb_id)
+    }
+
+    /// Checks `body` with `haproxy -c`; when it passes, it becomes the load
+    /// balancer's `haproxy.cfg` and the previous one `haproxy.cfg.last-good`. The
+    /// running HAProxy is not touched.
+    pub(crate) async fn upload(&self, lb_id: &str, body: &[u8]) -> ApiResult<Upload> {
+        let files = self.files(lb_id);
+        let created = !files.dir.exists();
+        create_dir(&files.dir)?;
+        let tmp = tempfile::Builder::new()
+            .prefix(".haproxy.cfg.")
+            .tempfile_in(&files.dir)
+            .map_err(|e| file_error(&files.dir, e))?;
+        std::fs::write(tmp.path(), body).map_err(|e| file_error(tmp.path(), e))?;
+
+        let check = Cmd::new(&self.haproxy_cmd)
+            .arg("-c")
+            .arg("-f")
+            .arg(tmp.path())
+            .output()
+            .await?;
+        if !check.status.success() {
+            let mut output = String::from_utf8_lossy(&check.stdout).into_owned();
+            output.push_str(&String::from_utf8_lossy(&check.stderr));
+            drop(tmp);
+            if created {
+                // Leave nothing behind for a load balancer the agent did not know.
+                let _ = std::fs::remove_dir(&files.dir);
+            }
+            return Ok(Upload::Refused { output });
+        }
+
+        let config = files.config();
+        if config.exists() {
+            std::fs::copy(&config, files.last_good()).map_err(|e| file_error(&config, e))?;
+        }
+        tmp.persist(&config)
+            .map_err(|e| file_error(&config, e.error))?;
+        Ok(Upload::Stored {
+            etag: krater_agent_api::config_etag(body),
+        })
+    }
+
+    /// The stored configuration, if any.
+    pub(crate) fn config(&self, lb_id: &str) -> ApiResult<Option<Vec<u8>>> {
+        let path = self.files(lb_id).config();
+        match std::fs::read(&path) {
+            Ok(text) => Ok(Some(text)),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(file_error(&path, e)),
+        }
+    }
+
+    /// Starts HAProxy in the load-balancing namespace; nothing to do when it runs.
+    /// Returns what happened, for the answer's details.
+    pub(crate) async fn start(&self, lb_id: &str) -> ApiResult<&'static str> {
+        let files = self.require_config(lb_id)?;
+        if process::running_master(&files.pid_file()).is_some() {
+            return Ok("haproxy is already running");
+        }
+        self.spawn(&files).await?;
+        Ok("haproxy started")
+    }
+
+    /// Reloads the running HAProxy on its stored configuration, saving the servers'
+    /// state first; starts it when it is not running.
+    pub(crate) async fn reload(&self, lb_id: &str) -> ApiResult<&'static str> {
+        let files = self.require_config(lb_id)?;
+        let Some(pid) = process::running_master(&files.pid_file()) else {
+            self.spawn(&files).await?;
+            return Ok("haproxy started");
+        };
+        save_server_state(&files).await;
+        process::signal(pid, Signal::USR2)
+            .map_err(|e| ApiError::internal("Error reloading haproxy", e.to_string()))?;
+        Ok("haproxy reloaded")
+    }
+
+    /// Stops HAProxy, gracefully first; nothing to do when it is not running.
+    pub(crate) async fn stop(&self, lb_id: &str) -> ApiResult<&'static str> {
+        let files = self.require_config(lb_id)?;
+        self.stop_files(&files).await
+    }
+
+    /// Stops HAProxy and removes every file of the load balancer; nothing to do for
+    /// an unknown one.
+    pub(crate) async fn delete(&self, lb_id: &str) -> ApiResult<()> {
+        let files = self.files(lb_id);
+        self.stop_files(&files).await?;
+        match std::fs::remove_dir_all(&files.dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(file_error(&files.dir, e)),
+        }
+    }
+
+    async fn stop_files(&self, files: &LbFiles) -> ApiResult<&'static str> {
+        let Some(pid) = process::running_master(&files.pid_file()) else {
+            return Ok("haproxy is not running");
+        };
+        process::stop(pid, STOP_GRACE)
+            .await
+            .map_err(|e| ApiError::internal("Error stopping haproxy", e.to_string()))?;
+        let _ = std::fs::remove_file(files.pid_file());
+        Ok("haproxy stopped")
+    }
+
+    fn require_config(&self, lb_id: &str) -> ApiResult<LbFiles> {
+        let files = self.files(lb_id);
+        if files.config().is_file() {
+            Ok(files)
+        } else {
+            Err(ApiError::not_found("Loadbalancer Not Found"))
+        }
+    }
+
+    /// `ip netns exec <lb_netns> haproxy -W -D -f <cfg> -p <pid>`, waiting only for
+    /// the starting process (the master daemonizes).
+    async fn spawn(&self, files: &LbFiles) -> ApiResult<()> {
+        let state = files.server_state();
+        if !state.exists() {
+            std::fs::write(&state, EMPTY_SERVER_STATE).map_err(|e| file_error(&state, e))?;
+        }
+        let cmd = Cmd::new("ip")
+            .args(["netns", "exec"])
+            .arg(&self.lb_netns)
+            .arg(&self.haproxy_cmd)
+            .args(["-W", "-D", "-f"])
+            .arg(files.config())
+            .arg("-p")
+            .arg(files.pid_file());
+        tracing::info!(command = %cmd.display(), "starting haproxy");
+        cmd.run_logged(&files.log())
+            .await
+            .map_err(|e| ApiError::internal("Error starting haproxy", e.detail))
+    }
+}
+
+/// Saves `show servers state` into the server-state file, so that the new workers
+/// of a reload start with the servers' current states and weights. A failure is
+/// logged and the previous file kept: the reload goes on.
+async fn save_server_state(files: &LbFiles) {
+    let socket = files.stats_socket();
+    let state = match tokio::time::timeout(SOCKET_TIMEOUT, show_servers_state(&socket)).await {
+        Ok(Ok(state)) if state.starts_with('1') => state,
+        Ok(Ok(other)) => {
+            tracing::warn!(answer = %other.chars().take(200).collect::<String>(), "unexpected servers state");
+            return;
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(socket = %socket.display(), error = %e, "cannot read the servers state");
+            return;
+        }
+        Err(_) => {
+            tracing::warn!(socket = %socket.display(), "no servers state within {SOCKET_TIMEOUT:?}");
+            return;
+        }
+    };
+    let path = files.server_state();
+    let tmp = path.with_extension("new");
+    if let Err(e) = std::fs::write(&tmp, state).and_then(|()| std::fs::rename(&tmp, &path)) {
+        tracing::warn!(path = %path.display(), error = %e, "cannot save the servers state");
+    }
+}
+
+async fn show_servers_state(socket: &Path) -> std::io::Result<String> {
+    let mut stream = UnixStream::connect(socket).await?;
+    stream.write_all(b"show servers state\n").await?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await?;
+    Ok(answer)
+}
+
+fn create_dir(dir: &Path) -> ApiResult<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| file_error(dir, e))
+}
+
+fn file_error(path: &Path, e: std::io::Error) -> ApiError {
+    ApiError::internal("Error handling a file", format!("{}: {e}", path.display()))
+}

@@ -1,0 +1,158 @@
+//! The agent API's routes (see `krater_agent_api` for the table). Every path
+//! component is parsed (UUIDs, an address, an action) before it is used; every change
+//! is made under one lock, as Octavia's agent runs a single worker.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post, put};
+use axum::{Json, Router};
+use krater_agent_api::{
+    parse_id, ApiVersion, LbAction, Message, PlugNetwork, PlugVip, API_VERSION,
+};
+use serde::de::DeserializeOwned;
+use tokio::sync::Mutex;
+
+use crate::error::{ApiError, ApiResult};
+use crate::haproxy::{Haproxy, Upload};
+use crate::info;
+use crate::plug::Plugger;
+
+/// What the handlers share.
+pub(crate) struct Agent {
+    pub(crate) haproxy: Haproxy,
+    pub(crate) plugger: Plugger,
+    /// Held by every handler that changes something.
+    pub(crate) lock: Mutex<()>,
+}
+
+type Shared = State<Arc<Agent>>;
+
+/// The agent's router.
+pub(crate) fn router(agent: Arc<Agent>) -> Router {
+    Router::new()
+        .route("/", get(root))
+        .route("/1.0/info", get(get_info))
+        .route("/1.0/plug/vip/:vip", post(plug_vip))
+        .route("/1.0/plug/network", post(plug_network))
+        .route("/1.0/loadbalancer/:id/:part/haproxy", put(upload_config))
+        .route("/1.0/loadbalancer/:id/haproxy", get(get_config))
+        .route("/1.0/loadbalancer/:id/:part", put(lb_action))
+        .route("/1.0/listeners/:id", delete(delete_listeners))
+        .fallback(not_found)
+        .with_state(agent)
+}
+
+async fn root() -> Json<ApiVersion> {
+    Json(ApiVersion {
+        api_version: API_VERSION.to_owned(),
+    })
+}
+
+async fn get_info(State(agent): Shared) -> ApiResult<impl IntoResponse> {
+    Ok(Json(info::info(&agent.haproxy.haproxy_cmd).await?))
+}
+
+async fn plug_vip(
+    State(agent): Shared,
+    Path(vip): Path<String>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let vip: IpAddr = vip
+        .parse()
+        .map_err(|_| ApiError::invalid(format!("invalid VIP {vip:?}")))?;
+    let body: PlugVip = parse_body(&body)?;
+    let _guard = agent.lock.lock().await;
+    agent.plugger.plug_vip(vip, &body).await?;
+    Ok(accepted("VIP plugged"))
+}
+
+async fn plug_network(State(agent): Shared, body: Bytes) -> ApiResult<Response> {
+    let body: PlugNetwork = parse_body(&body)?;
+    let _guard = agent.lock.lock().await;
+    agent.plugger.plug_network(&body).await?;
+    Ok(accepted("Network plugged"))
+}
+
+async fn upload_config(
+    State(agent): Shared,
+    Path((amphora_id, lb_id)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    parse_id("amphora id", &amphora_id)?;
+    let lb_id = parse_id("load balancer id", &lb_id)?;
+    let _guard = agent.lock.lock().await;
+    match agent.haproxy.upload(&lb_id, &body).await? {
+        Upload::Stored { etag } => Ok((
+            StatusCode::ACCEPTED,
+            [(header::ETAG, etag)],
+            Json(Message::new("OK")),
+        )
+            .into_response()),
+        Upload::Refused { output } => Err(ApiError::invalid(output)),
+    }
+}
+
+async fn get_config(State(agent): Shared, Path(lb_id): Path<String>) -> ApiResult<Response> {
+    let lb_id = parse_id("load balancer id", &lb_id)?;
+    let Some(text) = agent.haproxy.config(&lb_id)? else {
+        return Err(ApiError::not_found("Loadbalancer Not Found"));
+    };
+    let etag = krater_agent_api::config_etag(&text);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8".to_owned()),
+            (header::ETAG, etag),
+        ],
+        text,
+    )
+        .into_response())
+}
+
+async fn lb_action(
+    State(agent): Shared,
+    Path((lb_id, action)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let lb_id = parse_id("load balancer id", &lb_id)?;
+    let action: LbAction = action.parse().map_err(|_| {
+        ApiError::invalid(format!(
+            "Unknown action: {action:?}; expected start, stop or reload"
+        ))
+    })?;
+    let _guard = agent.lock.lock().await;
+    let done = match action {
+        LbAction::Start => agent.haproxy.start(&lb_id).await?,
+        LbAction::Stop => agent.haproxy.stop(&lb_id).await?,
+        LbAction::Reload => agent.haproxy.reload(&lb_id).await?,
+    };
+    tracing::info!(lb_id, %action, "{done}");
+    Ok(accepted(done))
+}
+
+async fn delete_listeners(State(agent): Shared, Path(lb_id): Path<String>) -> ApiResult<Response> {
+    let lb_id = parse_id("load balancer id", &lb_id)?;
+    let _guard = agent.lock.lock().await;
+    agent.haproxy.delete(&lb_id).await?;
+    Ok((StatusCode::OK, Json(Message::new("OK"))).into_response())
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("Not Found")
+}
+
+/// 202 `{"message": "OK", "details": <what was done>}`
+fn accepted(details: &str) -> Response {
+    (
+        StatusCode::ACCEPTED,
+        Json(Message::with_details("OK", details)),
+    )
+        .into_response()
+}
+
+fn parse_body<T: DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
+    serde_json::from_slice(body).map_err(|e| ApiError::invalid(e.to_string()))
+}
