@@ -1,18 +1,23 @@
-"""Starts `krater serve` (the binary named by KRATER_BIN) on a free loopback port with
-its own data directory, and points the unmodified OpenStack clients at it through a
-clouds.yaml (auth_type none, endpoint overrides), exactly as the README documents."""
+"""Starts `krater serve` (the binary named by KRATER_BIN) with its own data directory and
+points the unmodified OpenStack clients at it through a clouds.yaml (auth_type none,
+endpoint overrides), exactly as the README documents.
+
+`krater` runs the API alone (noop drivers, on loopback); `dataplane` runs the whole
+embedded default inside a host namespace made for the test, with real amphorae."""
 import json
 import os
 import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from netns import Run
+
 VENV_BIN = Path(sys.executable).parent
+KRATER_BIN = os.environ.get("KRATER_BIN", str(Path(__file__).parents[2] / "target/debug/krater"))
 
 
 def free_port():
@@ -22,15 +27,19 @@ def free_port():
 
 
 class Krater:
-    def __init__(self, tmp: Path):
+    def __init__(self, tmp: Path, run: Run = None):
         self.tmp = tmp
-        self.port = free_port()
+        self.run = run
+        self.port = 9876 if run else free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.config = tmp / "krater.toml"
-        self.config.write_text(
-            f'data_dir = "{tmp / "data"}"\n'
-            f"[api_settings]\nbind_port = {self.port}\n"
-        )
+        text = f'data_dir = "{tmp / "data"}"\n[api_settings]\nbind_port = {self.port}\n'
+        if run:
+            text += (f'[haproxy_amphora]\nbase_path = "{run.base_path}"\n'
+                     "[health_manager]\nheartbeat_interval = 1\n")
+        else:
+            text += '[controller_worker]\namphora_drivers = "noop"\n'
+        self.config.write_text(text)
         self.clouds = tmp / "clouds.yaml"
         self.clouds.write_text(
             "clouds:\n"
@@ -41,24 +50,28 @@ class Krater:
             f"    load_balancer_endpoint_override: {self.base}\n"
             f"    network_endpoint_override: {self.base}/network/v2.0\n"
         )
-        self.log = open(tmp / "krater.log", "w")
+        self.log_path = tmp / "krater.log"
         self.process = None
+        self.krater_bin = KRATER_BIN
+
+    def _cmd(self, *cmd):
+        return ["ip", "netns", "exec", self.run.host, *cmd] if self.run else list(cmd)
 
     def start(self):
-        binary = os.environ.get("KRATER_BIN", "target/debug/krater")
+        log = open(self.log_path, "a")
         self.process = subprocess.Popen(
-            [binary, "--config", str(self.config), "serve"],
-            stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 30
+            self._cmd(KRATER_BIN, "--config", str(self.config), "serve"),
+            stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 60
         while time.time() < deadline:
-            try:
-                urllib.request.urlopen(self.base + "/", timeout=1)
+            done = subprocess.run(self._cmd("curl", "-sf", "-o", "/dev/null", self.base + "/"))
+            if done.returncode == 0:
                 return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("krater serve did not come up; see " + str(self.tmp / "krater.log"))
+            assert self.process.poll() is None, "krater serve exited:\n" + self.log_path.read_text()
+            time.sleep(0.2)
+        raise RuntimeError("krater serve did not come up:\n" + self.log_path.read_text())
 
-    def stop(self):
+    def kill(self):
         if self.process and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
@@ -66,13 +79,19 @@ class Krater:
     def openstack(self, *args, check=True):
         """Runs the openstack CLI; returns parsed JSON when -f json was asked for."""
         env = dict(os.environ, OS_CLIENT_CONFIG_FILE=str(self.clouds), OS_CLOUD="krater")
-        done = subprocess.run([str(VENV_BIN / "openstack"), *args], env=env,
-                              capture_output=True, text=True, timeout=120)
+        done = subprocess.run(self._cmd(str(VENV_BIN / "openstack"), *args), env=env,
+                              capture_output=True, text=True, timeout=180)
         if check and done.returncode != 0:
-            raise AssertionError(f"openstack {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+            raise AssertionError(f"openstack {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+                                 f"\n--- krater log ---\n{self.log_path.read_text()[-4000:]}")
         if "json" in args and done.returncode == 0:
             return json.loads(done.stdout)
         return done
+
+    def curl(self, url, timeout=5):
+        done = subprocess.run(self._cmd("curl", "-s", "-m", str(timeout), url),
+                              capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else None
 
 
 @pytest.fixture
@@ -80,4 +99,16 @@ def krater(tmp_path):
     service = Krater(tmp_path)
     service.start()
     yield service
-    service.stop()
+    service.kill()
+
+
+@pytest.fixture
+def dataplane(tmp_path):
+    run = Run()
+    service = Krater(tmp_path, run)
+    try:
+        service.start()
+        yield service
+    finally:
+        service.kill()
+        run.cleanup(KRATER_BIN)

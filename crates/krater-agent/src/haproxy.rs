@@ -65,7 +65,7 @@ impl LbFiles {
         self.dir.join("haproxy.pid")
     }
 
-    fn stats_socket(&self) -> PathBuf {
+    pub(crate) fn stats_socket(&self) -> PathBuf {
         self.dir.join("haproxy.sock")
     }
 
@@ -260,11 +260,21 @@ async fn save_server_state(files: &LbFiles) {
 }
 
 async fn show_servers_state(socket: &Path) -> std::io::Result<String> {
-    let mut stream = UnixStream::connect(socket).await?;
-    stream.write_all(b"show servers state\n").await?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).await?;
-    Ok(answer)
+    stats_command(socket, "show servers state").await
+}
+
+/// Sends one command to HAProxy's stats socket and returns its whole answer.
+pub(crate) async fn stats_command(socket: &Path, command: &str) -> std::io::Result<String> {
+    let exchange = async {
+        let mut stream = UnixStream::connect(socket).await?;
+        stream.write_all(format!("{command}\n").as_bytes()).await?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await?;
+        Ok(answer)
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(5), exchange)
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "stats socket timed out"))?
 }
 
 fn create_dir(dir: &Path) -> ApiResult<()> {

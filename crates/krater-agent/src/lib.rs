@@ -9,8 +9,10 @@
 //! through its pid file.
 
 mod cmd;
+mod config;
 mod error;
 mod haproxy;
+mod heartbeat;
 mod info;
 mod plug;
 mod process;
@@ -49,6 +51,11 @@ pub struct AgentConfig {
     /// Namespace in which the interfaces to plug appear; `None` (in an amphora): the
     /// agent's own. Tests name one so that they never touch the host's interfaces.
     pub interfaces_netns: Option<String>,
+    /// Health managers to send heartbeats to (each beat goes to every one).
+    pub heartbeat_targets: Vec<SocketAddr>,
+    pub heartbeat_interval: std::time::Duration,
+    /// The HMAC key of heartbeats (the file's text, trimmed).
+    pub heartbeat_key: String,
 }
 
 impl AgentConfig {
@@ -99,6 +106,7 @@ pub async fn serve(config: AgentConfig, listener: TcpListener) -> anyhow::Result
         },
         lock: tokio::sync::Mutex::new(()),
     });
+    tokio::spawn(heartbeat::send_forever(heartbeat::Sender::new(&config)));
     let addr = listener.local_addr()?;
     tracing::info!(amphora_id = %config.amphora_id, %addr, lb_netns = %config.lb_netns, "amphora agent listening");
     server::accept_loop(listener, tls, routes::router(agent))

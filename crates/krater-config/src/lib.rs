@@ -83,10 +83,25 @@ pub struct Database {
     pub connection: Option<String>,
 }
 
+/// Which implementation of a driver the amphora provider uses.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum DriverChoice {
+    /// The real one: `netns` compute, `local` network, the mTLS agent for amphorae.
+    Real,
+    /// Does nothing (tests of the API alone).
+    Noop,
+}
+
 /// `[controller_worker]`
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ControllerWorker {
+    /// Drivers behind the `amphora` provider: `real` (network namespaces, local
+    /// bridges, the agent) or `noop`.
+    pub amphora_drivers: DriverChoice,
+    /// Seconds a new amphora's agent may take to answer.
+    pub amp_boot_timeout_seconds: u64,
     /// Flows run at once by this process; 0 runs no worker here (an API-only process).
     pub workers: usize,
     /// Seconds a claimed job stays owned without progress before another worker may resume it.
@@ -100,6 +115,8 @@ pub struct ControllerWorker {
 impl Default for ControllerWorker {
     fn default() -> Self {
         Self {
+            amphora_drivers: DriverChoice::Real,
+            amp_boot_timeout_seconds: 60,
             workers: 4,
             job_lease_seconds: 30,
             poll_interval_ms: 500,
@@ -116,7 +133,8 @@ pub struct HealthManager {
     pub bind_port: u16,
     /// Seconds between heartbeats of an amphora.
     pub heartbeat_interval: u64,
-    /// File holding the HMAC key of heartbeats; made at first start when missing.
+    /// File holding the HMAC key of heartbeats (`<data_dir>/heartbeat.key` when
+    /// unset); made at first start when missing.
     pub heartbeat_key_file: Option<PathBuf>,
 }
 
@@ -251,6 +269,14 @@ impl Config {
         self.data_dir
             .clone()
             .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR))
+    }
+
+    /// The heartbeat key file, defaulted into the data directory.
+    pub fn heartbeat_key_file(&self) -> PathBuf {
+        self.health_manager
+            .heartbeat_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir().join("heartbeat.key"))
     }
 
     /// The database URL, defaulted to a SQLite file in the data directory.

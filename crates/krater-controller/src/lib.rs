@@ -48,7 +48,7 @@ pub struct WorkerSettings {
     pub task_attempts: u32,
     /// Pause between two attempts of a task.
     pub retry_delay: Duration,
-    /// Where amphorae keep their HAProxy files (`<base>/<amphora_id>/<lb_id>/…`).
+    /// Where amphorae keep their files (see `krater_drivers::netns::amphora_dir`).
     pub amphora_base_dir: String,
 }
 

@@ -271,7 +271,12 @@ async fn apply_config(ctx: &Context) -> Result<(), FlowError> {
     };
     for amphora in &graph.amphorae {
         let options = krater_render::RenderOptions {
-            base_dir: format!("{}/{}", ctx.settings.amphora_base_dir, amphora.id),
+            base_dir: krater_drivers::netns::amphora_dir(
+                std::path::Path::new(&ctx.settings.amphora_base_dir),
+                &amphora.id,
+            )
+            .display()
+            .to_string(),
             ..krater_render::RenderOptions::default()
         };
         if krater_render::haproxy_listeners(&graph).is_empty() {

@@ -44,6 +44,28 @@ pub fn ensure_bridge(name: &str, address_cidr: &str) -> DriverResult<()> {
     Ok(())
 }
 
+/// Makes sure a usable named namespace exists, with `lo` up. A name left half made
+/// (the file without its namespace, after a crash during `ip netns add`) is replaced.
+pub fn ensure_netns(name: &str) -> DriverResult<()> {
+    if netns_exists(name) && ip(&["-n", name, "link", "set", "lo", "up"]).is_ok() {
+        return Ok(());
+    }
+    if netns_exists(name) {
+        let _ = ip(&["netns", "delete", name]);
+        let _ = std::fs::remove_file(std::path::Path::new("/run/netns").join(name));
+    }
+    ip(&["netns", "add", name])?;
+    ip(&["-n", name, "link", "set", "lo", "up"])?;
+    Ok(())
+}
+
+/// Kills (SIGKILL) every process whose command line mentions `path`: the agent and
+/// HAProxy of an amphora name files in its directory. A process can outlive its
+/// namespace's name, so this does not rely on the namespace.
+pub fn kill_processes_using(path: &std::path::Path) {
+    let _ = run("pkill", &["-9", "-f", &path.display().to_string()]);
+}
+
 /// Kills every process of a namespace, then deletes it. Succeeds when it is gone.
 pub fn delete_netns(name: &str) -> DriverResult<()> {
     if !netns_exists(name) {

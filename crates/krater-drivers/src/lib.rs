@@ -3,12 +3,14 @@
 //! a noop implementation for API-only runs (provider `noop_driver`, as in Octavia),
 //! and the catalog of the `local` driver's networks.
 
+mod agent;
 pub mod ip;
 mod local;
 pub mod netns;
 mod networks;
 mod noop;
 
+pub use agent::AgentAmphora;
 pub use local::LocalNetwork;
 pub use netns::NetnsCompute;
 pub use networks::{LocalNetworks, Network, Subnet};

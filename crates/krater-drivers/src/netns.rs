@@ -92,7 +92,7 @@ impl NetnsCompute {
     }
 
     fn amphora_dir(&self, amphora_id: &str) -> PathBuf {
-        self.state_root.join(amphora_id)
+        amphora_dir(&self.state_root, amphora_id)
     }
 
     fn write(path: &Path, text: &str) -> DriverResult<()> {
@@ -176,6 +176,12 @@ impl NetnsCompute {
     }
 }
 
+/// Where an amphora keeps its files: `<state_root>/<short hash of its id>`. Short, so
+/// that HAProxy's stats socket path below it stays under the 108-byte limit.
+pub fn amphora_dir(state_root: &Path, amphora_id: &str) -> PathBuf {
+    state_root.join(short_hash(amphora_id))
+}
+
 /// Records a namespace so that `krater cleanup` finds it after a crash.
 fn register(state_root: &Path, netns: &str) -> DriverResult<()> {
     let dir = state_root.join("netns");
@@ -184,10 +190,13 @@ fn register(state_root: &Path, netns: &str) -> DriverResult<()> {
         .map_err(|e| DriverError(format!("cannot record namespace {netns}: {e}")))
 }
 
-/// Removes every namespace recorded under `state_root` (and its processes) and the
-/// amphora directories: what `krater cleanup` does. Returns the namespaces removed.
+/// Removes every namespace recorded under `state_root` (and their processes), and the
+/// amphora directories; descends into subdirectories that hold registries of their own
+/// (test runs use `<state_root>/<run>` as theirs). What `krater cleanup` does; returns
+/// the namespaces removed.
 pub fn cleanup(state_root: &Path) -> DriverResult<Vec<String>> {
     let mut removed = Vec::new();
+    ip::kill_processes_using(state_root);
     let registry = state_root.join("netns");
     if let Ok(entries) = std::fs::read_dir(&registry) {
         for entry in entries.flatten() {
@@ -200,6 +209,7 @@ pub fn cleanup(state_root: &Path) -> DriverResult<Vec<String>> {
     if let Ok(entries) = std::fs::read_dir(state_root) {
         for entry in entries.flatten() {
             if entry.file_name() != "netns" && entry.path().is_dir() {
+                removed.extend(cleanup(&entry.path())?);
                 let _ = std::fs::remove_dir_all(entry.path());
             }
         }
@@ -213,12 +223,14 @@ impl ComputeDriver for NetnsCompute {
         let names = AmphoraNames::of(&amphora.id);
         for netns in [&names.agent_ns, &names.lb_ns] {
             register(&self.state_root, netns)?;
-            if !ip::netns_exists(netns) {
-                ip(&["netns", "add", netns])?;
-            }
-            ip(&["-n", netns, "link", "set", "lo", "up"])?;
+            ip::ensure_netns(netns)?;
         }
-        if !ip::link_exists(&names.mgmt_link) {
+        let wired = ip(&["-n", &names.agent_ns, "link", "show", "dev", "eth0"]).is_ok();
+        if !wired && ip::link_exists(&names.mgmt_link) {
+            // Half made before a crash: the namespace was replaced, its eth0 lost.
+            ip(&["link", "delete", &names.mgmt_link])?;
+        }
+        if !wired {
             ip(&[
                 "link",
                 "add",
@@ -263,6 +275,7 @@ impl ComputeDriver for NetnsCompute {
     async fn delete(&self, amphora_id: &str) -> DriverResult<()> {
         let names = AmphoraNames::of(amphora_id);
         // HAProxy first (it lives in the lb namespace), then the agent.
+        ip::kill_processes_using(&self.amphora_dir(amphora_id));
         ip::delete_netns(&names.lb_ns)?;
         ip::delete_netns(&names.agent_ns)?;
         if ip::link_exists(&names.mgmt_link) {

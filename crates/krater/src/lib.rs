@@ -1,4 +1,5 @@
 //! The roles of the `krater` binary, as a library so that tests can start them
 //! in-process.
 
+mod pki;
 pub mod serve;

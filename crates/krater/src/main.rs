@@ -22,6 +22,12 @@ struct Cli {
 enum Command {
     /// Runs every control-plane role in one process (the embedded default).
     Serve,
+    /// Runs the agent inside an amphora (started by the compute driver).
+    AmphoraAgent {
+        /// The agent's configuration, written by the compute driver.
+        #[arg(long)]
+        agent_config: PathBuf,
+    },
     /// Removes the amphorae (namespaces, links, processes) that krater started on this
     /// host and that a killed run left behind.
     Cleanup,
@@ -50,6 +56,9 @@ async fn main() -> anyhow::Result<()> {
     let config = krater_config::Config::load(cli.config.as_deref())?;
     match cli.command {
         Command::Serve => serve::start(config).await?.wait().await,
+        Command::AmphoraAgent { agent_config } => {
+            krater_agent::run(krater_agent::AgentConfig::load(&agent_config)?).await
+        }
         Command::Cleanup => {
             let root = &config.haproxy_amphora.base_path;
             let removed = krater_drivers::netns::cleanup(root)?;

@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use krater_api::AppState;
-use krater_config::Config;
+use krater_config::{Config, DriverChoice};
 use krater_controller::{Drivers, Worker, WorkerSettings};
 use krater_drivers::LocalNetworks;
 use std::collections::HashMap;
@@ -39,6 +39,63 @@ impl Service {
     }
 }
 
+/// The drivers of the embedded default: network namespaces, local bridges, the agent.
+/// Also starts the health manager on the management network, where the agents send
+/// their heartbeats.
+async fn real_drivers(config: &Config, networks: &Arc<LocalNetworks>) -> anyhow::Result<Drivers> {
+    let local = krater_drivers::LocalNetwork::new((**networks).clone());
+    local
+        .ensure_bridges()
+        .context("cannot create the network bridges")?;
+    let (mgmt_network, mgmt_subnet) = networks
+        .management
+        .clone()
+        .context("no management network")?;
+    let pki = Arc::new(crate::pki::Pki::load_or_create(
+        &config.data_dir().join("certs"),
+    )?);
+    let key_file = config.heartbeat_key_file();
+    let key = crate::pki::heartbeat_key(&key_file)?;
+    let hm = &config.health_manager;
+    let bind: std::net::SocketAddr = format!("{}:{}", hm.bind_ip, hm.bind_port)
+        .parse()
+        .context("[health_manager] bind_ip/bind_port")?;
+    let db = krater_db::Db::connect(&config.database_url()).await?;
+    let counters = Arc::new(krater_health_manager::Counters::default());
+    tokio::spawn(async move {
+        if let Err(err) = krater_health_manager::run(db, bind, key, counters).await {
+            tracing::error!(error = %err, "health manager stopped");
+        }
+    });
+    let compute = krater_drivers::NetnsCompute::new(
+        config.haproxy_amphora.base_path.clone(),
+        mgmt_network.bridge.clone(),
+        mgmt_subnet,
+        krater_drivers::netns::AgentSettings {
+            binary: std::env::current_exe().context("cannot find the krater binary")?,
+            port: config.haproxy_amphora.bind_port,
+            haproxy_cmd: config.haproxy_amphora.haproxy_cmd.clone(),
+            heartbeat_targets: vec![bind.to_string()],
+            heartbeat_interval_secs: hm.heartbeat_interval,
+            heartbeat_key_file: key_file,
+        },
+        pki.clone(),
+    );
+    let amphora = krater_drivers::AgentAmphora::new(
+        pki.ca.cert_pem().to_string(),
+        pki.controller.cert_pem.clone(),
+        pki.controller.key_pem.clone(),
+        config.haproxy_amphora.bind_port,
+        krater_agent_api::ClientSettings::default(),
+        Duration::from_secs(config.controller_worker.amp_boot_timeout_seconds),
+    );
+    Ok(Drivers {
+        compute: Arc::new(compute),
+        network: Arc::new(local),
+        amphora: Arc::new(amphora),
+    })
+}
+
 /// Opens the database, starts the worker and the API.
 pub async fn start(config: Config) -> anyhow::Result<Service> {
     let data_dir = config.data_dir();
@@ -53,13 +110,17 @@ pub async fn start(config: Config) -> anyhow::Result<Service> {
             .context("invalid [networking]")?,
     );
     let waker = Arc::new(Notify::new());
+    let worker_config = &config.controller_worker;
 
+    let amphora_drivers = match worker_config.amphora_drivers {
+        DriverChoice::Noop => Drivers::noop(),
+        DriverChoice::Real => real_drivers(&config, &networks).await?,
+    };
     let mut providers = HashMap::new();
     for name in AMPHORA_PROVIDERS {
-        providers.insert(name.to_string(), Drivers::noop());
+        providers.insert(name.to_string(), amphora_drivers.clone());
     }
     providers.insert("noop_driver".to_string(), Drivers::noop());
-    let worker_config = &config.controller_worker;
     let settings = WorkerSettings {
         lease: Duration::from_secs(worker_config.job_lease_seconds),
         poll_interval: Duration::from_millis(worker_config.poll_interval_ms),

@@ -97,7 +97,7 @@ impl Process {
         std::fs::write(
             &config,
             format!(
-                "data_dir = {:?}\n[api_settings]\nbind_port = {port}\n[controller_worker]\nworkers = {workers}\npoll_interval_ms = 50\n",
+                "data_dir = {:?}\n[api_settings]\nbind_port = {port}\n[controller_worker]\nworkers = {workers}\npoll_interval_ms = 50\namphora_drivers = \"noop\"\n",
                 dir.display().to_string()
             ),
         )

@@ -88,6 +88,9 @@ impl TestAgent {
             state_dir: dir.path().join("lbs"),
             haproxy_cmd: "/usr/sbin/haproxy".into(),
             interfaces_netns: interfaces_netns.map(str::to_owned),
+            heartbeat_targets: vec![],
+            heartbeat_interval: std::time::Duration::from_secs(1),
+            heartbeat_key: "test-key".into(),
         };
         Self::spawn(config, pki, dir).await
     }

@@ -44,6 +44,7 @@ impl TestService {
             ..Default::default()
         };
         config.api_settings.bind_port = 0;
+        config.controller_worker.amphora_drivers = krater_config::DriverChoice::Noop;
         config.controller_worker.poll_interval_ms = 50;
         adjust(&mut config);
         let _ = tracing_subscriber::fmt().with_test_writer().try_init();

@@ -1,0 +1,142 @@
+//! The amphora driver that talks to krater's agent over mutual TLS: the controller
+//! presents its client certificate and accepts only a server certificate for the
+//! amphora's own id.
+
+use crate::{AmphoraDriver, DriverError, DriverResult, Interface};
+use async_trait::async_trait;
+use krater_agent_api::{AgentClient, ClientSettings, FixedIp, LbAction, PlugNetwork, PlugVip};
+use krater_domain::Amphora;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+/// The controller's credentials and how patiently it talks to agents.
+pub struct AgentAmphora {
+    ca_pem: String,
+    client_cert_pem: String,
+    client_key_pem: String,
+    port: u16,
+    settings: ClientSettings,
+    /// How long a new amphora's agent may take to answer.
+    boot_timeout: Duration,
+}
+
+fn parse<T: std::str::FromStr>(what: &str, text: &str) -> DriverResult<T> {
+    text.parse()
+        .map_err(|_| DriverError(format!("invalid {what}: {text}")))
+}
+
+fn failed(err: impl std::fmt::Display) -> DriverError {
+    DriverError(err.to_string())
+}
+
+impl AgentAmphora {
+    pub fn new(
+        ca_pem: String,
+        client_cert_pem: String,
+        client_key_pem: String,
+        port: u16,
+        settings: ClientSettings,
+        boot_timeout: Duration,
+    ) -> Self {
+        Self {
+            ca_pem,
+            client_cert_pem,
+            client_key_pem,
+            port,
+            settings,
+            boot_timeout,
+        }
+    }
+
+    fn client(&self, amphora: &Amphora) -> DriverResult<AgentClient> {
+        let ip: IpAddr = parse(
+            "management address",
+            amphora.lb_network_ip.as_deref().unwrap_or_default(),
+        )?;
+        let tls = krater_certs::client_config_for_amphora(
+            &self.ca_pem,
+            &self.client_cert_pem,
+            &self.client_key_pem,
+            &amphora.id,
+        )
+        .map_err(failed)?;
+        AgentClient::new(
+            &amphora.id,
+            SocketAddr::new(ip, self.port),
+            tls,
+            self.settings.clone(),
+        )
+        .map_err(failed)
+    }
+}
+
+#[async_trait]
+impl AmphoraDriver for AgentAmphora {
+    async fn wait_reachable(&self, amphora: &Amphora) -> DriverResult<()> {
+        self.client(amphora)?
+            .wait_reachable(self.boot_timeout)
+            .await
+            .map_err(failed)?;
+        Ok(())
+    }
+
+    async fn plug_vip(
+        &self,
+        amphora: &Amphora,
+        vip: &str,
+        interface: &Interface,
+    ) -> DriverResult<()> {
+        let body = PlugVip {
+            subnet_cidr: parse("subnet", &interface.subnet_cidr)?,
+            gateway: Some(parse("gateway", &interface.gateway)?),
+            mac_address: parse("MAC address", &interface.mac_address)?,
+            vrrp_ip: parse("address", &interface.ip_address)?,
+            mtu: None,
+        };
+        let client = self.client(amphora)?;
+        client
+            .plug_vip(parse("VIP", vip)?, &body)
+            .await
+            .map_err(failed)
+    }
+
+    async fn plug_network(&self, amphora: &Amphora, interface: &Interface) -> DriverResult<()> {
+        let body = PlugNetwork {
+            mac_address: parse("MAC address", &interface.mac_address)?,
+            fixed_ips: vec![FixedIp {
+                ip_address: parse("address", &interface.ip_address)?,
+                subnet_cidr: parse("subnet", &interface.subnet_cidr)?,
+            }],
+            mtu: None,
+        };
+        self.client(amphora)?
+            .plug_network(&body)
+            .await
+            .map_err(failed)
+    }
+
+    async fn apply_config(
+        &self,
+        amphora: &Amphora,
+        lb_id: &str,
+        haproxy_cfg: &str,
+    ) -> DriverResult<()> {
+        let client = self.client(amphora)?;
+        client
+            .upload_haproxy_config(lb_id, haproxy_cfg)
+            .await
+            .map_err(failed)?;
+        // A reload of a stopped load balancer starts it.
+        client
+            .loadbalancer_action(lb_id, LbAction::Reload)
+            .await
+            .map_err(failed)
+    }
+
+    async fn remove_config(&self, amphora: &Amphora, lb_id: &str) -> DriverResult<()> {
+        self.client(amphora)?
+            .delete_listeners(lb_id)
+            .await
+            .map_err(failed)
+    }
+}

@@ -1,0 +1,81 @@
+"""Network namespaces for end-to-end tests: a host namespace per test run (where
+`krater serve` runs and creates its bridges) and one namespace per member, each with a
+unique name. Every namespace is recorded in the run's registry under
+/run/krater/<run>/netns, so that `krater cleanup` removes what a killed run left."""
+import subprocess
+import tempfile
+import uuid
+from pathlib import Path
+
+STATE_ROOT = Path("/run/krater")
+
+
+def ip(*args, check=True):
+    return subprocess.run(["ip", *args], check=check, capture_output=True, text=True)
+
+
+class Run:
+    """One test run's namespaces and amphora base path."""
+
+    def __init__(self, run_id=None):
+        self.id = run_id or uuid.uuid4().hex[:8]
+        self.base_path = STATE_ROOT / self.id
+        self.host = f"kt-{self.id}"
+        self.members = []
+        if run_id is None:
+            (self.base_path / "netns").mkdir(parents=True, exist_ok=True)
+            self.add_namespace(self.host)
+
+    @classmethod
+    def existing(cls, run_id):
+        """A run made by another process (the benchmark re-runs itself inside it)."""
+        return cls(run_id)
+
+    def add_namespace(self, name):
+        (self.base_path / "netns" / name).touch()
+        ip("netns", "add", name)
+        ip("-n", name, "link", "set", "lo", "up")
+        return name
+
+    def exec(self, *cmd, **kwargs):
+        """Runs a command inside the host namespace."""
+        return subprocess.run(["ip", "netns", "exec", self.host, *cmd], **kwargs)
+
+    def popen(self, *cmd, **kwargs):
+        return subprocess.Popen(["ip", "netns", "exec", self.host, *cmd], **kwargs)
+
+    def add_member(self, name, address, bridge="kr-mem0", port=80):
+        """A member namespace on the members' bridge, serving its name over HTTP."""
+        ns = self.add_namespace(f"kt-{self.id}-{name}")
+        link = f"kv{self.id[:4]}{name}"[:15]
+        ip("-n", self.host, "link", "add", link, "type", "veth", "peer", "name", "eth0",
+           "netns", ns)
+        ip("-n", self.host, "link", "set", link, "master", bridge, "up")
+        ip("-n", ns, "addr", "add", f"{address}/24", "dev", "eth0")
+        ip("-n", ns, "link", "set", "eth0", "up")
+        server = subprocess.Popen(
+            ["ip", "netns", "exec", ns, "python3",
+             str(Path(__file__).with_name("member_server.py")), name, address, str(port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        member = {"name": name, "ns": ns, "address": address, "server": server}
+        self.members.append(member)
+        return member
+
+    def stop_member(self, member):
+        member["server"].kill()
+        member["server"].wait()
+
+    def cleanup(self, krater_bin):
+        """`krater cleanup` on the run's base path: the host and member namespaces and
+        every amphora of the run go, with their processes."""
+        for member in self.members:
+            if member["server"].poll() is None:
+                self.stop_member(member)
+        with tempfile.NamedTemporaryFile("w", suffix=".toml") as config:
+            config.write(f'[haproxy_amphora]\nbase_path = "{self.base_path}"\n')
+            config.flush()
+            subprocess.run([krater_bin, "--config", config.name, "cleanup"],
+                           capture_output=True, check=False)
+        leftovers = [name for name in ip("netns", "list").stdout.split()
+                     if self.id in name]
+        assert not leftovers, f"namespaces left behind: {leftovers}"

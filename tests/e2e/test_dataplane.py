@@ -1,0 +1,111 @@
+"""Real traffic through a real amphora: the operator workflow with provider `amphora`
+inside a host namespace made for the test, members in namespaces of their own, HAProxy
+in the amphora. Checks what a user sees: answers through the VIP, member statuses from
+heartbeats, the data plane surviving the control plane, and nothing left behind."""
+import subprocess
+import time
+
+
+def wait_until(predicate, timeout, what):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def build(dataplane):
+    """lb1 → listener1 (HTTP:80) → pool1 (ROUND_ROBIN, HTTP monitor) → members m1, m2."""
+    run, os = dataplane.run, dataplane.openstack
+    lb = os("loadbalancer", "create", "--name", "lb1", "--vip-subnet-id", "public-subnet",
+            "--wait", "-f", "json")
+    os("loadbalancer", "listener", "create", "--name", "listener1", "--protocol", "HTTP",
+       "--protocol-port", "80", "--wait", "lb1")
+    os("loadbalancer", "pool", "create", "--name", "pool1", "--lb-algorithm", "ROUND_ROBIN",
+       "--listener", "listener1", "--protocol", "HTTP", "--wait")
+    os("loadbalancer", "healthmonitor", "create", "--delay", "5", "--max-retries", "4",
+       "--timeout", "10", "--type", "HTTP", "--url-path", "/healthcheck", "--wait", "pool1")
+    members = [run.add_member("m1", "198.18.2.20"), run.add_member("m2", "198.18.2.21")]
+    for member in members:
+        os("loadbalancer", "member", "create", "--name", member["name"], "--subnet-id",
+           "private-subnet", "--address", member["address"], "--protocol-port", "80",
+           "--wait", "pool1")
+    vip = os("loadbalancer", "show", "lb1", "-f", "json")["vip_address"]
+    assert vip == lb["vip_address"]
+    return vip, members
+
+
+def answers(dataplane, vip, count=20):
+    return [dataplane.curl(f"http://{vip}/") for _ in range(count)]
+
+
+def member_status(dataplane, name):
+    return dataplane.openstack("loadbalancer", "member", "show", "pool1", name,
+                               "-f", "json")["operating_status"]
+
+
+def test_traffic_reaches_both_members_and_a_dead_member_is_reported(dataplane):
+    os = dataplane.openstack
+    vip, (m1, m2) = build(dataplane)
+    assert set(answers(dataplane, vip)) == {"m1", "m2"}
+
+    wait_until(lambda: member_status(dataplane, "m1") == "ONLINE", 60, "m1 ONLINE")
+    status = os("loadbalancer", "status", "show", "lb1")
+    assert "ONLINE" in status.stdout
+    listed = os("loadbalancer", "amphora", "list", "-f", "json")[0]
+    amphora = os("loadbalancer", "amphora", "show", listed["id"], "-f", "json")
+    assert amphora["status"] == "ALLOCATED" and amphora["role"] == "STANDALONE"
+
+    dataplane.run.stop_member(m2)
+    # The monitor checks every 5 s and marks a member down after 3 failures.
+    wait_until(lambda: member_status(dataplane, "m2") == "ERROR", 5 * 3 + 30, "m2 ERROR")
+    assert set(answers(dataplane, vip)) == {"m1"}
+
+    os("loadbalancer", "delete", "--cascade", "--wait", "lb1")
+    assert dataplane.curl(f"http://{vip}/", timeout=2) is None
+    amphora_namespaces = subprocess.run(["ip", "netns", "list"], capture_output=True,
+                                        text=True).stdout
+    assert amphora["compute_id"] not in amphora_namespaces
+
+
+def test_data_plane_survives_kill_9_of_the_control_plane(dataplane):
+    vip, (m1, m2) = build(dataplane)
+    dataplane.kill()  # SIGKILL
+    assert set(answers(dataplane, vip)) == {"m1", "m2"}, "the VIP must keep serving"
+
+    dataplane.start()
+    dataplane.openstack("loadbalancer", "member", "delete", "--wait", "pool1", "m2")
+    assert set(answers(dataplane, vip)) == {"m1"}, "the restarted control plane manages the amphora"
+    dataplane.openstack("loadbalancer", "delete", "--cascade", "--wait", "lb1")
+
+
+def test_create_survives_kill_9_mid_flow(dataplane):
+    os = dataplane.openstack
+    lb = os("loadbalancer", "create", "--name", "lb1", "--vip-subnet-id", "public-subnet",
+            "-f", "json")
+    assert lb["provisioning_status"] == "PENDING_CREATE"
+    time.sleep(0.3)  # the worker is building the amphora
+    dataplane.kill()  # SIGKILL
+    dataplane.start()
+    wait_until(lambda: os("loadbalancer", "show", "lb1", "-f", "json")["provisioning_status"]
+               in ("ACTIVE", "ERROR"), 120, "lb1 to leave PENDING_CREATE")
+    assert os("loadbalancer", "show", "lb1", "-f", "json")["provisioning_status"] == "ACTIVE"
+    amphorae = os("loadbalancer", "amphora", "list", "-f", "json")
+    assert [a["status"] for a in amphorae] == ["ALLOCATED"]
+    os("loadbalancer", "delete", "--wait", "lb1")
+
+
+def test_cleanup_removes_what_a_killed_run_left(dataplane):
+    vip, _ = build(dataplane)
+    dataplane.kill()
+    run = dataplane.run
+    registry = run.base_path / "netns"
+    amphora_namespaces = [p.name for p in registry.iterdir() if p.name.startswith("amp-")]
+    assert len(amphora_namespaces) == 2, "the amphora's two namespaces are recorded"
+    run.cleanup(dataplane.krater_bin)
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert not any(ns in listed.split() for ns in amphora_namespaces + [run.host])
+    haproxy = subprocess.run(["pgrep", "-f", str(run.base_path)], capture_output=True, text=True)
+    assert haproxy.stdout == "", "no HAProxy of the run is left"
