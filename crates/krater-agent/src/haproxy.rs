@@ -237,18 +237,14 @@ impl Haproxy {
 /// logged and the previous file kept: the reload goes on.
 async fn save_server_state(files: &LbFiles) {
     let socket = files.stats_socket();
-    let state = match tokio::time::timeout(SOCKET_TIMEOUT, show_servers_state(&socket)).await {
-        Ok(Ok(state)) if state.starts_with('1') => state,
-        Ok(Ok(other)) => {
+    let state = match stats_command(&socket, "show servers state").await {
+        Ok(state) if state.starts_with('1') => state,
+        Ok(other) => {
             tracing::warn!(answer = %other.chars().take(200).collect::<String>(), "unexpected servers state");
             return;
         }
-        Ok(Err(e)) => {
+        Err(e) => {
             tracing::warn!(socket = %socket.display(), error = %e, "cannot read the servers state");
-            return;
-        }
-        Err(_) => {
-            tracing::warn!(socket = %socket.display(), "no servers state within {SOCKET_TIMEOUT:?}");
             return;
         }
     };
@@ -259,11 +255,8 @@ async fn save_server_state(files: &LbFiles) {
     }
 }
 
-async fn show_servers_state(socket: &Path) -> std::io::Result<String> {
-    stats_command(socket, "show servers state").await
-}
-
-/// Sends one command to HAProxy's stats socket and returns its whole answer.
+/// Sends one command to HAProxy's stats socket and returns its whole answer (HAProxy
+/// closes the connection after it), within [`SOCKET_TIMEOUT`].
 pub(crate) async fn stats_command(socket: &Path, command: &str) -> std::io::Result<String> {
     let exchange = async {
         let mut stream = UnixStream::connect(socket).await?;
@@ -272,9 +265,14 @@ pub(crate) async fn stats_command(socket: &Path, command: &str) -> std::io::Resu
         stream.read_to_string(&mut answer).await?;
         Ok(answer)
     };
-    tokio::time::timeout(std::time::Duration::from_secs(5), exchange)
+    tokio::time::timeout(SOCKET_TIMEOUT, exchange)
         .await
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "stats socket timed out"))?
+        .map_err(|_| {
+            std::io::Error::new(
+                ErrorKind::TimedOut,
+                format!("no answer within {SOCKET_TIMEOUT:?}"),
+            )
+        })?
 }
 
 fn create_dir(dir: &Path) -> ApiResult<()> {

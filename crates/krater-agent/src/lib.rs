@@ -7,6 +7,9 @@
 //! reaches with `ip -n` and `ip netns exec` (DESIGN §5). HAProxy daemonizes itself,
 //! so the data plane keeps serving when the agent stops; a new agent finds it again
 //! through its pid file.
+//!
+//! Every heartbeat interval the agent sends each health manager a signed Octavia v3
+//! heartbeat with the statuses and counters of the HAProxy processes it runs.
 
 mod cmd;
 mod config;
@@ -22,6 +25,7 @@ mod server;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use tokio::net::TcpListener;
@@ -51,11 +55,14 @@ pub struct AgentConfig {
     /// Namespace in which the interfaces to plug appear; `None` (in an amphora): the
     /// agent's own. Tests name one so that they never touch the host's interfaces.
     pub interfaces_netns: Option<String>,
-    /// Health managers to send heartbeats to (each beat goes to every one).
+    /// Health managers to send heartbeats to (each beat goes to every one); none:
+    /// no heartbeats.
     pub heartbeat_targets: Vec<SocketAddr>,
-    pub heartbeat_interval: std::time::Duration,
-    /// The HMAC key of heartbeats (the file's text, trimmed).
-    pub heartbeat_key: String,
+    /// Time between two heartbeats; not zero.
+    pub heartbeat_interval: Duration,
+    /// File holding the HMAC key of heartbeats (its text, without surrounding
+    /// whitespace); read when the agent starts.
+    pub heartbeat_key_file: PathBuf,
 }
 
 impl AgentConfig {
@@ -68,11 +75,15 @@ impl AgentConfig {
         if !self.state_dir.is_absolute() {
             bail!("state_dir {} is not absolute", self.state_dir.display());
         }
+        if self.heartbeat_interval.is_zero() {
+            bail!("heartbeat_interval must not be zero");
+        }
         Ok(())
     }
 }
 
-/// Binds `config.listen` and serves the agent API until an error stops it.
+/// Binds `config.listen` and serves the agent API, sending heartbeats, until an error
+/// stops it.
 pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     let listener = TcpListener::bind(config.listen)
         .await
@@ -81,11 +92,13 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
 }
 
 /// Serves the agent API on an already bound listener (`config.listen` is not used),
-/// until an error stops it. Fails at once when the configuration or the
-/// certificates are unusable.
+/// until an error stops it, and sends heartbeats (see the `heartbeat` module) while it
+/// serves. Fails at once when the configuration, the certificates or the heartbeat
+/// key are unusable.
 pub async fn serve(config: AgentConfig, listener: TcpListener) -> anyhow::Result<()> {
     config.validate()?;
     let tls = tls_config(&config)?;
+    let heartbeat_key = config::read_heartbeat_key(&config.heartbeat_key_file)?;
     {
         use std::os::unix::fs::DirBuilderExt;
         std::fs::DirBuilder::new()
@@ -106,12 +119,26 @@ pub async fn serve(config: AgentConfig, listener: TcpListener) -> anyhow::Result
         },
         lock: tokio::sync::Mutex::new(()),
     });
-    tokio::spawn(heartbeat::send_forever(heartbeat::Sender::new(&config)));
+    let heartbeats = tokio::spawn(heartbeat::send_forever(heartbeat::Sender::new(
+        &config,
+        heartbeat_key,
+    )));
+    // The heartbeats stop with the agent (also when this future is dropped).
+    let _heartbeats = AbortOnDrop(heartbeats);
     let addr = listener.local_addr()?;
     tracing::info!(amphora_id = %config.amphora_id, %addr, lb_netns = %config.lb_netns, "amphora agent listening");
     server::accept_loop(listener, tls, routes::router(agent))
         .await
         .context("accept loop")
+}
+
+/// Aborts a background task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// The server's TLS configuration: its certificate, and client certificates

@@ -246,6 +246,8 @@ pub enum ConfigError {
         path: PathBuf,
         source: Box<toml::de::Error>,
     },
+    #[error("invalid configuration in {path}: {reason}")]
+    Invalid { path: PathBuf, reason: String },
 }
 
 impl Config {
@@ -258,10 +260,23 @@ impl Config {
             path: path.into(),
             source,
         })?;
-        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+        let config: Self = toml::from_str(&text).map_err(|source| ConfigError::Parse {
             path: path.into(),
             source: Box::new(source),
-        })
+        })?;
+        config.check().map_err(|reason| ConfigError::Invalid {
+            path: path.into(),
+            reason,
+        })?;
+        Ok(config)
+    }
+
+    /// Rules that the types alone do not express.
+    fn check(&self) -> Result<(), String> {
+        if self.health_manager.heartbeat_interval == 0 {
+            return Err("[health_manager] heartbeat_interval must be at least 1 second".into());
+        }
+        Ok(())
     }
 
     /// The data directory, defaulted.
@@ -323,5 +338,14 @@ mod tests {
         assert!(err.contains("bind_prot"), "{err}");
         std::fs::write(&path, "[no_such_section]\n").unwrap();
         assert!(Config::load(Some(&path)).is_err());
+    }
+
+    #[test]
+    fn zero_heartbeat_interval_is_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("krater.toml");
+        std::fs::write(&path, "[health_manager]\nheartbeat_interval = 0\n").unwrap();
+        let err = Config::load(Some(&path)).unwrap_err().to_string();
+        assert!(err.contains("heartbeat_interval"), "{err}");
     }
 }

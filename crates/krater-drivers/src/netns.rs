@@ -11,6 +11,7 @@ use crate::ip::{self, ip, short_hash};
 use crate::{ComputeDriver, ComputeInstance, DriverError, DriverResult, Subnet};
 use async_trait::async_trait;
 use krater_domain::{Amphora, Port, Timestamp};
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -105,7 +106,7 @@ impl NetnsCompute {
         &self,
         amphora: &Amphora,
         names: &AmphoraNames,
-        address: &str,
+        address: IpAddr,
     ) -> DriverResult<Timestamp> {
         let dir = self.amphora_dir(&amphora.id);
         std::fs::create_dir_all(&dir)
@@ -121,12 +122,12 @@ impl NetnsCompute {
             .map(|t| format!("{t:?}"))
             .collect();
         let config = format!(
-            "amphora_id = {id:?}\nlisten = \"{address}:{port}\"\nserver_cert = {cert:?}\n\
+            "amphora_id = {id:?}\nlisten = \"{listen}\"\nserver_cert = {cert:?}\n\
              server_key = {key:?}\nclient_ca = {ca:?}\nlb_netns = {lb_ns:?}\nstate_dir = {state:?}\n\
              haproxy_cmd = {haproxy:?}\nheartbeat_targets = [{targets}]\n\
              heartbeat_interval_secs = {interval}\nheartbeat_key_file = {key_file:?}\n",
             id = amphora.id,
-            port = self.agent.port,
+            listen = SocketAddr::new(address, self.agent.port),
             cert = dir.join("server.pem").display().to_string(),
             key = dir.join("server.key").display().to_string(),
             ca = dir.join("client_ca.pem").display().to_string(),
@@ -263,7 +264,13 @@ impl ComputeDriver for NetnsCompute {
             "eth0",
         ])?;
         ip(&["-n", &names.agent_ns, "link", "set", "eth0", "up"])?;
-        let expires_at = self.prepare_agent(amphora, &names, &management.ip_address)?;
+        let address: IpAddr = management.ip_address.parse().map_err(|_| {
+            DriverError(format!(
+                "management port has an invalid address {:?}",
+                management.ip_address
+            ))
+        })?;
+        let expires_at = self.prepare_agent(amphora, &names, address)?;
         self.start_agent(&amphora.id, &names)?;
         Ok(ComputeInstance {
             compute_id: names.agent_ns,

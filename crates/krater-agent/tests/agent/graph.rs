@@ -1,21 +1,50 @@
 //! A small load-balancer graph rendered with krater-render: HTTP listeners on a VIP,
-//! each with a round-robin pool of one member.
+//! each with a round-robin pool, optionally health-checked.
 
 use krater_domain::{
-    LbAlgorithm, Listener, ListenerProtocol, LoadBalancer, LoadBalancerGraph, Member,
-    OperatingStatus, Pool, PoolGraph, PoolProtocol, ProvisioningStatus, Timestamp, Topology, Vip,
+    HealthMonitor, HealthMonitorType, LbAlgorithm, Listener, ListenerProtocol, LoadBalancer,
+    LoadBalancerGraph, Member, OperatingStatus, Pool, PoolGraph, PoolProtocol, ProvisioningStatus,
+    Timestamp, Topology, Vip,
 };
 use krater_render::{render, RenderOptions};
 
 const PROJECT: &str = "e3cd678b11784734bc366148aa37580e";
 
-fn id(kind: u32, n: usize) -> String {
+/// The id of the `n`-th object of a kind: 2 listener, 3 pool, 4 member, 5 monitor.
+pub fn id(kind: u32, n: usize) -> String {
     format!("{kind}0000000-0000-4000-8000-{n:012}")
 }
 
 /// The `haproxy.cfg` of load balancer `lb_id` with VIP `vip`: one HTTP listener per
 /// `(port, member address, member port)`, paths under `base_dir`.
 pub fn config(lb_id: &str, vip: &str, listeners: &[(u16, &str, u16)], base_dir: &str) -> String {
+    let listeners: Vec<(u16, Vec<(&str, u16)>)> = listeners
+        .iter()
+        .map(|&(port, address, member_port)| (port, vec![(address, member_port)]))
+        .collect();
+    build(lb_id, vip, &listeners, false, base_dir)
+}
+
+/// The `haproxy.cfg` of load balancer `lb_id` with one HTTP listener on `port` whose
+/// pool has the `members` (member `n` is `id(4, n)`) and an HTTP health monitor
+/// checking `GET /` every second, a member down after one failed check.
+pub fn checked_config(
+    lb_id: &str,
+    vip: &str,
+    port: u16,
+    members: &[(&str, u16)],
+    base_dir: &str,
+) -> String {
+    build(lb_id, vip, &[(port, members.to_vec())], true, base_dir)
+}
+
+fn build(
+    lb_id: &str,
+    vip: &str,
+    listeners: &[(u16, Vec<(&str, u16)>)],
+    monitor: bool,
+    base_dir: &str,
+) -> String {
     let mut graph = LoadBalancerGraph {
         load_balancer: LoadBalancer {
             id: lb_id.into(),
@@ -41,7 +70,9 @@ pub fn config(lb_id: &str, vip: &str, listeners: &[(u16, &str, u16)], base_dir: 
         pools: Vec::new(),
         amphorae: Vec::new(),
     };
-    for (n, &(port, address, member_port)) in listeners.iter().enumerate() {
+    let mut member_n = 0;
+    for (n, (port, members)) in listeners.iter().enumerate() {
+        let port = *port;
         let pool_id = id(3, n);
         graph.listeners.push(Listener {
             id: id(2, n),
@@ -84,26 +115,53 @@ pub fn config(lb_id: &str, vip: &str, listeners: &[(u16, &str, u16)], base_dir: 
                 created_at: Timestamp::default(),
                 updated_at: None,
             },
-            members: vec![Member {
-                id: id(4, n),
+            members: members
+                .iter()
+                .map(|&(address, member_port)| {
+                    member_n += 1;
+                    Member {
+                        id: id(4, member_n - 1),
+                        project_id: PROJECT.into(),
+                        pool_id: pool_id.clone(),
+                        name: None,
+                        provisioning_status: ProvisioningStatus::Active,
+                        operating_status: OperatingStatus::Online,
+                        admin_state_up: true,
+                        address: address.into(),
+                        protocol_port: member_port,
+                        weight: 1,
+                        backup: false,
+                        subnet_id: None,
+                        monitor_address: None,
+                        monitor_port: None,
+                        tags: Vec::new(),
+                        created_at: Timestamp::default(),
+                        updated_at: None,
+                    }
+                })
+                .collect(),
+            health_monitor: monitor.then(|| HealthMonitor {
+                id: id(5, n),
                 project_id: PROJECT.into(),
-                pool_id,
+                pool_id: pool_id.clone(),
                 name: None,
                 provisioning_status: ProvisioningStatus::Active,
                 operating_status: OperatingStatus::Online,
                 admin_state_up: true,
-                address: address.into(),
-                protocol_port: member_port,
-                weight: 1,
-                backup: false,
-                subnet_id: None,
-                monitor_address: None,
-                monitor_port: None,
+                kind: HealthMonitorType::Http,
+                delay: 1,
+                timeout: 1,
+                max_retries: 1,
+                max_retries_down: 1,
+                http_method: None,
+                url_path: None,
+                expected_codes: None,
+                http_version: None,
+                domain_name: None,
                 tags: Vec::new(),
                 created_at: Timestamp::default(),
                 updated_at: None,
-            }],
-            health_monitor: None,
+            }),
         });
     }
     let opts = RenderOptions {

@@ -4,6 +4,7 @@
 
 mod graph;
 mod haproxy;
+mod heartbeat;
 mod netns;
 mod plug;
 mod support;

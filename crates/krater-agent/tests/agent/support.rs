@@ -16,6 +16,9 @@ use tempfile::TempDir;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+/// The heartbeat key of test agents.
+pub const HEARTBEAT_KEY: &str = "test heartbeat key";
+
 /// Quick retries: the agent is local.
 pub fn settings() -> ClientSettings {
     ClientSettings {
@@ -73,11 +76,30 @@ pub struct TestAgent {
 
 impl TestAgent {
     /// Starts an agent for the load-balancing namespace `lb_netns`, plugging
-    /// interfaces from `interfaces_netns`.
+    /// interfaces from `interfaces_netns`; it sends no heartbeats.
     pub async fn start(lb_netns: &str, interfaces_netns: Option<&str>) -> Self {
+        Self::start_with_heartbeats(
+            lb_netns,
+            interfaces_netns,
+            Vec::new(),
+            Duration::from_secs(1),
+        )
+        .await
+    }
+
+    /// Starts an agent that sends heartbeats, signed with [`HEARTBEAT_KEY`], to
+    /// `heartbeat_targets` every `heartbeat_interval`.
+    pub async fn start_with_heartbeats(
+        lb_netns: &str,
+        interfaces_netns: Option<&str>,
+        heartbeat_targets: Vec<SocketAddr>,
+        heartbeat_interval: Duration,
+    ) -> Self {
         let dir = Arc::new(tempfile::tempdir().expect("tempdir"));
         let amphora_id = uuid::Uuid::new_v4().to_string();
         let pki = Arc::new(Pki::new(dir.path(), &amphora_id));
+        let heartbeat_key_file = dir.path().join("heartbeat.key");
+        std::fs::write(&heartbeat_key_file, format!("{HEARTBEAT_KEY}\n")).expect("write");
         let config = AgentConfig {
             amphora_id,
             listen: "127.0.0.1:0".parse().expect("addr"),
@@ -88,9 +110,9 @@ impl TestAgent {
             state_dir: dir.path().join("lbs"),
             haproxy_cmd: "/usr/sbin/haproxy".into(),
             interfaces_netns: interfaces_netns.map(str::to_owned),
-            heartbeat_targets: vec![],
-            heartbeat_interval: std::time::Duration::from_secs(1),
-            heartbeat_key: "test-key".into(),
+            heartbeat_targets,
+            heartbeat_interval,
+            heartbeat_key_file,
         };
         Self::spawn(config, pki, dir).await
     }
