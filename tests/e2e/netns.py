@@ -2,6 +2,7 @@
 `krater serve` runs and creates its bridges) and one namespace per member, each with a
 unique name. Every namespace is recorded in the run's registry under
 /run/krater/<run>/netns, so that `krater cleanup` removes what a killed run left."""
+import shutil
 import subprocess
 import tempfile
 import uuid
@@ -79,3 +80,6 @@ class Run:
         leftovers = [name for name in ip("netns", "list").stdout.split()
                      if self.id in name]
         assert not leftovers, f"namespaces left behind: {leftovers}"
+        files = [p for p in self.base_path.rglob("*") if not p.is_dir()]
+        assert not files, f"files left behind: {files}"
+        shutil.rmtree(self.base_path, ignore_errors=True)

@@ -326,12 +326,12 @@ impl Input {
                 for item in items {
                     match item {
                         Value::String(s) if s.chars().count() <= max_len => out.push(s.clone()),
-                        Value::String(s) => {
+                        Value::String(_) => {
                             return Err(invalid(
                                 name,
                                 &py_repr(&Value::Array(items.clone())),
                                 &format!(
-                                    "Value should have a maximum character requirement of {max_len}: {s}"
+                                    "Value should have a maximum character requirement of {max_len}"
                                 ),
                             ))
                         }

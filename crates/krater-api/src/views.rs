@@ -126,9 +126,9 @@ impl Catalog {
             client_authentication: "NONE".into(),
             client_crl_container_ref: None,
             allowed_cidrs: (!l.allowed_cidrs.is_empty()).then(|| l.allowed_cidrs.clone()),
-            tls_ciphers: None,
-            tls_versions: None,
-            alpn_protocols: None,
+            tls_ciphers: l.tls.ciphers.clone(),
+            tls_versions: l.tls.versions.clone(),
+            alpn_protocols: l.tls.alpn_protocols.clone(),
             hsts_max_age: None,
             hsts_include_subdomains: false,
             hsts_preload: false,
@@ -176,9 +176,9 @@ impl Catalog {
             ca_tls_container_ref: None,
             crl_container_ref: None,
             tls_enabled: p.tls_enabled,
-            tls_ciphers: None,
-            tls_versions: None,
-            alpn_protocols: None,
+            tls_ciphers: p.tls.ciphers.clone(),
+            tls_versions: p.tls.versions.clone(),
+            alpn_protocols: p.tls.alpn_protocols.clone(),
         }
     }
 }

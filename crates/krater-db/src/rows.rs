@@ -104,6 +104,34 @@ fn get_list(row: &AnyRow, column: &str) -> Result<Vec<String>> {
     serde_json::from_str(&text).map_err(|e| DbError::Corrupt(format!("{column}: {e}")))
 }
 
+/// A list column that may be NULL ("not set").
+fn get_opt_list(row: &AnyRow, column: &str) -> Result<Option<Vec<String>>> {
+    let text: Option<String> = row.try_get(column)?;
+    text.map(|text| {
+        serde_json::from_str(&text).map_err(|e| DbError::Corrupt(format!("{column}: {e}")))
+    })
+    .transpose()
+}
+
+/// The `tls_*` and `alpn_protocols` columns of a listener or pool.
+fn tls_from(row: &AnyRow) -> Result<TlsOptions> {
+    Ok(TlsOptions {
+        ciphers: row.try_get("tls_ciphers")?,
+        versions: get_opt_list(row, "tls_versions")?,
+        alpn_protocols: get_opt_list(row, "alpn_protocols")?,
+    })
+}
+
+fn tls_values(tls: &TlsOptions) -> [(&'static str, Val); 3] {
+    let opt_json =
+        |list: &Option<Vec<String>>| Val::Text(list.as_ref().map(serde_json_ser::Ser::to_json));
+    [
+        ("tls_ciphers", opt_text(&tls.ciphers)),
+        ("tls_versions", opt_json(&tls.versions)),
+        ("alpn_protocols", opt_json(&tls.alpn_protocols)),
+    ]
+}
+
 fn get_map(row: &AnyRow, column: &str) -> Result<Vec<(String, String)>> {
     let text: String = row.try_get(column)?;
     let map: serde_json::Map<String, serde_json::Value> =
@@ -212,6 +240,7 @@ fn listener_from(row: &AnyRow) -> Result<Listener> {
         timeout_tcp_inspect: row.try_get("timeout_tcp_inspect")?,
         insert_headers: get_map(row, "insert_headers")?,
         allowed_cidrs: get_list(row, "allowed_cidrs")?,
+        tls: tls_from(row)?,
         tags: get_list(row, "tags")?,
         created_at: get_ts(row, "created_at")?,
         updated_at: get_opt_ts(row, "updated_at")?,
@@ -219,7 +248,7 @@ fn listener_from(row: &AnyRow) -> Result<Listener> {
 }
 
 fn listener_values(l: &Listener) -> Vec<(&'static str, Val)> {
-    vec![
+    let mut values = vec![
         ("id", text(&l.id)),
         ("project_id", text(&l.project_id)),
         ("load_balancer_id", text(&l.load_balancer_id)),
@@ -241,7 +270,9 @@ fn listener_values(l: &Listener) -> Vec<(&'static str, Val)> {
         ("tags", json(&l.tags)),
         ("created_at", text(fmt_ts(l.created_at))),
         ("updated_at", Val::Text(l.updated_at.map(fmt_ts))),
-    ]
+    ];
+    values.extend(tls_values(&l.tls));
+    values
 }
 
 fn pool_from(row: &AnyRow) -> Result<Pool> {
@@ -267,6 +298,7 @@ fn pool_from(row: &AnyRow) -> Result<Pool> {
         lb_algorithm: parse_enum(row, "lb_algorithm")?,
         session_persistence,
         tls_enabled: get_bool(row, "tls_enabled")?,
+        tls: tls_from(row)?,
         tags: get_list(row, "tags")?,
         created_at: get_ts(row, "created_at")?,
         updated_at: get_opt_ts(row, "updated_at")?,
@@ -275,7 +307,7 @@ fn pool_from(row: &AnyRow) -> Result<Pool> {
 
 fn pool_values(p: &Pool) -> Vec<(&'static str, Val)> {
     let sp = p.session_persistence.as_ref();
-    vec![
+    let mut values = vec![
         ("id", text(&p.id)),
         ("project_id", text(&p.project_id)),
         ("load_balancer_id", text(&p.load_balancer_id)),
@@ -306,7 +338,9 @@ fn pool_values(p: &Pool) -> Vec<(&'static str, Val)> {
         ("tags", json(&p.tags)),
         ("created_at", text(fmt_ts(p.created_at))),
         ("updated_at", Val::Text(p.updated_at.map(fmt_ts))),
-    ]
+    ];
+    values.extend(tls_values(&p.tls));
+    values
 }
 
 fn member_from(row: &AnyRow) -> Result<Member> {

@@ -4,10 +4,11 @@
 //! A migration is never edited once released: add a new one at the end.
 
 /// (version, statements) in order.
-pub(crate) const MIGRATIONS: &[(i64, &[&str])] = &[(
-    1,
-    &[
-        "CREATE TABLE load_balancer (
+pub(crate) const MIGRATIONS: &[(i64, &[&str])] = &[
+    (
+        1,
+        &[
+            "CREATE TABLE load_balancer (
             id TEXT PRIMARY KEY,
             project_id TEXT NOT NULL,
             name TEXT, description TEXT,
@@ -21,7 +22,7 @@ pub(crate) const MIGRATIONS: &[(i64, &[&str])] = &[(
             flavor_id TEXT, availability_zone TEXT,
             tags TEXT NOT NULL,
             created_at TEXT NOT NULL, updated_at TEXT)",
-        "CREATE TABLE listener (
+            "CREATE TABLE listener (
             id TEXT PRIMARY KEY,
             project_id TEXT NOT NULL,
             load_balancer_id TEXT NOT NULL REFERENCES load_balancer(id),
@@ -41,7 +42,7 @@ pub(crate) const MIGRATIONS: &[(i64, &[&str])] = &[(
             allowed_cidrs TEXT NOT NULL,
             tags TEXT NOT NULL,
             created_at TEXT NOT NULL, updated_at TEXT)",
-        "CREATE TABLE pool (
+            "CREATE TABLE pool (
             id TEXT PRIMARY KEY,
             project_id TEXT NOT NULL,
             load_balancer_id TEXT NOT NULL REFERENCES load_balancer(id),
@@ -55,7 +56,7 @@ pub(crate) const MIGRATIONS: &[(i64, &[&str])] = &[(
             tls_enabled BIGINT NOT NULL,
             tags TEXT NOT NULL,
             created_at TEXT NOT NULL, updated_at TEXT)",
-        "CREATE TABLE member (
+            "CREATE TABLE member (
             id TEXT PRIMARY KEY,
             project_id TEXT NOT NULL,
             pool_id TEXT NOT NULL REFERENCES pool(id),
@@ -71,7 +72,7 @@ pub(crate) const MIGRATIONS: &[(i64, &[&str])] = &[(
             tags TEXT NOT NULL,
             created_at TEXT NOT NULL, updated_at TEXT,
             UNIQUE (pool_id, address, protocol_port))",
-        "CREATE TABLE health_monitor (
+            "CREATE TABLE health_monitor (
             id TEXT PRIMARY KEY,
             project_id TEXT NOT NULL,
             pool_id TEXT NOT NULL UNIQUE REFERENCES pool(id),
@@ -86,7 +87,7 @@ pub(crate) const MIGRATIONS: &[(i64, &[&str])] = &[(
             http_version TEXT, domain_name TEXT,
             tags TEXT NOT NULL,
             created_at TEXT NOT NULL, updated_at TEXT)",
-        "CREATE TABLE amphora (
+            "CREATE TABLE amphora (
             id TEXT PRIMARY KEY,
             load_balancer_id TEXT,
             compute_id TEXT,
@@ -97,11 +98,11 @@ pub(crate) const MIGRATIONS: &[(i64, &[&str])] = &[(
             cert_expiration TEXT, cert_busy BIGINT NOT NULL,
             cached_zone TEXT, image_id TEXT, compute_flavor TEXT,
             created_at TEXT NOT NULL, updated_at TEXT)",
-        "CREATE TABLE amphora_health (
+            "CREATE TABLE amphora_health (
             amphora_id TEXT PRIMARY KEY,
             last_update TEXT NOT NULL,
             busy BIGINT NOT NULL)",
-        "CREATE TABLE listener_statistics (
+            "CREATE TABLE listener_statistics (
             listener_id TEXT NOT NULL,
             amphora_id TEXT NOT NULL,
             bytes_in BIGINT NOT NULL, bytes_out BIGINT NOT NULL,
@@ -109,7 +110,7 @@ pub(crate) const MIGRATIONS: &[(i64, &[&str])] = &[(
             request_errors BIGINT NOT NULL,
             received_time TEXT NOT NULL,
             PRIMARY KEY (listener_id, amphora_id))",
-        "CREATE TABLE job (
+            "CREATE TABLE job (
             id TEXT PRIMARY KEY,
             kind TEXT NOT NULL,
             load_balancer_id TEXT NOT NULL,
@@ -121,7 +122,7 @@ pub(crate) const MIGRATIONS: &[(i64, &[&str])] = &[(
             lease_owner TEXT, lease_expires_at TEXT,
             error TEXT,
             created_at TEXT NOT NULL, updated_at TEXT)",
-        "CREATE TABLE port (
+            "CREATE TABLE port (
             id TEXT PRIMARY KEY,
             network_id TEXT NOT NULL,
             subnet_id TEXT NOT NULL,
@@ -132,6 +133,19 @@ pub(crate) const MIGRATIONS: &[(i64, &[&str])] = &[(
             name TEXT NOT NULL,
             created_at TEXT NOT NULL,
             UNIQUE (subnet_id, ip_address))",
-        "CREATE INDEX job_open ON job (state, created_at)",
-    ],
-)];
+            "CREATE INDEX job_open ON job (state, created_at)",
+        ],
+    ),
+    // TLS options, stored on every listener and pool as Octavia does (lists as JSON).
+    (
+        2,
+        &[
+            "ALTER TABLE listener ADD COLUMN tls_ciphers TEXT",
+            "ALTER TABLE listener ADD COLUMN tls_versions TEXT",
+            "ALTER TABLE listener ADD COLUMN alpn_protocols TEXT",
+            "ALTER TABLE pool ADD COLUMN tls_ciphers TEXT",
+            "ALTER TABLE pool ADD COLUMN tls_versions TEXT",
+            "ALTER TABLE pool ADD COLUMN alpn_protocols TEXT",
+        ],
+    ),
+];

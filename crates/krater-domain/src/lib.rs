@@ -9,9 +9,11 @@ mod enums;
 pub mod flow;
 mod model;
 pub mod status;
+mod tls;
 
 pub use enums::*;
 pub use model::*;
+pub use tls::*;
 
 /// Timestamps are naive UTC, as Octavia stores and renders them.
 pub type Timestamp = chrono::NaiveDateTime;

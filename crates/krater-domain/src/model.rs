@@ -56,6 +56,7 @@ pub struct Listener {
     /// Header name to "true"/"false".
     pub insert_headers: Vec<(String, String)>,
     pub allowed_cidrs: Vec<String>,
+    pub tls: TlsOptions,
     pub tags: Vec<String>,
     pub created_at: Timestamp,
     pub updated_at: Option<Timestamp>,
@@ -85,6 +86,7 @@ pub struct Pool {
     pub lb_algorithm: LbAlgorithm,
     pub session_persistence: Option<SessionPersistence>,
     pub tls_enabled: bool,
+    pub tls: TlsOptions,
     pub tags: Vec<String>,
     pub created_at: Timestamp,
     pub updated_at: Option<Timestamp>,

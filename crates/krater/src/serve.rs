@@ -22,12 +22,16 @@ pub struct Service {
 }
 
 impl Service {
-    /// Runs until the API or the worker stops, or the process is interrupted.
+    /// Runs until the API or the worker stops, or the process gets SIGINT or SIGTERM.
+    /// Stopping leaves amphorae serving; unfinished jobs resume at the next start.
     pub async fn wait(self) -> anyhow::Result<()> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
         tokio::select! {
             result = self.api => result?.context("API server failed")?,
             _ = self.worker => anyhow::bail!("worker stopped"),
             _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),
+            _ = terminate.recv() => tracing::info!("terminated; stopping"),
         }
         Ok(())
     }

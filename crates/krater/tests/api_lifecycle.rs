@@ -6,7 +6,7 @@ mod common;
 
 use common::TestService;
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{json, Value};
 
 async fn workflow(provider: &str) {
     let svc = TestService::start().await;
@@ -290,4 +290,92 @@ async fn updates_and_deletes_of_children() {
     assert_eq!(code, StatusCode::NO_CONTENT);
     svc.wait_gone(&format!("/v2/lbaas/loadbalancers/{lb}"))
         .await;
+}
+
+#[tokio::test]
+async fn providers_lists_the_enabled_drivers() {
+    let svc = TestService::start_with(|config| {
+        config.api_settings.enabled_provider_drivers = vec!["amphora".into(), "noop_driver".into()];
+    })
+    .await;
+    let (code, body) = svc.get("/v2/lbaas/providers").await;
+    assert_eq!(code, StatusCode::OK);
+    let names: Vec<&str> = body["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["amphora", "noop_driver"]);
+    assert!(body["providers"][0]["description"].as_str().unwrap() != "");
+    let (_, body) = svc.get("/v2/lbaas/providers?fields=name").await;
+    assert_eq!(
+        body,
+        json!({"providers": [{"name": "amphora"}, {"name": "noop_driver"}]})
+    );
+}
+
+/// Octavia keeps the TLS options of any listener or pool, echoes them, and resets them
+/// to its defaults when an update sets them to null (pools have no default ALPN list).
+#[tokio::test]
+async fn tls_options_are_stored_and_reset_to_defaults() {
+    let svc = TestService::start().await;
+    let lb = svc.active_lb("amphora").await;
+    let listener = svc
+        .create_child(
+            &lb,
+            "/v2/lbaas/listeners",
+            "listener",
+            json!({"protocol": "HTTP", "protocol_port": 80, "loadbalancer_id": lb,
+                   "tls_versions": ["TLSv1.3"], "tls_ciphers": "ECDHE", "alpn_protocols": ["h2"]}),
+        )
+        .await;
+    let path = format!("/v2/lbaas/listeners/{listener}");
+    let (_, shown) = svc.get(&path).await;
+    assert_eq!(shown["listener"]["tls_versions"], json!(["TLSv1.3"]));
+    assert_eq!(shown["listener"]["tls_ciphers"], json!("ECDHE"));
+    assert_eq!(shown["listener"]["alpn_protocols"], json!(["h2"]));
+    let (code, updated) = svc
+        .put(
+            &path,
+            json!({"listener": {"tls_versions": null, "tls_ciphers": null, "alpn_protocols": null}}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK, "{updated}");
+    let updated = &updated["listener"];
+    assert_eq!(updated["tls_versions"], json!(["TLSv1.2", "TLSv1.3"]));
+    assert_eq!(
+        updated["alpn_protocols"],
+        json!(["h2", "http/1.1", "http/1.0"])
+    );
+    assert!(updated["tls_ciphers"]
+        .as_str()
+        .unwrap()
+        .starts_with("TLS_AES_128_GCM_SHA256:"));
+    svc.wait_for(&path, "listener", "ACTIVE").await;
+
+    let pool = svc
+        .create_child(
+            &lb,
+            "/v2/lbaas/pools",
+            "pool",
+            json!({"protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN", "loadbalancer_id": lb,
+                   "alpn_protocols": ["http/1.1"]}),
+        )
+        .await;
+    let path = format!("/v2/lbaas/pools/{pool}");
+    let (_, shown) = svc.get(&path).await;
+    assert_eq!(shown["pool"]["alpn_protocols"], json!(["http/1.1"]));
+    assert_eq!(shown["pool"]["tls_versions"], Value::Null);
+    let (_, updated) = svc
+        .put(
+            &path,
+            json!({"pool": {"alpn_protocols": null, "tls_versions": null}}),
+        )
+        .await;
+    assert_eq!(updated["pool"]["alpn_protocols"], Value::Null);
+    assert_eq!(
+        updated["pool"]["tls_versions"],
+        json!(["TLSv1.2", "TLSv1.3"])
+    );
 }

@@ -4,7 +4,7 @@
 use krater_domain::{
     HealthMonitor, HealthMonitorType, LbAlgorithm, Listener, ListenerProtocol, LoadBalancer,
     LoadBalancerGraph, Member, OperatingStatus, Pool, PoolGraph, PoolProtocol, ProvisioningStatus,
-    Timestamp, Topology, Vip,
+    Timestamp, TlsOptions, Topology, Vip,
 };
 use krater_render::{render, RenderOptions};
 
@@ -93,6 +93,7 @@ fn build(
             timeout_tcp_inspect: 0,
             insert_headers: Vec::new(),
             allowed_cidrs: Vec::new(),
+            tls: TlsOptions::default(),
             tags: Vec::new(),
             created_at: Timestamp::default(),
             updated_at: None,
@@ -111,6 +112,7 @@ fn build(
                 lb_algorithm: LbAlgorithm::RoundRobin,
                 session_persistence: None,
                 tls_enabled: false,
+                tls: TlsOptions::default(),
                 tags: Vec::new(),
                 created_at: Timestamp::default(),
                 updated_at: None,

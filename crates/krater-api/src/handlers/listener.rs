@@ -84,6 +84,10 @@ struct Settings {
     timeouts: [Field<i64>; 4],
     tags: Field<Vec<String>>,
     allowed_cidrs: Field<Vec<String>>,
+    tls: tls::TlsFields,
+    hsts_max_age: Field<i64>,
+    /// `hsts_include_subdomains` or `hsts_preload` asked for.
+    hsts_flags: bool,
 }
 
 fn parse_settings(input: &Input) -> ApiResult<Settings> {
@@ -142,6 +146,10 @@ fn parse_settings(input: &Input) -> ApiResult<Settings> {
             ),
             other => other,
         },
+        tls: tls::parse(input)?,
+        hsts_max_age: input.int("hsts_max_age", Some(0), None)?,
+        hsts_flags: input.boolean("hsts_include_subdomains")? == Field::Value(true)
+            || input.boolean("hsts_preload")? == Field::Value(true),
     };
     // TLS settings need a certificate store, which this deployment does not have yet.
     for tls in [
@@ -177,26 +185,27 @@ fn parse_settings(input: &Input) -> ApiResult<Settings> {
             ));
         }
     }
-    for tls_only in [
-        "tls_ciphers",
-        "tls_versions",
-        "alpn_protocols",
-        "hsts_max_age",
-    ] {
-        if input.raw_value(tls_only).is_some_and(|v| !v.is_null()) {
-            return Err(ApiError::validation(format!(
-                "{tls_only} is only valid for TERMINATED_HTTPS listeners."
-            )));
-        }
-    }
-    for flag in ["hsts_include_subdomains", "hsts_preload"] {
-        if input.boolean(flag)? == Field::Value(true) {
-            return Err(ApiError::validation(format!(
-                "{flag} is only valid for TERMINATED_HTTPS listeners."
-            )));
-        }
-    }
     Ok(settings)
+}
+
+/// HSTS headers are sent by TERMINATED_HTTPS listeners only, and its flags need a max
+/// age. A listener of this deployment never has one stored (it has no TERMINATED_HTTPS
+/// listeners yet), so an update is checked like a create, with Octavia's other message.
+fn check_hsts(protocol: ListenerProtocol, settings: &Settings, creating: bool) -> ApiResult<()> {
+    let max_age = matches!(settings.hsts_max_age, Field::Value(_));
+    if settings.hsts_flags && !max_age {
+        return Err(ApiError::validation(if creating {
+            "HSTS configuration options hsts_include_subdomains and hsts_preload only make sense if hsts_max_age is set as well."
+        } else {
+            "Cannot enable hsts_include_subdomains or hsts_preload if hsts_max_age was not set as well."
+        }));
+    }
+    if max_age && protocol != ListenerProtocol::TerminatedHttps {
+        return Err(ApiError::validation(
+            "The HSTS feature can only be used for listeners using the TERMINATED_HTTPS protocol.",
+        ));
+    }
+    Ok(())
 }
 
 /// Checks a CIDR and writes it in its canonical form (host bits cleared).
@@ -296,6 +305,7 @@ pub async fn create(
     let lb_id = input.required("loadbalancer_id", lb_field)?;
     let project_id = project_of(&input, &caller)?;
     let settings = parse_settings(&input)?;
+    check_hsts(protocol, &settings, true)?;
     for graph in ["default_pool", "l7policies"] {
         if input
             .raw_value(graph)
@@ -353,6 +363,7 @@ pub async fn create(
         timeout_tcp_inspect: inspect.value().unwrap_or(DEFAULT_TIMEOUT_TCP_INSPECT),
         insert_headers,
         allowed_cidrs: settings.allowed_cidrs.value().unwrap_or_default(),
+        tls: tls::created(settings.tls),
         tags: settings.tags.value().unwrap_or_default(),
         created_at: now(),
         updated_at: None,
@@ -413,6 +424,12 @@ pub async fn update(
     let settings = parse_settings(&input)?;
     let mut tx = state.db.begin().await?;
     let mut listener = find(&mut tx, &id).await?;
+    check_hsts(listener.protocol, &settings, false)?;
+    let tls = tls::updated_options(
+        settings.tls,
+        listener.tls.clone(),
+        Some(DEFAULT_LISTENER_ALPN_PROTOCOLS),
+    )?;
     if let Field::Value(headers) = &settings.insert_headers {
         check_insert_headers(listener.protocol, headers)?;
     }
@@ -464,6 +481,7 @@ pub async fn update(
     );
     listener.tags = updated(settings.tags, listener.tags, vec![]);
     listener.allowed_cidrs = updated(settings.allowed_cidrs, listener.allowed_cidrs, vec![]);
+    listener.tls = tls;
     listener.provisioning_status = ProvisioningStatus::PendingUpdate;
     listener.updated_at = Some(now());
     tx.save_listener(&listener).await?;

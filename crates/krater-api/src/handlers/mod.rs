@@ -8,6 +8,8 @@ mod load_balancer;
 mod member;
 mod network;
 mod pool;
+mod provider;
+mod tls;
 mod version;
 
 use crate::body::Field;
@@ -74,6 +76,7 @@ pub fn lbaas_routes() -> Router<AppState> {
             "/pools/:pool_id/members/:id",
             get(member::show).put(member::update).delete(member::delete),
         )
+        .route("/providers", get(provider::list))
         .route(
             "/healthmonitors",
             get(health_monitor::list).post(health_monitor::create),

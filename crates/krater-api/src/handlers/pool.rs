@@ -138,13 +138,6 @@ fn check_unsupported(input: &Input, lb_algorithm: Option<LbAlgorithm>) -> ApiRes
             )));
         }
     }
-    for tls_only in ["tls_ciphers", "tls_versions", "alpn_protocols"] {
-        if input.raw_value(tls_only).is_some_and(|v| !v.is_null()) {
-            return Err(ApiError::validation(format!(
-                "{tls_only} is only valid when tls_enabled is true."
-            )));
-        }
-    }
     Ok(())
 }
 
@@ -179,6 +172,7 @@ pub async fn create(
         Field::Value(map) => Some(session_persistence(map, protocol)?),
         _ => None,
     };
+    let tls = tls::created(tls::parse(&input)?);
     for graph in ["healthmonitor", "members"] {
         if input
             .raw_value(graph)
@@ -249,6 +243,7 @@ pub async fn create(
         lb_algorithm,
         session_persistence: persistence,
         tls_enabled: false,
+        tls,
         tags,
         created_at: now(),
         updated_at: None,
@@ -315,6 +310,7 @@ pub async fn update(
     let lb_algorithm = input.enumeration::<LbAlgorithm>("lb_algorithm")?;
     let tags = input.string_list("tags", TAGS_MAX)?;
     let persistence_field = input.object("session_persistence")?;
+    let tls_fields = tls::parse(&input)?;
     check_unsupported(&input, lb_algorithm.clone().value())?;
 
     let mut tx = state.db.begin().await?;
@@ -324,6 +320,7 @@ pub async fn update(
         Field::Null => Field::Null,
         Field::Absent => Field::Absent,
     };
+    let tls = tls::updated_options(tls_fields, pool.tls.clone(), None)?;
     lock_load_balancer(&mut tx, &pool.load_balancer_id).await?;
     mark_listeners_of_pool(&mut tx, &id).await?;
     pool.name = updated(name.map(Some), pool.name, None).filter(|s| !s.is_empty());
@@ -337,6 +334,7 @@ pub async fn update(
     }
     pool.session_persistence = updated(persistence, pool.session_persistence, None);
     pool.tags = updated(tags, pool.tags, vec![]);
+    pool.tls = tls;
     pool.provisioning_status = ProvisioningStatus::PendingUpdate;
     pool.updated_at = Some(now());
     tx.save_pool(&pool).await?;

@@ -4,7 +4,7 @@
 use krater_domain::{
     HealthMonitor, HealthMonitorType, LbAlgorithm, Listener, ListenerProtocol, LoadBalancer,
     LoadBalancerGraph, Member, OperatingStatus, Pool, PoolGraph, PoolProtocol, ProvisioningStatus,
-    SessionPersistence, SessionPersistenceType, Timestamp, Topology, Vip,
+    SessionPersistence, SessionPersistenceType, Timestamp, TlsOptions, Topology, Vip,
 };
 
 const PROJECT: &str = "e3cd678b11784734bc366148aa37580e";
@@ -81,6 +81,7 @@ pub fn listener(n: u32, protocol: ListenerProtocol, port: u16, pool: Option<u32>
         timeout_tcp_inspect: 0,
         insert_headers: Vec::new(),
         allowed_cidrs: Vec::new(),
+        tls: TlsOptions::default(),
         tags: Vec::new(),
         created_at: Timestamp::default(),
         updated_at: None,
@@ -103,6 +104,7 @@ pub fn pool(n: u32, protocol: PoolProtocol, lb_algorithm: LbAlgorithm) -> PoolGr
             lb_algorithm,
             session_persistence: None,
             tls_enabled: false,
+            tls: TlsOptions::default(),
             tags: Vec::new(),
             created_at: Timestamp::default(),
             updated_at: None,
