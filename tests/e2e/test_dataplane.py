@@ -57,6 +57,9 @@ def test_traffic_reaches_both_members_and_a_dead_member_is_reported(dataplane):
     listed = os("loadbalancer", "amphora", "list", "-f", "json")[0]
     amphora = os("loadbalancer", "amphora", "show", listed["id"], "-f", "json")
     assert amphora["status"] == "ALLOCATED" and amphora["role"] == "STANDALONE"
+    # HAProxy's counters reach the API through the heartbeats.
+    wait_until(lambda: os("loadbalancer", "amphora", "stats", "show", amphora["id"],
+                          "-f", "json")["total_connections"] >= 20, 30, "amphora stats")
 
     dataplane.run.stop_member(m2)
     # The monitor checks every 5 s and marks a member down after 3 failures.

@@ -809,6 +809,29 @@ impl Tx {
         })
     }
 
+    /// The counters an amphora reported, per listener (ordered by listener id).
+    pub async fn amphora_listener_stats(
+        &mut self,
+        amphora_id: &str,
+    ) -> Result<Vec<(String, ListenerStats)>> {
+        let sql = "SELECT listener_id, bytes_in, bytes_out, active_connections, \
+                   total_connections, request_errors \
+                   FROM listener_statistics WHERE amphora_id = $1 ORDER BY listener_id";
+        let rows = self.fetch(sql, &[amphora_id]).await?;
+        rows.iter()
+            .map(|row| {
+                let stats = ListenerStats {
+                    bytes_in: row.try_get("bytes_in")?,
+                    bytes_out: row.try_get("bytes_out")?,
+                    active_connections: row.try_get("active_connections")?,
+                    total_connections: row.try_get("total_connections")?,
+                    request_errors: row.try_get("request_errors")?,
+                };
+                Ok((row.try_get("listener_id")?, stats))
+            })
+            .collect()
+    }
+
     /// Records that an amphora was heard from now.
     pub async fn record_heartbeat(&mut self, amphora_id: &str) -> Result<()> {
         sqlx::query(

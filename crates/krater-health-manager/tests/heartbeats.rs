@@ -217,6 +217,11 @@ async fn statuses_follow_the_heartbeats() {
         stats.active_connections, 2,
         "current connections are absolute"
     );
+    assert_eq!(
+        tx.amphora_listener_stats(AMPHORA).await.unwrap(),
+        vec![(LISTENER.to_string(), stats)],
+        "the amphora's own view of the same counters"
+    );
     assert!(tx.last_heartbeat(AMPHORA).await.unwrap().is_some());
 }
 

@@ -33,12 +33,29 @@ pub async fn show(state: State<AppState>, Path(id): Path<String>, uri: Uri) -> A
     ))
 }
 
+/// The counters the amphora reported in its heartbeats, one entry per listener; 404
+/// (as Octavia) while it has reported none.
 pub async fn stats(state: State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
     let mut tx = state.db.begin().await?;
-    find(&mut tx, &id).await?;
-    Err(ApiError::not_found(format!(
-        "Amphora stats for {id} not found."
-    )))
+    let not_found = || ApiError::not_found(format!("Amphora stats for {id} not found."));
+    let amphora = tx.amphora(&id).await?.ok_or_else(not_found)?;
+    let per_listener = tx.amphora_listener_stats(&id).await?;
+    if per_listener.is_empty() {
+        return Err(not_found());
+    }
+    let entries: Vec<Value> = per_listener
+        .into_iter()
+        .map(|(listener_id, stats)| {
+            let mut entry = views::to_value(views::stats(stats));
+            if let Value::Object(map) = &mut entry {
+                map.insert("id".into(), json!(id));
+                map.insert("listener_id".into(), json!(listener_id));
+                map.insert("loadbalancer_id".into(), json!(amphora.load_balancer_id));
+            }
+            entry
+        })
+        .collect();
+    Ok(Json(json!({ "amphora_stats": entries })).into_response())
 }
 
 pub async fn failover(state: State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
