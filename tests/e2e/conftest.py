@@ -27,7 +27,7 @@ def free_port():
 
 
 class Krater:
-    def __init__(self, tmp: Path, run: Run = None):
+    def __init__(self, tmp: Path, run: Run = None, haproxy_cmd: str = None):
         self.tmp = tmp
         self.run = run
         self.port = 9876 if run else free_port()
@@ -35,8 +35,10 @@ class Krater:
         self.config = tmp / "krater.toml"
         text = f'data_dir = "{tmp / "data"}"\n[api_settings]\nbind_port = {self.port}\n'
         if run:
-            text += (f'[haproxy_amphora]\nbase_path = "{run.base_path}"\n'
-                     "[health_manager]\nheartbeat_interval = 1\n")
+            text += f'[haproxy_amphora]\nbase_path = "{run.base_path}"\n'
+            if haproxy_cmd:
+                text += f'haproxy_cmd = "{haproxy_cmd}"\n'
+            text += "[health_manager]\nheartbeat_interval = 1\n"
         else:
             text += '[controller_worker]\namphora_drivers = "noop"\n'
         self.config.write_text(text)
@@ -88,6 +90,16 @@ class Krater:
             return json.loads(done.stdout)
         return done
 
+    def api(self, method, path, body=None):
+        """A call to the REST API itself, for requests the CLI cannot make; returns the
+        parsed answer."""
+        cmd = ["curl", "-s", "-X", method, "-H", "Content-Type: application/json",
+               self.base + path]
+        if body is not None:
+            cmd += ["-d", json.dumps(body)]
+        done = subprocess.run(self._cmd(*cmd), capture_output=True, text=True, check=True)
+        return json.loads(done.stdout) if done.stdout else None
+
     def curl(self, url, timeout=5):
         done = subprocess.run(self._cmd("curl", "-s", "-m", str(timeout), url),
                               capture_output=True, text=True)
@@ -102,13 +114,24 @@ def krater(tmp_path):
     service.kill()
 
 
-@pytest.fixture
-def dataplane(tmp_path):
+def started_dataplane(tmp_path, **options):
     run = Run()
-    service = Krater(tmp_path, run)
+    service = Krater(tmp_path, run, **options)
     try:
         service.start()
         yield service
     finally:
         service.kill()
         run.cleanup(KRATER_BIN)
+
+
+@pytest.fixture
+def dataplane(tmp_path):
+    yield from started_dataplane(tmp_path)
+
+
+@pytest.fixture
+def broken_haproxy_dataplane(tmp_path):
+    """The embedded default whose amphorae run a HAProxy that refuses every
+    configuration: each change that reaches an amphora fails."""
+    yield from started_dataplane(tmp_path, haproxy_cmd="/bin/false")

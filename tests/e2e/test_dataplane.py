@@ -73,6 +73,53 @@ def test_traffic_reaches_both_members_and_a_dead_member_is_reported(dataplane):
     assert amphora["compute_id"] not in amphora_namespaces
 
 
+def test_fully_populated_load_balancer_carries_traffic(dataplane):
+    """The listener, pool, monitor and members given in the load balancer's create (a
+    request the CLI cannot make) are built with it, and the VIP serves at once."""
+    run = dataplane.run
+    for name, address in (("m1", "198.18.2.20"), ("m2", "198.18.2.21")):
+        run.add_member(name, address)
+    subnet = dataplane.api("GET", "/network/v2.0/subnets?name=public-subnet")["subnets"][0]
+    members = [{"address": a, "protocol_port": 80} for a in ("198.18.2.20", "198.18.2.21")]
+    created = dataplane.api("POST", "/v2/lbaas/loadbalancers", {"loadbalancer": {
+        "name": "lb1", "vip_subnet_id": subnet["id"],
+        "listeners": [{"name": "listener1", "protocol": "HTTP", "protocol_port": 80,
+                       "default_pool": {
+                           "name": "pool1", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN",
+                           "healthmonitor": {"type": "HTTP", "delay": 2, "timeout": 1,
+                                             "max_retries": 2, "url_path": "/healthcheck"},
+                           "members": members}}]}})
+    assert "loadbalancer" in created, created
+    vip = created["loadbalancer"]["vip_address"]
+    wait_until(lambda: dataplane.openstack("loadbalancer", "show", "lb1", "-f", "json")
+               ["provisioning_status"] == "ACTIVE", 60, "lb1 ACTIVE")
+    assert set(answers(dataplane, vip)) == {"m1", "m2"}
+    dataplane.openstack("loadbalancer", "delete", "--cascade", "--wait", "lb1")
+
+
+def test_failed_create_leaves_nothing_pending(broken_haproxy_dataplane):
+    """A create whose configuration every amphora refuses is retried, then reverted:
+    the load balancer and the children made with it go to ERROR, none stays PENDING_*,
+    and a cascade delete still removes it all."""
+    dataplane = broken_haproxy_dataplane
+    subnet = dataplane.api("GET", "/network/v2.0/subnets?name=public-subnet")["subnets"][0]
+    created = dataplane.api("POST", "/v2/lbaas/loadbalancers", {"loadbalancer": {
+        "name": "lb1", "vip_subnet_id": subnet["id"],
+        "listeners": [{"name": "listener1", "protocol": "HTTP", "protocol_port": 80,
+                       "default_pool": {"name": "pool1", "protocol": "HTTP",
+                                        "lb_algorithm": "ROUND_ROBIN"}}]}})
+    assert "loadbalancer" in created, created
+
+    def status(*what):
+        return dataplane.openstack("loadbalancer", *what, "-f", "json")["provisioning_status"]
+    wait_until(lambda: status("show", "lb1") != "PENDING_CREATE", 120, "lb1 to leave PENDING")
+    assert status("show", "lb1") == "ERROR"
+    assert status("listener", "show", "listener1") == "ERROR"
+    assert status("pool", "show", "pool1") == "ERROR"
+    dataplane.openstack("loadbalancer", "delete", "--cascade", "--wait", "lb1")
+    assert dataplane.openstack("loadbalancer", "list", "-f", "json") == []
+
+
 def test_data_plane_survives_kill_9_of_the_control_plane(dataplane):
     vip, (m1, m2) = build(dataplane)
     dataplane.kill()  # SIGKILL

@@ -156,6 +156,41 @@ impl Input {
         }
     }
 
+    /// An object nested in this input (an entry of `listeners` in a fully populated
+    /// load balancer, say). Unknown keys are refused naming `argument`, WSME's dotted
+    /// path of the nested type; conversion errors quote the outer body, as WSME does.
+    pub fn element(&self, value: &Value, argument: &str, allowed: &[&str]) -> ApiResult<Input> {
+        let Value::Object(fields) = value else {
+            return Err(
+                self.whole_body_error(format!("Value should be a dictionary: {}", shown(value)))
+            );
+        };
+        let unknown: Vec<&String> = fields
+            .keys()
+            .filter(|k| !allowed.contains(&k.as_str()))
+            .collect();
+        if !unknown.is_empty() {
+            return Err(unknown_attributes(argument, unknown));
+        }
+        Ok(Input {
+            fields: fields.clone(),
+            whole: self.whole.clone(),
+            pyarg: self.pyarg,
+        })
+    }
+
+    /// The entries of a list field (absent or null: none); a value that is not a list
+    /// is refused as WSME refuses it.
+    pub fn list(&self, name: &str) -> ApiResult<Vec<Value>> {
+        match self.raw(name) {
+            Field::Value(Value::Array(items)) => Ok(items.clone()),
+            Field::Value(other) => {
+                Err(self.whole_body_error(format!("Value not a valid list: {}", shown(other))))
+            }
+            Field::Null | Field::Absent => Ok(vec![]),
+        }
+    }
+
     /// The error WSME gives when a conversion fails: it quotes the whole body.
     fn whole_body_error(&self, reason: String) -> ApiError {
         invalid(

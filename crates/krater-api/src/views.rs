@@ -90,6 +90,56 @@ impl Catalog {
         }
     }
 
+    /// A load balancer as its create answers it (Octavia's "full" response): its
+    /// listeners and pools as whole objects, each pool with its members and monitor,
+    /// without the back references that the nesting makes redundant.
+    pub fn full_load_balancer(&self, lb: &LoadBalancer) -> Value {
+        let without = |object: Value, keys: &[&str]| match object {
+            Value::Object(mut map) => {
+                for key in keys {
+                    map.remove(*key);
+                }
+                Value::Object(map)
+            }
+            other => other,
+        };
+        let listeners: Vec<Value> = self
+            .listeners
+            .iter()
+            .filter(|l| l.load_balancer_id == lb.id)
+            .map(|l| without(to_value(self.listener(l)), &["loadbalancers"]))
+            .collect();
+        let pools: Vec<Value> = self
+            .pools
+            .iter()
+            .filter(|p| p.load_balancer_id == lb.id)
+            .map(|p| {
+                let mut pool = without(
+                    to_value(self.pool(p)),
+                    &["loadbalancers", "healthmonitor_id"],
+                );
+                let members: Vec<Value> = self
+                    .members
+                    .iter()
+                    .filter(|m| m.pool_id == p.id)
+                    .map(|m| to_value(member(m)))
+                    .collect();
+                let monitor = self
+                    .health_monitors
+                    .iter()
+                    .find(|h| h.pool_id == p.id)
+                    .map(|h| without(to_value(health_monitor(h)), &["pools"]));
+                pool["members"] = Value::from(members);
+                pool["healthmonitor"] = monitor.unwrap_or(Value::Null);
+                pool
+            })
+            .collect();
+        let mut value = to_value(self.load_balancer(lb));
+        value["listeners"] = Value::from(listeners);
+        value["pools"] = Value::from(pools);
+        value
+    }
+
     pub fn listener(&self, l: &Listener) -> wire::Listener {
         wire::Listener {
             id: l.id.clone(),

@@ -109,7 +109,8 @@ pub(crate) async fn mark_deleted(ctx: &Context) -> Result<(), FlowError> {
 }
 
 /// Failure: the objects the flow was about go to ERROR, every other pending object
-/// of the load balancer (the parents locked by the request) back to ACTIVE.
+/// of the load balancer (the parents locked by the request) back to ACTIVE; a failed
+/// create leaves the load balancer and all its children in ERROR.
 pub(crate) async fn revert(ctx: &Context, flow: &Flow) -> Result<(), FlowError> {
     let mut tx = ctx.db.begin().await?;
     let graph = tx.load_balancer_graph(&ctx.lb_id).await?;
@@ -135,10 +136,14 @@ pub(crate) async fn revert(ctx: &Context, flow: &Flow) -> Result<(), FlowError> 
         Flow::ApplyChildren { changed, .. } => changed.iter().map(|o| o.id.as_str()).collect(),
         _ => vec![],
     };
+    // Children made with the load balancer (a fully populated create) failed with it.
+    let other_status = match flow {
+        Flow::CreateLoadBalancer { .. } => ProvisioningStatus::Error,
+        _ => ProvisioningStatus::Active,
+    };
     for (table, id, status) in children(&graph) {
         if status.is_pending() && !changed.contains(&id) {
-            tx.set_provisioning_status(table, id, ProvisioningStatus::Active)
-                .await?;
+            tx.set_provisioning_status(table, id, other_status).await?;
         }
     }
     for mut amphora in graph.amphorae.clone() {

@@ -379,3 +379,113 @@ async fn tls_options_are_stored_and_reset_to_defaults() {
         json!(["TLSv1.2", "TLSv1.3"])
     );
 }
+
+/// A fully populated load balancer: listeners, pools, members and a monitor in one
+/// create, answered with whole objects, all ACTIVE together, gone with a cascade.
+#[tokio::test]
+async fn fully_populated_load_balancer() {
+    let svc = TestService::start().await;
+    let subnet = svc.subnet_id("public-subnet").await;
+    let (code, body) = svc
+        .post(
+            "/v2/lbaas/loadbalancers",
+            json!({"loadbalancer": {
+                "name": "graph", "vip_subnet_id": subnet,
+                "listeners": [
+                    {"name": "web", "protocol": "HTTP", "protocol_port": 80,
+                     "default_pool": {
+                         "name": "web-pool", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN",
+                         "healthmonitor": {"type": "HTTP", "delay": 5, "timeout": 3,
+                                           "max_retries": 3, "url_path": "/healthcheck"},
+                         "members": [{"address": "198.18.2.20", "protocol_port": 80},
+                                     {"address": "198.18.2.21", "protocol_port": 80}]}},
+                    {"name": "raw", "protocol": "TCP", "protocol_port": 81,
+                     "default_pool": {"name": "tcp-pool"}}
+                ],
+                "pools": [{"name": "tcp-pool", "protocol": "TCP", "lb_algorithm": "SOURCE_IP",
+                           "members": [{"address": "198.18.2.22", "protocol_port": 22}]}]
+            }}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED, "{body}");
+    let lb = &body["loadbalancer"];
+    let lb_id = lb["id"].as_str().unwrap().to_string();
+    let listeners = lb["listeners"].as_array().unwrap();
+    let pools = lb["pools"].as_array().unwrap();
+    assert_eq!(listeners.len(), 2);
+    assert_eq!(pools.len(), 2);
+    assert!(
+        listeners[0].get("loadbalancers").is_none(),
+        "{}",
+        listeners[0]
+    );
+    let pool_named = |name: &str| pools.iter().find(|p| p["name"] == name).unwrap().clone();
+    let web_pool = pool_named("web-pool");
+    let tcp_pool = pool_named("tcp-pool");
+    assert!(web_pool.get("healthmonitor_id").is_none());
+    assert_eq!(web_pool["healthmonitor"]["url_path"], "/healthcheck");
+    assert_eq!(web_pool["members"].as_array().unwrap().len(), 2);
+    assert_eq!(web_pool["members"][0]["operating_status"], "NO_MONITOR");
+    assert_eq!(tcp_pool["healthmonitor"], Value::Null);
+    let listener_named = |name: &str| listeners.iter().find(|l| l["name"] == name).unwrap();
+    assert_eq!(listener_named("web")["default_pool_id"], web_pool["id"]);
+    assert_eq!(listener_named("raw")["default_pool_id"], tcp_pool["id"]);
+    for object in [&listeners[0], &web_pool, &web_pool["healthmonitor"]] {
+        assert_eq!(object["provisioning_status"], "PENDING_CREATE");
+    }
+
+    svc.wait_for(
+        &format!("/v2/lbaas/loadbalancers/{lb_id}"),
+        "loadbalancer",
+        "ACTIVE",
+    )
+    .await;
+    let (_, tree) = svc
+        .get(&format!("/v2/lbaas/loadbalancers/{lb_id}/status"))
+        .await;
+    let tree_listeners = tree["statuses"]["loadbalancer"]["listeners"]
+        .as_array()
+        .unwrap();
+    assert_eq!(tree_listeners.len(), 2);
+    for (path, key) in [
+        (
+            format!(
+                "/v2/lbaas/listeners/{}",
+                listeners[0]["id"].as_str().unwrap()
+            ),
+            "listener",
+        ),
+        (
+            format!("/v2/lbaas/pools/{}", web_pool["id"].as_str().unwrap()),
+            "pool",
+        ),
+        (
+            format!(
+                "/v2/lbaas/healthmonitors/{}",
+                web_pool["healthmonitor"]["id"].as_str().unwrap()
+            ),
+            "healthmonitor",
+        ),
+        (
+            format!(
+                "/v2/lbaas/pools/{}/members/{}",
+                tcp_pool["id"].as_str().unwrap(),
+                tcp_pool["members"][0]["id"].as_str().unwrap()
+            ),
+            "member",
+        ),
+    ] {
+        let (code, shown) = svc.get(&path).await;
+        assert_eq!(code, StatusCode::OK, "{path}");
+        assert_eq!(shown[key]["provisioning_status"], "ACTIVE", "{path}");
+    }
+
+    let (code, _) = svc
+        .delete(&format!("/v2/lbaas/loadbalancers/{lb_id}?cascade=true"))
+        .await;
+    assert_eq!(code, StatusCode::NO_CONTENT);
+    svc.wait_gone(&format!("/v2/lbaas/loadbalancers/{lb_id}"))
+        .await;
+    let (_, pools) = svc.get("/v2/lbaas/pools").await;
+    assert_eq!(pools["pools"], json!([]));
+}

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, Uri};
 use krater_domain::flow::{Flow, ObjectKind, ObjectRef};
 use krater_domain::*;
 
-const UPDATE_FIELDS: &[&str] = &[
+pub(super) const UPDATE_FIELDS: &[&str] = &[
     "name",
     "admin_state_up",
     "delay",
@@ -199,47 +199,52 @@ fn check_domain(domain: &Option<String>, version: Option<f64>) -> ApiResult<()> 
     Ok(())
 }
 
-pub async fn create(
-    state: State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
-    body: Bytes,
-) -> ApiResult<Response> {
-    let caller = Caller::from_headers(&headers, &state);
-    let allowed: Vec<&str> = UPDATE_FIELDS
-        .iter()
-        .chain(CREATE_ONLY_FIELDS)
-        .copied()
-        .collect();
-    let input = Input::parse(&body, "healthmonitor", "health_monitor_", &allowed)?;
-    let pool_field = input.uuid("pool_id")?;
-    let pool_id = input.required("pool_id", pool_field)?;
+/// A new monitor as a create, or a pool of a fully populated load balancer, gives it.
+pub(super) struct MonitorSpec {
+    kind: HealthMonitorType,
+    delay: i64,
+    timeout: i64,
+    max_retries: i64,
+    settings: Settings,
+}
+
+pub(super) fn parse_spec(input: &Input) -> ApiResult<MonitorSpec> {
     let kind_field = input.enumeration::<HealthMonitorType>("type")?;
     let kind = input.required("type", kind_field)?;
-    let s = parse_settings(&input)?;
-    let delay = input.required("delay", s.delay)?;
-    let timeout = input.required("timeout", s.timeout)?;
-    let max_retries = input.required("max_retries", s.max_retries)?;
-    let project_id = project_of(&input, &caller)?;
+    let settings = parse_settings(input)?;
+    Ok(MonitorSpec {
+        kind,
+        delay: input.required("delay", settings.delay.clone())?,
+        timeout: input.required("timeout", settings.timeout.clone())?,
+        max_retries: input.required("max_retries", settings.max_retries.clone())?,
+        settings,
+    })
+}
 
-    let mut tx = state.db.begin().await?;
-    let pool = super::pool::find(&mut tx, &pool_id).await?;
-    check_type(&input, kind, &pool, delay)?;
+/// The monitor a spec describes for `pool`, PENDING_CREATE, once checked against the
+/// pool's protocol.
+pub(super) fn new_health_monitor(
+    input: &Input,
+    spec: MonitorSpec,
+    pool: &Pool,
+    project_id: String,
+) -> ApiResult<HealthMonitor> {
+    let MonitorSpec {
+        kind,
+        delay,
+        timeout,
+        max_retries,
+        settings: s,
+    } = spec;
+    check_type(input, kind, pool, delay)?;
     let domain_name = s.domain_name.value();
     let http_version = s.http_version.value();
     check_domain(&domain_name, http_version)?;
-    if tx.health_monitor_of(&pool_id).await?.is_some() {
-        return Err(ApiError::conflict("This pool already has a health monitor"));
-    }
-    lock_load_balancer(&mut tx, &pool.load_balancer_id).await?;
-    tx.test_and_set_status(Table::Pool, &pool_id, Transition::Update)
-        .await?;
-    mark_listeners_of_pool(&mut tx, &pool_id).await?;
     let http = kind.is_http();
-    let monitor = HealthMonitor {
+    Ok(HealthMonitor {
         id: uuid::Uuid::new_v4().to_string(),
         project_id,
-        pool_id: pool_id.clone(),
+        pool_id: pool.id.clone(),
         name: optional_text(s.name),
         provisioning_status: ProvisioningStatus::PendingCreate,
         operating_status: OperatingStatus::Offline,
@@ -268,7 +273,33 @@ pub async fn create(
         tags: s.tags.value().unwrap_or_default(),
         created_at: now(),
         updated_at: None,
-    };
+    })
+}
+
+pub async fn create(
+    state: State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let caller = Caller::from_headers(&headers, &state);
+    let allowed = fields_of(UPDATE_FIELDS, CREATE_ONLY_FIELDS);
+    let input = Input::parse(&body, "healthmonitor", "health_monitor_", &allowed)?;
+    let pool_field = input.uuid("pool_id")?;
+    let pool_id = input.required("pool_id", pool_field)?;
+    let spec = parse_spec(&input)?;
+    let project_id = project_of(&input, &caller)?;
+
+    let mut tx = state.db.begin().await?;
+    let pool = super::pool::find(&mut tx, &pool_id).await?;
+    let monitor = new_health_monitor(&input, spec, &pool, project_id)?;
+    if tx.health_monitor_of(&pool_id).await?.is_some() {
+        return Err(ApiError::conflict("This pool already has a health monitor"));
+    }
+    lock_load_balancer(&mut tx, &pool.load_balancer_id).await?;
+    tx.test_and_set_status(Table::Pool, &pool_id, Transition::Update)
+        .await?;
+    mark_listeners_of_pool(&mut tx, &pool_id).await?;
     tx.save_health_monitor(&monitor).await?;
     tx.enqueue(&Flow::ApplyChildren {
         lb_id: pool.load_balancer_id.clone(),

@@ -17,7 +17,7 @@ const DEFAULT_TIMEOUT_MEMBER_DATA: i64 = 50_000;
 const DEFAULT_TIMEOUT_TCP_INSPECT: i64 = 0;
 
 /// Fields a create and an update share.
-const COMMON_FIELDS: &[&str] = &[
+pub(super) const COMMON_FIELDS: &[&str] = &[
     "name",
     "description",
     "admin_state_up",
@@ -275,10 +275,86 @@ async fn check_default_pool(
         .await?
         .filter(|p| p.load_balancer_id == lb_id)
         .ok_or_else(|| missing(Table::Pool, pool_id))?;
-    if !protocol.allowed_pool_protocols().contains(&pool.protocol) {
-        return Err(ApiError::validation(format!(
-            "The pool protocol '{}' is invalid while the listener protocol is '{protocol}'.",
-            pool.protocol
+    super::pool::check_listener_protocol(protocol, pool.protocol)
+}
+
+/// A new listener as a create, or an entry of a fully populated load balancer, gives it.
+pub(super) struct ListenerSpec {
+    protocol: ListenerProtocol,
+    protocol_port: u16,
+    settings: Settings,
+}
+
+pub(super) fn parse_spec(input: &Input) -> ApiResult<ListenerSpec> {
+    let protocol_field = input.enumeration::<ListenerProtocol>("protocol")?;
+    let protocol = input.required("protocol", protocol_field)?;
+    let port_field = input.port("protocol_port")?;
+    let protocol_port = input.required("protocol_port", port_field)?;
+    let settings = parse_settings(input)?;
+    check_hsts(protocol, &settings, true)?;
+    Ok(ListenerSpec {
+        protocol,
+        protocol_port,
+        settings,
+    })
+}
+
+/// The listener a spec describes, PENDING_CREATE on load balancer `lb_id`, once its
+/// headers are checked against its protocol. Its default pool is the spec's
+/// `default_pool_id`, not checked here.
+pub(super) fn new_listener(
+    spec: ListenerSpec,
+    lb_id: &str,
+    project_id: String,
+) -> ApiResult<Listener> {
+    let ListenerSpec {
+        protocol,
+        protocol_port,
+        settings,
+    } = spec;
+    let insert_headers = settings.insert_headers.value().unwrap_or_default();
+    check_insert_headers(protocol, &insert_headers)?;
+    if protocol == ListenerProtocol::TerminatedHttps {
+        return Err(ApiError::validation(
+            "An SNI or default certificate container reference must be provided for TERMINATED_HTTPS listeners.",
+        ));
+    }
+    let [client, connect, data, inspect] = settings.timeouts;
+    Ok(Listener {
+        id: uuid::Uuid::new_v4().to_string(),
+        project_id,
+        load_balancer_id: lb_id.to_string(),
+        name: optional_text(settings.name),
+        description: optional_text(settings.description),
+        provisioning_status: ProvisioningStatus::PendingCreate,
+        operating_status: OperatingStatus::Offline,
+        admin_state_up: flag_or(settings.admin_state_up, true),
+        protocol,
+        protocol_port,
+        connection_limit: settings.connection_limit.value().unwrap_or(-1),
+        default_pool_id: settings.default_pool_id.value(),
+        timeout_client_data: client.value().unwrap_or(DEFAULT_TIMEOUT_CLIENT_DATA),
+        timeout_member_connect: connect.value().unwrap_or(DEFAULT_TIMEOUT_MEMBER_CONNECT),
+        timeout_member_data: data.value().unwrap_or(DEFAULT_TIMEOUT_MEMBER_DATA),
+        timeout_tcp_inspect: inspect.value().unwrap_or(DEFAULT_TIMEOUT_TCP_INSPECT),
+        insert_headers,
+        allowed_cidrs: settings.allowed_cidrs.value().unwrap_or_default(),
+        tls: tls::created(settings.tls),
+        tags: settings.tags.value().unwrap_or_default(),
+        created_at: now(),
+        updated_at: None,
+    })
+}
+
+/// Two listeners of a load balancer cannot share a port of the same L4 protocol.
+pub(super) fn check_port_free(others: &[Listener], new: &Listener) -> ApiResult<()> {
+    let (protocol, port) = (new.protocol, new.protocol_port);
+    if others
+        .iter()
+        .any(|o| o.protocol.l4_family() == protocol.l4_family() && o.protocol_port == port)
+    {
+        return Err(ApiError::conflict(format!(
+            "Another Listener on this Load Balancer is already using protocol {protocol} and protocol_port {port}"
         )));
     }
     Ok(())
@@ -291,21 +367,12 @@ pub async fn create(
     body: Bytes,
 ) -> ApiResult<Response> {
     let caller = Caller::from_headers(&headers, &state);
-    let allowed: Vec<&str> = COMMON_FIELDS
-        .iter()
-        .chain(CREATE_ONLY_FIELDS)
-        .copied()
-        .collect();
+    let allowed = fields_of(COMMON_FIELDS, CREATE_ONLY_FIELDS);
     let input = Input::parse(&body, "listener", "listener_", &allowed)?;
-    let protocol_field = input.enumeration::<ListenerProtocol>("protocol")?;
-    let protocol = input.required("protocol", protocol_field)?;
-    let port_field = input.port("protocol_port")?;
-    let protocol_port = input.required("protocol_port", port_field)?;
+    let spec = parse_spec(&input)?;
     let lb_field = input.uuid("loadbalancer_id")?;
     let lb_id = input.required("loadbalancer_id", lb_field)?;
     let project_id = project_of(&input, &caller)?;
-    let settings = parse_settings(&input)?;
-    check_hsts(protocol, &settings, true)?;
     for graph in ["default_pool", "l7policies"] {
         if input
             .raw_value(graph)
@@ -322,52 +389,12 @@ pub async fn create(
     tx.load_balancer(&lb_id)
         .await?
         .ok_or_else(|| missing(Table::LoadBalancer, &lb_id))?;
-    let insert_headers = settings.insert_headers.value().unwrap_or_default();
-    check_insert_headers(protocol, &insert_headers)?;
-    if protocol == ListenerProtocol::TerminatedHttps {
-        return Err(ApiError::validation(
-            "An SNI or default certificate container reference must be provided for TERMINATED_HTTPS listeners.",
-        ));
-    }
-    for other in tx.listeners_of(&lb_id).await? {
-        if other.protocol.l4_family() == protocol.l4_family()
-            && other.protocol_port == protocol_port
-        {
-            return Err(ApiError::conflict(format!(
-                "Another Listener on this Load Balancer is already using protocol {protocol} and protocol_port {protocol_port}"
-            )));
-        }
-    }
-    let default_pool_id = settings.default_pool_id.value();
-    if let Some(pool_id) = &default_pool_id {
-        check_default_pool(&mut tx, &lb_id, protocol, pool_id).await?;
+    let listener = new_listener(spec, &lb_id, project_id)?;
+    check_port_free(&tx.listeners_of(&lb_id).await?, &listener)?;
+    if let Some(pool_id) = &listener.default_pool_id {
+        check_default_pool(&mut tx, &lb_id, listener.protocol, pool_id).await?;
     }
     lock_load_balancer(&mut tx, &lb_id).await?;
-    let [client, connect, data, inspect] = settings.timeouts;
-    let listener = Listener {
-        id: uuid::Uuid::new_v4().to_string(),
-        project_id,
-        load_balancer_id: lb_id.clone(),
-        name: optional_text(settings.name),
-        description: optional_text(settings.description),
-        provisioning_status: ProvisioningStatus::PendingCreate,
-        operating_status: OperatingStatus::Offline,
-        admin_state_up: flag_or(settings.admin_state_up, true),
-        protocol,
-        protocol_port,
-        connection_limit: settings.connection_limit.value().unwrap_or(-1),
-        default_pool_id,
-        timeout_client_data: client.value().unwrap_or(DEFAULT_TIMEOUT_CLIENT_DATA),
-        timeout_member_connect: connect.value().unwrap_or(DEFAULT_TIMEOUT_MEMBER_CONNECT),
-        timeout_member_data: data.value().unwrap_or(DEFAULT_TIMEOUT_MEMBER_DATA),
-        timeout_tcp_inspect: inspect.value().unwrap_or(DEFAULT_TIMEOUT_TCP_INSPECT),
-        insert_headers,
-        allowed_cidrs: settings.allowed_cidrs.value().unwrap_or_default(),
-        tls: tls::created(settings.tls),
-        tags: settings.tags.value().unwrap_or_default(),
-        created_at: now(),
-        updated_at: None,
-    };
     tx.save_listener(&listener).await?;
     tx.enqueue(&Flow::ApplyChildren {
         lb_id,

@@ -107,18 +107,6 @@ pub async fn create(
             "qos_policy {qos} not found."
         )));
     }
-    for graph in ["listeners", "pools"] {
-        if input
-            .raw_value(graph)
-            .and_then(|v| v.as_array())
-            .is_some_and(|a| !a.is_empty())
-        {
-            return Err(ApiError::new(
-                StatusCode::NOT_IMPLEMENTED,
-                format!("Provider '{provider}' does not support a requested action: creating {graph} together with the load balancer"),
-            ));
-        }
-    }
     if let Some(port) = &vip_port_id {
         return Err(ApiError::bad_request(format!("Port {port} not found.")));
     }
@@ -212,18 +200,30 @@ pub async fn create(
         created_at: now(),
         updated_at: None,
     };
+    let graph = graph::parse(&input, &state, &lb)?;
     tx.save_load_balancer(&lb).await?;
+    for pool in &graph.pools {
+        tx.save_pool(pool).await?;
+    }
+    for monitor in &graph.monitors {
+        tx.save_health_monitor(monitor).await?;
+    }
+    for member in &graph.members {
+        tx.save_member(member).await?;
+    }
+    for listener in &graph.listeners {
+        tx.save_listener(listener).await?;
+    }
     tx.enqueue(&Flow::CreateLoadBalancer { lb_id: id.clone() })
         .await?;
     let catalog = Catalog::load(&mut tx).await?;
     tx.commit().await?;
     state.wake_worker();
-    let query = Query::parse(uri.query());
     Ok(one(
         StatusCode::CREATED,
         "loadbalancer",
-        views::to_value(catalog.load_balancer(&lb)),
-        &query,
+        catalog.full_load_balancer(&lb),
+        &Query::parse(uri.query()),
     ))
 }
 

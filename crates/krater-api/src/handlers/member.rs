@@ -11,7 +11,7 @@ use krater_domain::flow::{Flow, ObjectKind, ObjectRef};
 use krater_domain::*;
 use std::collections::HashSet;
 
-const UPDATE_FIELDS: &[&str] = &[
+pub(super) const UPDATE_FIELDS: &[&str] = &[
     "name",
     "admin_state_up",
     "weight",
@@ -55,7 +55,7 @@ fn parse_settings(input: &Input) -> ApiResult<MemberSettings> {
 }
 
 /// A member as a create (or an entry of a batch update) describes it.
-struct MemberSpec {
+pub(super) struct MemberSpec {
     address: String,
     protocol_port: u16,
     subnet_id: Option<String>,
@@ -63,7 +63,11 @@ struct MemberSpec {
     settings: MemberSettings,
 }
 
-fn parse_spec(input: &Input, state: &AppState, caller: &Caller) -> ApiResult<MemberSpec> {
+pub(super) fn parse_spec(
+    input: &Input,
+    state: &AppState,
+    caller: &Caller,
+) -> ApiResult<MemberSpec> {
     let address_field = input.ip_address("address")?;
     let address = input.required("address", address_field)?;
     let port_field = input.port("protocol_port")?;
@@ -96,7 +100,7 @@ fn parse_spec(input: &Input, state: &AppState, caller: &Caller) -> ApiResult<Mem
     Ok(spec)
 }
 
-fn new_member(spec: MemberSpec, pool_id: &str, has_monitor: bool) -> Member {
+pub(super) fn new_member(spec: MemberSpec, pool_id: &str, has_monitor: bool) -> Member {
     let settings = spec.settings;
     Member {
         id: uuid::Uuid::new_v4().to_string(),
@@ -158,7 +162,7 @@ async fn lock_for_member_change(tx: &mut Tx, pool: &Pool) -> ApiResult<()> {
     mark_listeners_of_pool(tx, &pool.id).await
 }
 
-fn duplicate(address: &str, port: u16) -> ApiError {
+pub(super) fn duplicate(address: &str, port: u16) -> ApiError {
     ApiError::conflict(format!(
         "Another member on this pool is already using ip {address} on protocol_port {port}"
     ))
@@ -172,11 +176,7 @@ pub async fn create(
     body: Bytes,
 ) -> ApiResult<Response> {
     let caller = Caller::from_headers(&headers, &state);
-    let allowed: Vec<&str> = UPDATE_FIELDS
-        .iter()
-        .chain(CREATE_ONLY_FIELDS)
-        .copied()
-        .collect();
+    let allowed = fields_of(UPDATE_FIELDS, CREATE_ONLY_FIELDS);
     let input = Input::parse(&body, "member", "member_", &allowed)?;
     let mut tx = state.db.begin().await?;
     let pool = super::pool::find(&mut tx, &pool_id).await?;
@@ -324,11 +324,7 @@ pub async fn batch_update(
             ))
         }
     };
-    let allowed: Vec<&str> = UPDATE_FIELDS
-        .iter()
-        .chain(CREATE_ONLY_FIELDS)
-        .copied()
-        .collect();
+    let allowed = fields_of(UPDATE_FIELDS, CREATE_ONLY_FIELDS);
     let mut specs = Vec::new();
     let mut seen = HashSet::new();
     for entry in entries {

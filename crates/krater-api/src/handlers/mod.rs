@@ -2,6 +2,7 @@
 //! status locks of Octavia's status machine.
 
 mod amphora;
+mod graph;
 mod health_monitor;
 mod listener;
 mod load_balancer;
@@ -196,6 +197,11 @@ fn list_of(
         state.config.api_settings.pagination_max_limit,
     )?;
     Ok(Json(body).into_response())
+}
+
+/// The fields a create accepts: those its update accepts too, and its own.
+fn fields_of(shared: &[&'static str], own: &[&'static str]) -> Vec<&'static str> {
+    shared.iter().chain(own).copied().collect()
 }
 
 /// Common shape of the field lists that every create/update accepts.

@@ -11,7 +11,7 @@ use krater_domain::flow::{Flow, ObjectKind, ObjectRef};
 use krater_domain::*;
 use serde_json::Map;
 
-const COMMON_FIELDS: &[&str] = &[
+pub(super) const COMMON_FIELDS: &[&str] = &[
     "name",
     "description",
     "admin_state_up",
@@ -114,7 +114,7 @@ fn allowed_keys_violation(input: &Input, allowed: &[&str]) -> Option<String> {
 }
 
 /// Refuses the options this deployment cannot carry out yet.
-fn check_unsupported(input: &Input, lb_algorithm: Option<LbAlgorithm>) -> ApiResult<()> {
+pub(super) fn check_unsupported(input: &Input, lb_algorithm: Option<LbAlgorithm>) -> ApiResult<()> {
     if lb_algorithm == Some(LbAlgorithm::SourceIpPort) {
         return Err(ApiError::new(
             StatusCode::NOT_IMPLEMENTED,
@@ -141,6 +141,76 @@ fn check_unsupported(input: &Input, lb_algorithm: Option<LbAlgorithm>) -> ApiRes
     Ok(())
 }
 
+/// A new pool as a create, or an entry of a fully populated load balancer, gives it.
+pub(super) struct PoolSpec {
+    pub(super) protocol: PoolProtocol,
+    pub(super) lb_algorithm: LbAlgorithm,
+    name: Field<String>,
+    description: Field<String>,
+    admin_state_up: bool,
+    tags: Vec<String>,
+    persistence: Option<SessionPersistence>,
+    tls: TlsOptions,
+}
+
+pub(super) fn parse_spec(input: &Input) -> ApiResult<PoolSpec> {
+    let protocol_field = input.enumeration::<PoolProtocol>("protocol")?;
+    let protocol = input.required("protocol", protocol_field)?;
+    let algorithm_field = input.enumeration::<LbAlgorithm>("lb_algorithm")?;
+    let lb_algorithm = input.required("lb_algorithm", algorithm_field)?;
+    Ok(PoolSpec {
+        protocol,
+        lb_algorithm,
+        name: input.string("name", NAME_MAX)?,
+        description: input.string("description", NAME_MAX)?,
+        admin_state_up: flag_or(input.boolean("admin_state_up")?, true),
+        tags: input
+            .string_list("tags", TAGS_MAX)?
+            .value()
+            .unwrap_or_default(),
+        persistence: match input.object("session_persistence")? {
+            Field::Value(map) => Some(session_persistence(map, protocol)?),
+            _ => None,
+        },
+        tls: tls::created(tls::parse(input)?),
+    })
+}
+
+/// The pool a spec describes, PENDING_CREATE on load balancer `lb_id`.
+pub(super) fn new_pool(spec: PoolSpec, lb_id: &str, project_id: String) -> Pool {
+    Pool {
+        id: uuid::Uuid::new_v4().to_string(),
+        project_id,
+        load_balancer_id: lb_id.to_string(),
+        name: optional_text(spec.name),
+        description: optional_text(spec.description),
+        provisioning_status: ProvisioningStatus::PendingCreate,
+        operating_status: OperatingStatus::Offline,
+        admin_state_up: spec.admin_state_up,
+        protocol: spec.protocol,
+        lb_algorithm: spec.lb_algorithm,
+        session_persistence: spec.persistence,
+        tls_enabled: false,
+        tls: spec.tls,
+        tags: spec.tags,
+        created_at: now(),
+        updated_at: None,
+    }
+}
+
+/// A listener forwards only to pools that speak a protocol it can carry.
+pub(super) fn check_listener_protocol(
+    listener: ListenerProtocol,
+    pool: PoolProtocol,
+) -> ApiResult<()> {
+    if !listener.allowed_pool_protocols().contains(&pool) {
+        return Err(ApiError::validation(format!(
+            "The pool protocol '{pool}' is invalid while the listener protocol is '{listener}'."
+        )));
+    }
+    Ok(())
+}
+
 pub async fn create(
     state: State<AppState>,
     headers: HeaderMap,
@@ -148,31 +218,12 @@ pub async fn create(
     body: Bytes,
 ) -> ApiResult<Response> {
     let caller = Caller::from_headers(&headers, &state);
-    let allowed: Vec<&str> = COMMON_FIELDS
-        .iter()
-        .chain(CREATE_ONLY_FIELDS)
-        .copied()
-        .collect();
+    let allowed = fields_of(COMMON_FIELDS, CREATE_ONLY_FIELDS);
     let input = Input::parse(&body, "pool", "pool_", &allowed)?;
-    let protocol_field = input.enumeration::<PoolProtocol>("protocol")?;
-    let protocol = input.required("protocol", protocol_field)?;
-    let algorithm_field = input.enumeration::<LbAlgorithm>("lb_algorithm")?;
-    let lb_algorithm = input.required("lb_algorithm", algorithm_field)?;
+    let spec = parse_spec(&input)?;
     let listener_id = input.uuid("listener_id")?.value();
     let loadbalancer_id = input.uuid("loadbalancer_id")?.value();
-    let name = input.string("name", NAME_MAX)?;
-    let description = input.string("description", NAME_MAX)?;
-    let admin_state_up = flag_or(input.boolean("admin_state_up")?, true);
-    let tags = input
-        .string_list("tags", TAGS_MAX)?
-        .value()
-        .unwrap_or_default();
     let project_id = project_of(&input, &caller)?;
-    let persistence = match input.object("session_persistence")? {
-        Field::Value(map) => Some(session_persistence(map, protocol)?),
-        _ => None,
-    };
-    let tls = tls::created(tls::parse(&input)?);
     for graph in ["healthmonitor", "members"] {
         if input
             .raw_value(graph)
@@ -217,37 +268,11 @@ pub async fn create(
                 "This listener already has a default pool",
             ));
         }
-        if !listener
-            .protocol
-            .allowed_pool_protocols()
-            .contains(&protocol)
-        {
-            return Err(ApiError::validation(format!(
-                "The pool protocol '{protocol}' is invalid while the listener protocol is '{}'.",
-                listener.protocol
-            )));
-        }
+        check_listener_protocol(listener.protocol, spec.protocol)?;
     }
-    check_unsupported(&input, Some(lb_algorithm))?;
+    check_unsupported(&input, Some(spec.lb_algorithm))?;
     lock_load_balancer(&mut tx, &lb_id).await?;
-    let pool = Pool {
-        id: uuid::Uuid::new_v4().to_string(),
-        project_id,
-        load_balancer_id: lb_id.clone(),
-        name: optional_text(name),
-        description: optional_text(description),
-        provisioning_status: ProvisioningStatus::PendingCreate,
-        operating_status: OperatingStatus::Offline,
-        admin_state_up,
-        protocol,
-        lb_algorithm,
-        session_persistence: persistence,
-        tls_enabled: false,
-        tls,
-        tags,
-        created_at: now(),
-        updated_at: None,
-    };
+    let pool = new_pool(spec, &lb_id, project_id);
     tx.save_pool(&pool).await?;
     if let Some(mut listener) = listener {
         listener.default_pool_id = Some(pool.id.clone());
