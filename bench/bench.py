@@ -120,6 +120,11 @@ def inside(run_id, rounds, seconds):
             print(f"ratio VIP/direct:      {vip_rps / dir_rps:10.2f} x req/s  "
                   f"{vip_p99 / dir_p99:5.2f} x p99")
             time.sleep(2)
+        except Exception:
+            print("--- krater log (last 60 lines) ---", file=sys.stderr)
+            print("\n".join((Path(tmp) / "krater.log").read_text().splitlines()[-60:]),
+                  file=sys.stderr)
+            raise
         finally:
             serve.kill()
             serve.wait()

@@ -18,6 +18,10 @@ use crate::types::{
     PlugVip, API_VERSION,
 };
 
+/// The first pause of [`AgentClient::wait_reachable`]; pauses double from there up to
+/// [`ClientSettings::retry_interval`].
+const FIRST_REACHABILITY_PAUSE: Duration = Duration::from_millis(50);
+
 /// Timeouts and retries of an [`AgentClient`]. The defaults are Octavia's
 /// `[haproxy_amphora]` `rest_request_conn_timeout`, `rest_request_read_timeout`,
 /// `active_connection_max_retries` and `active_connection_retry_interval`.
@@ -124,20 +128,23 @@ impl AgentClient {
         &self.amphora_id
     }
 
-    /// Polls `GET /` until the agent answers or `deadline` has passed, pausing
-    /// [`ClientSettings::retry_interval`] between attempts; an answer with an error
-    /// status ends the wait at once.
+    /// Polls `GET /` until the agent answers or `deadline` has passed, pausing 50 ms
+    /// after the first attempt and twice as long after each next one, up to
+    /// [`ClientSettings::retry_interval`]; an answer with an error status ends the wait
+    /// at once.
     pub async fn wait_reachable(&self, deadline: Duration) -> Result<ApiVersion, ClientError> {
         let end = Instant::now() + deadline;
         let mut attempts = 0;
+        // An agent in a namespace starts in tens of milliseconds, one in a VM in tens of
+        // seconds: poll soon at first, then every `retry_interval`.
+        let mut pause = FIRST_REACHABILITY_PAUSE.min(self.settings.retry_interval);
         loop {
             attempts += 1;
             let source = match self.http.get(format!("{}/", self.base)).send().await {
                 Ok(resp) => return json(check(resp).await?).await,
                 Err(e) => e,
             };
-            let now = Instant::now();
-            if now + self.settings.retry_interval >= end {
+            if Instant::now() + pause >= end {
                 return Err(ClientError::Unreachable {
                     amphora_id: self.amphora_id.clone(),
                     attempts,
@@ -145,7 +152,8 @@ impl AgentClient {
                 });
             }
             tracing::debug!(amphora_id = %self.amphora_id, error = %source, "agent not reachable yet");
-            tokio::time::sleep(self.settings.retry_interval).await;
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(self.settings.retry_interval);
         }
     }
 

@@ -46,7 +46,11 @@ impl Service {
 /// The drivers of the embedded default: network namespaces, local bridges, the agent.
 /// Also starts the health manager on the management network, where the agents send
 /// their heartbeats.
-async fn real_drivers(config: &Config, networks: &Arc<LocalNetworks>) -> anyhow::Result<Drivers> {
+async fn real_drivers(
+    config: &Config,
+    networks: &Arc<LocalNetworks>,
+    db: &krater_db::Db,
+) -> anyhow::Result<Drivers> {
     let local = krater_drivers::LocalNetwork::new((**networks).clone());
     local
         .ensure_bridges()
@@ -64,7 +68,9 @@ async fn real_drivers(config: &Config, networks: &Arc<LocalNetworks>) -> anyhow:
     let bind: std::net::SocketAddr = format!("{}:{}", hm.bind_ip, hm.bind_port)
         .parse()
         .context("[health_manager] bind_ip/bind_port")?;
-    let db = krater_db::Db::connect(&config.database_url()).await?;
+    // The health manager shares the service's connections: with SQLite a second
+    // connection would make writers on either side fail with "database is locked".
+    let db = db.clone();
     let counters = Arc::new(krater_health_manager::Counters::default());
     tokio::spawn(async move {
         if let Err(err) = krater_health_manager::run(db, bind, key, counters).await {
@@ -118,7 +124,7 @@ pub async fn start(config: Config) -> anyhow::Result<Service> {
 
     let amphora_drivers = match worker_config.amphora_drivers {
         DriverChoice::Noop => Drivers::noop(),
-        DriverChoice::Real => real_drivers(&config, &networks).await?,
+        DriverChoice::Real => real_drivers(&config, &networks, &db).await?,
     };
     let mut providers = HashMap::new();
     for name in AMPHORA_PROVIDERS {
