@@ -137,13 +137,14 @@ pub(crate) async fn revert(ctx: &Context, flow: &Flow) -> Result<(), FlowError> 
         _ => vec![],
     };
     // Children made with the load balancer (a fully populated create) failed with it.
-    let other_status = match flow {
+    let untouched_pending_status = match flow {
         Flow::CreateLoadBalancer { .. } => ProvisioningStatus::Error,
         _ => ProvisioningStatus::Active,
     };
     for (table, id, status) in children(&graph) {
         if status.is_pending() && !changed.contains(&id) {
-            tx.set_provisioning_status(table, id, other_status).await?;
+            tx.set_provisioning_status(table, id, untouched_pending_status)
+                .await?;
         }
     }
     for mut amphora in graph.amphorae.clone() {

@@ -400,7 +400,7 @@ async fn fully_populated_load_balancer() {
                          "members": [{"address": "198.18.2.20", "protocol_port": 80},
                                      {"address": "198.18.2.21", "protocol_port": 80}]}},
                     {"name": "raw", "protocol": "TCP", "protocol_port": 81,
-                     "default_pool": {"name": "tcp-pool"}}
+                     "default_pool": {"name": "tcp-pool", "tls_enabled": false}}
                 ],
                 "pools": [{"name": "tcp-pool", "protocol": "TCP", "lb_algorithm": "SOURCE_IP",
                            "members": [{"address": "198.18.2.22", "protocol_port": 22}]}]

@@ -1,18 +1,18 @@
 //! A fully populated load balancer: `listeners` and `pools`, with their members and
 //! monitors, given in the load balancer's create and made with it in one transaction
 //! (Octavia's "graph" create). A listener's `default_pool` is either a whole pool or
-//! `{"name": …}`, a reference to a pool of the same request; pools are therefore
-//! named, and names are unique within the request.
+//! a reference to a pool of the same request by name (`{"name": …}`, optionally with
+//! `admin_state_up` or `tls_enabled`, which Octavia also ignores there); pools are
+//! therefore named, and names are unique within the request.
 //!
-//! Every object goes through the checks of its own create, and the default pool must
-//! speak a protocol its listener can carry (Octavia skips that check here; an HAProxy
-//! configuration could not be made without it). Nested `l7policies` wait for L7.
+//! Every object goes through the checks of its own create. Nested `l7policies` wait
+//! for L7 policies.
 
 use super::*;
-use crate::body::{Field, Input};
+use crate::body::Input;
 use crate::Caller;
 use krater_domain::*;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// WSME's names of the nested types, as its "Unknown attribute" messages give them.
 const LISTENERS_ARG: &str = "load_balancer.loadbalancer.listeners";
@@ -26,6 +26,9 @@ const POOL_ONLY_FIELDS: &[&str] = &["protocol", "healthmonitor", "members"];
 const MEMBER_ONLY_FIELDS: &[&str] = &["address", "protocol_port", "subnet_id", "request_sriov"];
 const MONITOR_ONLY_FIELDS: &[&str] = &["type"];
 
+/// Keys of a `default_pool` that still make it a reference by name.
+const REFERENCE_KEYS: &[&str] = &["name", "admin_state_up", "tls_enabled"];
+
 /// The children of a new load balancer, checked, PENDING_CREATE, not yet written.
 #[derive(Default)]
 pub(super) struct Graph {
@@ -35,30 +38,43 @@ pub(super) struct Graph {
     pub listeners: Vec<Listener>,
 }
 
-fn validation(detail: String) -> ApiError {
-    ApiError::validation(detail)
+/// The load balancer the graph belongs to.
+pub(super) struct Owner<'a> {
+    pub lb_id: &'a str,
+    pub project_id: &'a str,
+    pub provider: &'a str,
 }
 
-/// A pool given in full: its input and the WSME name of its type.
+/// A pool given in full.
 struct PoolEntry {
     input: Input,
+    /// WSME's name of its type: where it was given.
     argument: &'static str,
+    name: Option<String>,
 }
 
-/// Parses and checks the `listeners` and `pools` of a load balancer create for the
-/// load balancer `lb` (made, not yet written).
-pub(super) fn parse(input: &Input, state: &AppState, lb: &LoadBalancer) -> ApiResult<Graph> {
+/// A pool made from an entry, as the listeners that name it need it.
+struct NamedPool {
+    id: String,
+    protocol: PoolProtocol,
+}
+
+/// Parses and checks the `listeners` and `pools` of a load balancer create; writes
+/// nothing.
+pub(super) fn parse(input: &Input, state: &AppState, owner: &Owner) -> ApiResult<Graph> {
     let listener_fields = fields_of(super::listener::COMMON_FIELDS, LISTENER_ONLY_FIELDS);
     let pool_fields = fields_of(super::pool::COMMON_FIELDS, POOL_ONLY_FIELDS);
 
     let mut pool_entries = Vec::new();
     for value in input.list("pools")? {
+        let pool = input.element(&value, POOLS_ARG, &pool_fields)?;
         pool_entries.push(PoolEntry {
-            input: input.element(&value, POOLS_ARG, &pool_fields)?,
+            name: pool.string("name", NAME_MAX)?.value(),
+            input: pool,
             argument: POOLS_ARG,
         });
     }
-    // (listener, the name of its default pool)
+    // Each listener with the name of its default pool.
     let mut listener_entries = Vec::new();
     let mut references = Vec::new();
     for value in input.list("listeners")? {
@@ -67,8 +83,8 @@ pub(super) fn parse(input: &Input, state: &AppState, lb: &LoadBalancer) -> ApiRe
             return Err(ApiError::new(
                 StatusCode::NOT_IMPLEMENTED,
                 format!(
-                    "Provider '{}' does not support a requested action: l7policies in a listener create",
-                    lb.provider
+                    "Provider '{}' does not support a requested action: L7 policies are not available yet",
+                    owner.provider
                 ),
             ));
         }
@@ -76,19 +92,23 @@ pub(super) fn parse(input: &Input, state: &AppState, lb: &LoadBalancer) -> ApiRe
             None | Some(Value::Null) => None,
             Some(value) => {
                 let pool = listener.element(value, DEFAULT_POOL_ARG, &pool_fields)?;
-                let Field::Value(name) = pool.string("name", NAME_MAX)? else {
-                    return Err(validation(
-                        "Pools must be named when creating a fully populated loadbalancer.".into(),
-                    ));
-                };
-                let full = pool.keys().any(|k| k != "name" && k != "admin_state_up");
-                if full {
+                let name = pool
+                    .string("name", NAME_MAX)?
+                    .value()
+                    .filter(|name| !name.is_empty())
+                    .ok_or_else(|| {
+                        ApiError::validation(
+                            "Pools must be named when creating a fully populated loadbalancer.",
+                        )
+                    })?;
+                if pool.keys().all(|k| REFERENCE_KEYS.contains(&k.as_str())) {
+                    references.push(name.clone());
+                } else {
                     pool_entries.push(PoolEntry {
                         input: pool,
                         argument: DEFAULT_POOL_ARG,
+                        name: Some(name.clone()),
                     });
-                } else {
-                    references.push(name.clone());
                 }
                 Some(name)
             }
@@ -96,19 +116,16 @@ pub(super) fn parse(input: &Input, state: &AppState, lb: &LoadBalancer) -> ApiRe
         listener_entries.push((listener, default_pool));
     }
 
-    let names: Vec<Option<String>> = pool_entries
-        .iter()
-        .map(|p| p.input.string("name", NAME_MAX).map(Field::value))
-        .collect::<ApiResult<_>>()?;
-    let distinct: std::collections::HashSet<&Option<String>> = names.iter().collect();
-    if distinct.len() != names.len() {
-        return Err(validation(
-            "Pool names must be unique when creating a fully populated loadbalancer.".into(),
+    // As in Octavia, unnamed pools count as one name here.
+    let names: HashSet<&Option<String>> = pool_entries.iter().map(|p| &p.name).collect();
+    if names.len() != pool_entries.len() {
+        return Err(ApiError::validation(
+            "Pool names must be unique when creating a fully populated loadbalancer.",
         ));
     }
     for reference in &references {
         if !names.contains(&Some(reference.clone())) {
-            return Err(validation(format!(
+            return Err(ApiError::validation(format!(
                 "Pool '{reference}' was referenced but no full definition was found."
             )));
         }
@@ -116,24 +133,31 @@ pub(super) fn parse(input: &Input, state: &AppState, lb: &LoadBalancer) -> ApiRe
 
     let mut graph = Graph::default();
     let mut pool_by_name = HashMap::new();
-    for (entry, name) in pool_entries.iter().zip(&names) {
-        let pool = add_pool(&mut graph, entry, name, state, lb)?;
-        if let Some(name) = name {
+    for entry in &pool_entries {
+        let pool = add_pool(&mut graph, entry, state, owner)?;
+        if let Some(name) = &entry.name {
             pool_by_name.insert(name.clone(), pool);
         }
     }
     for (input, default_pool) in listener_entries {
         let spec = super::listener::parse_spec(&input)?;
-        let mut listener = super::listener::new_listener(spec, &lb.id, lb.project_id.clone())?;
+        let mut listener =
+            super::listener::new_listener(spec, owner.lb_id, owner.project_id.to_string())?;
         super::listener::check_port_free(&graph.listeners, &listener)?;
-        if let Some(pool_id) = &listener.default_pool_id {
-            // Pools of this request get their ids only now: an id cannot name one.
-            return Err(missing(Table::Pool, pool_id));
-        }
-        if let Some(name) = default_pool {
-            let (pool_id, protocol) = &pool_by_name[&name];
-            super::pool::check_listener_protocol(listener.protocol, *protocol)?;
-            listener.default_pool_id = Some(pool_id.clone());
+        match (default_pool, &listener.default_pool_id) {
+            (Some(name), _) => {
+                // A named default pool wins over a `default_pool_id`, as in Octavia.
+                let pool = pool_by_name.get(&name).ok_or_else(|| {
+                    ApiError::validation(format!(
+                        "Pool '{name}' was referenced but no full definition was found."
+                    ))
+                })?;
+                super::pool::check_listener_protocol(listener.protocol, pool.protocol)?;
+                listener.default_pool_id = Some(pool.id.clone());
+            }
+            // The pools of this request get their ids only now: an id cannot name one.
+            (None, Some(pool_id)) => return Err(missing(Table::Pool, pool_id)),
+            (None, None) => {}
         }
         graph.listeners.push(listener);
     }
@@ -141,26 +165,25 @@ pub(super) fn parse(input: &Input, state: &AppState, lb: &LoadBalancer) -> ApiRe
 }
 
 /// Checks one pool given in full, with its monitor and members, and adds them to the
-/// graph; returns the pool's id and protocol.
+/// graph.
 fn add_pool(
     graph: &mut Graph,
     entry: &PoolEntry,
-    name: &Option<String>,
     state: &AppState,
-    lb: &LoadBalancer,
-) -> ApiResult<(String, PoolProtocol)> {
+    owner: &Owner,
+) -> ApiResult<NamedPool> {
     let input = &entry.input;
     for required in ["protocol", "lb_algorithm"] {
         if input.raw_value(required).is_none_or(Value::is_null) {
-            let shown = name.as_deref().unwrap_or("None");
-            return Err(validation(format!(
+            let shown = entry.name.as_deref().unwrap_or("None");
+            return Err(ApiError::validation(format!(
                 "Pool definition for '{shown}' missing required attribute: {required}"
             )));
         }
     }
     let spec = super::pool::parse_spec(input)?;
     super::pool::check_unsupported(input, Some(spec.lb_algorithm))?;
-    let pool = super::pool::new_pool(spec, &lb.id, lb.project_id.clone());
+    let pool = super::pool::new_pool(spec, owner.lb_id, owner.project_id.to_string());
 
     let monitor_fields = fields_of(super::health_monitor::UPDATE_FIELDS, MONITOR_ONLY_FIELDS);
     if let Some(value) = input.raw_value("healthmonitor").filter(|v| !v.is_null()) {
@@ -173,19 +196,19 @@ fn add_pool(
                 &monitor_input,
                 spec,
                 &pool,
-                lb.project_id.clone(),
+                owner.project_id.to_string(),
             )?);
     }
 
     let member_fields = fields_of(super::member::UPDATE_FIELDS, MEMBER_ONLY_FIELDS);
     let argument = format!("{}.members", entry.argument);
-    let owner = Caller {
-        project_id: lb.project_id.clone(),
+    let project = Caller {
+        project_id: owner.project_id.to_string(),
     };
     let first_member = graph.members.len();
     for value in input.list("members")? {
         let member_input = input.element(&value, &argument, &member_fields)?;
-        let spec = super::member::parse_spec(&member_input, state, &owner)?;
+        let spec = super::member::parse_spec(&member_input, state, &project)?;
         // As in Octavia's graph create, members start without a monitor's verdict.
         let member = super::member::new_member(spec, &pool.id, false);
         if graph.members[first_member..]
@@ -199,7 +222,10 @@ fn add_pool(
         }
         graph.members.push(member);
     }
-    let id_and_protocol = (pool.id.clone(), pool.protocol);
+    let named = NamedPool {
+        id: pool.id.clone(),
+        protocol: pool.protocol,
+    };
     graph.pools.push(pool);
-    Ok(id_and_protocol)
+    Ok(named)
 }

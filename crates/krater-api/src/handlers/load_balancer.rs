@@ -148,6 +148,12 @@ pub async fn create(
     };
 
     let id = uuid::Uuid::new_v4().to_string();
+    let owner = graph::Owner {
+        lb_id: &id,
+        project_id: &project_id,
+        provider: &provider,
+    };
+    let graph = graph::parse(&input, &state, &owner)?;
     let mut tx = state.db.begin().await?;
     let name_of_port = format!("krater-lb-{id}");
     let request = krater_db::PortRequest {
@@ -200,7 +206,6 @@ pub async fn create(
         created_at: now(),
         updated_at: None,
     };
-    let graph = graph::parse(&input, &state, &lb)?;
     tx.save_load_balancer(&lb).await?;
     for pool in &graph.pools {
         tx.save_pool(pool).await?;
