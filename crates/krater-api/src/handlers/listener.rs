@@ -373,17 +373,7 @@ pub async fn create(
     let lb_field = input.uuid("loadbalancer_id")?;
     let lb_id = input.required("loadbalancer_id", lb_field)?;
     let project_id = project_of(&input, &caller)?;
-    for graph in ["default_pool", "l7policies"] {
-        if input
-            .raw_value(graph)
-            .is_some_and(|v| !v.is_null() && v != &json!([]))
-        {
-            return Err(ApiError::new(
-                StatusCode::NOT_IMPLEMENTED,
-                format!("Provider 'amphora' does not support a requested action: {graph} in a listener create"),
-            ));
-        }
-    }
+    refuse_nested(&input, &["default_pool", "l7policies"], "listener")?;
 
     let mut tx = state.db.begin().await?;
     tx.load_balancer(&lb_id)

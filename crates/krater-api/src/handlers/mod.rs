@@ -199,6 +199,21 @@ fn list_of(
     Ok(Json(body).into_response())
 }
 
+/// Refuses child objects nested in a single create of a `resource` (Octavia 19 answers
+/// 500 to them; a fully populated load balancer is the way to make them in one go).
+fn refuse_nested(input: &crate::body::Input, fields: &[&str], resource: &str) -> ApiResult<()> {
+    match fields
+        .iter()
+        .find(|f| input.raw_value(f).is_some_and(|v| !v.is_null() && v != &json!([])))
+    {
+        Some(field) => Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            format!("Provider 'amphora' does not support a requested action: {field} in a {resource} create"),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// The fields a create accepts: those its update accepts too, and its own.
 fn fields_of(shared: &[&'static str], own: &[&'static str]) -> Vec<&'static str> {
     shared.iter().chain(own).copied().collect()

@@ -224,17 +224,7 @@ pub async fn create(
     let listener_id = input.uuid("listener_id")?.value();
     let loadbalancer_id = input.uuid("loadbalancer_id")?.value();
     let project_id = project_of(&input, &caller)?;
-    for graph in ["healthmonitor", "members"] {
-        if input
-            .raw_value(graph)
-            .is_some_and(|v| !v.is_null() && v != &json!([]))
-        {
-            return Err(ApiError::new(
-                StatusCode::NOT_IMPLEMENTED,
-                format!("Provider 'amphora' does not support a requested action: {graph} in a pool create"),
-            ));
-        }
-    }
+    refuse_nested(&input, &["healthmonitor", "members"], "pool")?;
 
     let mut tx = state.db.begin().await?;
     let listener = match &listener_id {
