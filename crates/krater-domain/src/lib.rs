@@ -7,6 +7,7 @@
 
 mod enums;
 pub mod flow;
+pub mod grammar;
 mod model;
 pub mod status;
 mod tls;

@@ -11,7 +11,7 @@ use std::fmt::{self, Write as _};
 use std::net::{IpAddr, SocketAddr};
 
 use krater_domain::{
-    HealthMonitor, HealthMonitorType, HttpMethod, LbAlgorithm, Listener, ListenerProtocol,
+    grammar, HealthMonitor, HealthMonitorType, HttpMethod, LbAlgorithm, Listener, ListenerProtocol,
     LoadBalancerGraph, Member, PoolGraph, PoolProtocol, ProvisioningStatus, SessionPersistenceType,
 };
 
@@ -334,7 +334,11 @@ fn persistence(cfg: &mut Cfg, pg: &PoolGraph, mode: Mode) -> Result<bool, Render
             let name = sp.cookie_name.as_deref().ok_or(RenderError::Missing {
                 field: "session_persistence.cookie_name",
             })?;
-            let name = validate::cookie_name("session_persistence.cookie_name", name)?;
+            let name = validate::grammar(
+                "session_persistence.cookie_name",
+                name,
+                grammar::cookie_name,
+            )?;
             cfg.line(format_args!(
                 "stick-table type string len 64 size {STICK_TABLE_SIZE}"
             ));
@@ -352,8 +356,10 @@ fn persistence(cfg: &mut Cfg, pg: &PoolGraph, mode: Mode) -> Result<bool, Render
 
 /// Writes a backend's health-check settings; returns the options every server gets.
 fn health_check(cfg: &mut Cfg, hm: &HealthMonitor) -> Result<String, RenderError> {
-    let timeout = validate::duration("health_monitor.timeout", hm.timeout)?;
-    let delay = validate::positive("health_monitor.delay", hm.delay)?;
+    let timeout =
+        validate::grammar_number("health_monitor.timeout", hm.timeout, grammar::check_timeout)?;
+    let delay =
+        validate::grammar_number("health_monitor.delay", hm.delay, grammar::check_interval)?;
     let fall = validate::positive("health_monitor.max_retries_down", hm.max_retries_down)?;
     let rise = validate::positive("health_monitor.max_retries", hm.max_retries)?;
     let ssl = match hm.kind {
@@ -377,12 +383,13 @@ fn health_check(cfg: &mut Cfg, hm: &HealthMonitor) -> Result<String, RenderError
     if hm.kind.is_http() {
         let method = hm.http_method.unwrap_or(HttpMethod::Get);
         let path = match &hm.url_path {
-            Some(p) => validate::url_path("health_monitor.url_path", p)?,
+            Some(p) => validate::grammar("health_monitor.url_path", p, grammar::url_path)?,
             None => "/",
         };
-        let codes = validate::expected_codes(
+        let codes = validate::grammar(
             "health_monitor.expected_codes",
             hm.expected_codes.as_deref().unwrap_or("200"),
+            grammar::expected_codes,
         )?;
         match http_version(hm)? {
             Some(version) => {
@@ -390,7 +397,11 @@ fn health_check(cfg: &mut Cfg, hm: &HealthMonitor) -> Result<String, RenderError
                     "option httpchk {method} {path} HTTP/{version}"
                 ));
                 if let (HttpVersion::V1_1, Some(domain)) = (version, &hm.domain_name) {
-                    let domain = validate::domain_name("health_monitor.domain_name", domain)?;
+                    let domain = validate::grammar(
+                        "health_monitor.domain_name",
+                        domain,
+                        grammar::domain_name,
+                    )?;
                     cfg.line(format_args!("http-check send hdr Host {domain}"));
                 }
             }

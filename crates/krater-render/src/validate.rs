@@ -1,9 +1,12 @@
 //! Checks of every string before it reaches the configuration text.
 //!
-//! [`raw`] is the common rule (no whitespace, control characters, quotes, `#` or
-//! backslash); the other checks add the grammar of their field on top of it.
+//! [`raw`] is the common rule for the values krater itself writes (ids, addresses,
+//! paths): no whitespace, control characters, quotes, `#` or backslash. User values
+//! go through [`grammar`], the grammar the API checks them with.
 
 use std::net::IpAddr;
+
+use krater_domain::grammar::Refused;
 
 use crate::RenderError;
 
@@ -55,75 +58,27 @@ pub(crate) fn path<'a>(field: &'static str, value: &'a str) -> Result<&'a str, R
     Ok(value)
 }
 
-/// The path of an HTTP health check.
-pub(crate) fn url_path<'a>(field: &'static str, value: &'a str) -> Result<&'a str, RenderError> {
-    raw(field, value)?;
-    if !value.starts_with('/') {
-        return Err(invalid(field, value, "does not start with '/'"));
-    }
-    Ok(value)
+/// A value checked by its field's grammar in [`krater_domain::grammar`], the one the
+/// API checks it with too. A refused value that could have changed the structure of
+/// the file is reported as [`RenderError::UnsafeValue`].
+pub(crate) fn grammar<'a, T>(
+    field: &'static str,
+    value: &'a str,
+    check: impl FnOnce(&'a str) -> Result<T, Refused>,
+) -> Result<T, RenderError> {
+    check(value).map_err(|Refused(reason)| match raw(field, value) {
+        Err(unsafe_value @ RenderError::UnsafeValue { .. }) => unsafe_value,
+        _ => invalid(field, value, reason),
+    })
 }
 
-/// A cookie name: an RFC 6265 token, which also keeps it inside `req.cook(…)`.
-pub(crate) fn cookie_name<'a>(field: &'static str, value: &'a str) -> Result<&'a str, RenderError> {
-    raw(field, value)?;
-    let separator = |c: char| "()<>@,;:/[]?={}".contains(c);
-    if !value.chars().all(|c| c.is_ascii_graphic() && !separator(c)) {
-        return Err(invalid(field, value, "not an HTTP token"));
-    }
-    Ok(value)
-}
-
-/// A host name sent in the `Host` header of a health check.
-pub(crate) fn domain_name<'a>(field: &'static str, value: &'a str) -> Result<&'a str, RenderError> {
-    raw(field, value)?;
-    if !value
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.'))
-    {
-        return Err(invalid(field, value, "not a host name"));
-    }
-    Ok(value)
-}
-
-/// Expands expected HTTP codes (`200`, `200,202`, `200-204`) into the sorted list of
-/// the exact codes.
-pub(crate) fn expected_codes(field: &'static str, value: &str) -> Result<Vec<u16>, RenderError> {
-    let code = |s: &str| -> Result<u16, RenderError> {
-        let s = s.trim_matches(' ');
-        match s.parse::<u16>() {
-            Ok(c) if s.len() == 3 && (100..=599).contains(&c) => Ok(c),
-            _ => Err(invalid(
-                field,
-                value,
-                "codes are 100 to 599, as 200, 200,202 or 200-204",
-            )),
-        }
-    };
-    if value
-        .chars()
-        .any(|c| !(c.is_ascii_digit() || matches!(c, ',' | '-' | ' ')))
-    {
-        return Err(raw(field, value)
-            .err()
-            .unwrap_or_else(|| invalid(field, value, "only digits, ',' and '-' are allowed")));
-    }
-    let mut codes = Vec::new();
-    for part in value.split(',') {
-        match part.split_once('-') {
-            Some((low, high)) => {
-                let (low, high) = (code(low)?, code(high)?);
-                if low > high {
-                    return Err(invalid(field, value, "a range must not go downwards"));
-                }
-                codes.extend(low..=high);
-            }
-            None => codes.push(code(part)?),
-        }
-    }
-    codes.sort_unstable();
-    codes.dedup();
-    Ok(codes)
+/// A number checked by its field's grammar in [`krater_domain::grammar`].
+pub(crate) fn grammar_number(
+    field: &'static str,
+    value: i64,
+    check: impl FnOnce(i64) -> Result<i64, Refused>,
+) -> Result<i64, RenderError> {
+    check(value).map_err(|Refused(reason)| invalid(field, &value.to_string(), reason))
 }
 
 /// A non-negative whole number of milliseconds or seconds HAProxy can hold.
@@ -182,31 +137,7 @@ mod tests {
         assert!(ip("f", "2001:db8::1").is_ok());
         assert!(ip("f", "fe80::1%eth0").is_err());
         assert!(ip("f", "10.0.0.1:80").is_err());
-        assert!(url_path("f", "healthz").is_err());
-        assert!(cookie_name("f", "JSESSIONID").is_ok());
-        assert!(cookie_name("f", "a)b").is_err());
-        assert!(is_unsafe(cookie_name("f", "a b")));
-        assert!(domain_name("f", "www.example.com").is_ok());
-        assert!(domain_name("f", "a/b").is_err());
         assert!(path("f", "relative").is_err());
-    }
-
-    #[test]
-    fn expected_codes_are_expanded() {
-        assert_eq!(expected_codes("f", "200").ok(), Some(vec![200]));
-        assert_eq!(
-            expected_codes("f", "202,200, 202").ok(),
-            Some(vec![200, 202])
-        );
-        assert_eq!(
-            expected_codes("f", "200-204").ok(),
-            Some(vec![200, 201, 202, 203, 204])
-        );
-        for bad in ["", "20", "2000", "204-200", "600", "200,", "abc", "200-"] {
-            assert!(expected_codes("f", bad).is_err(), "{bad:?}");
-        }
-        assert!(is_unsafe(expected_codes("f", "200\n")));
-        assert!(is_unsafe(expected_codes("f", "200#")));
     }
 
     #[test]

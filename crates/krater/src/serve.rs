@@ -17,6 +17,8 @@ const AMPHORA_PROVIDERS: &[&str] = &["amphora", "octavia", "amphorav2"];
 pub struct Service {
     /// Where the API listens (useful when the configured port is 0).
     pub address: std::net::SocketAddr,
+    /// The service's database (tests read what a request stored).
+    pub db: krater_db::Db,
     api: tokio::task::JoinHandle<std::io::Result<()>>,
     worker: tokio::task::JoinHandle<()>,
 }
@@ -148,7 +150,7 @@ pub async fn start(config: Config) -> anyhow::Result<Service> {
     let worker = tokio::spawn(worker.run(worker_config.workers));
 
     let state = AppState {
-        db,
+        db: db.clone(),
         config: Arc::new(config.clone()),
         networks,
         job_waker: waker,
@@ -166,6 +168,7 @@ pub async fn start(config: Config) -> anyhow::Result<Service> {
     let api = tokio::spawn(async move { server.await });
     Ok(Service {
         address,
+        db,
         api,
         worker,
     })

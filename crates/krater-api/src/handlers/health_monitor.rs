@@ -8,6 +8,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Uri};
 use krater_domain::flow::{Flow, ObjectKind, ObjectRef};
+use krater_domain::grammar::{self, Refused};
 use krater_domain::*;
 
 pub(super) const UPDATE_FIELDS: &[&str] = &[
@@ -53,13 +54,9 @@ struct Settings {
     tags: Field<Vec<String>>,
 }
 
-/// A path that HAProxy can send as is: starts with `/`, printable ASCII, no spaces.
-fn valid_url_path(path: &str) -> bool {
-    path.starts_with('/') && !path.starts_with("//") && path.bytes().all(|b| b.is_ascii_graphic())
-}
-
-/// `200`, `200,202` or `200-204`.
-fn valid_expected_codes(codes: &str) -> bool {
+/// Octavia's shape of `expected_codes`: `200`, `200,202` or `200-204` (the codes
+/// themselves are then checked by [`grammar::expected_codes`]).
+fn octavia_expected_codes_shape(codes: &str) -> bool {
     let code = |c: &str| c.len() == 3 && c.bytes().all(|b| b.is_ascii_digit());
     if let Some((from, to)) = codes.split_once('-') {
         return code(from) && code(to);
@@ -67,25 +64,10 @@ fn valid_expected_codes(codes: &str) -> bool {
     codes.split(',').all(|c| code(c.trim()))
 }
 
-/// A DNS host name (RFC 1123 labels).
-fn valid_domain_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 253
-        && name.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        })
-}
-
 fn parse_settings(input: &Input) -> ApiResult<Settings> {
     let url_path = input.string("url_path", 255)?;
     if let Field::Value(path) = &url_path {
-        if !valid_url_path(path) {
+        if grammar::url_path(path).is_err() {
             return Err(invalid(
                 "url_path",
                 path,
@@ -95,11 +77,20 @@ fn parse_settings(input: &Input) -> ApiResult<Settings> {
     }
     let expected_codes = input.string("expected_codes", 64)?;
     if let Field::Value(codes) = &expected_codes {
-        if !valid_expected_codes(codes) {
+        if !octavia_expected_codes_shape(codes) {
             return Err(invalid(
                 "expected_codes",
                 codes,
                 "Value should match the pattern ^(\\d{3}(\\s*,\\s*\\d{3})*)$|^(\\d{3}-\\d{3})$",
+            ));
+        }
+        // Codes HTTP does not have, or a range going downwards, would make a monitor
+        // that marks every member down: Octavia takes them, krater refuses them.
+        if let Err(Refused(reason)) = grammar::expected_codes(codes) {
+            return Err(invalid(
+                "expected_codes",
+                codes,
+                &format!("Value is invalid: {reason}"),
             ));
         }
     }
@@ -129,7 +120,7 @@ fn parse_settings(input: &Input) -> ApiResult<Settings> {
     };
     let domain_name = input.string("domain_name", 255)?;
     if let Field::Value(domain) = &domain_name {
-        if !valid_domain_name(domain) {
+        if grammar::domain_name(domain).is_err() {
             return Err(invalid(
                 "domain_name",
                 domain,
@@ -140,8 +131,8 @@ fn parse_settings(input: &Input) -> ApiResult<Settings> {
     Ok(Settings {
         name: input.string("name", NAME_MAX)?,
         admin_state_up: input.boolean("admin_state_up")?,
-        delay: input.int("delay", Some(0), Some(i64::from(i32::MAX)))?,
-        timeout: input.int("timeout", Some(0), Some(i64::from(i32::MAX)))?,
+        delay: seconds(input, "delay", grammar::check_interval)?,
+        timeout: seconds(input, "timeout", grammar::check_timeout)?,
         max_retries: input.int("max_retries", Some(1), Some(10))?,
         max_retries_down: input.int("max_retries_down", Some(1), Some(10))?,
         http_method: input.enumeration::<HttpMethod>("http_method")?,
@@ -151,6 +142,26 @@ fn parse_settings(input: &Input) -> ApiResult<Settings> {
         domain_name,
         tags: input.string_list("tags", TAGS_MAX)?,
     })
+}
+
+/// A number of seconds: first Octavia's type (0 to 2^31 − 1), then the grammar of the
+/// field, since HAProxy cannot check every 0 s nor count past ~24 days.
+fn seconds(
+    input: &Input,
+    field: &str,
+    grammar: impl Fn(i64) -> Result<i64, Refused>,
+) -> ApiResult<Field<i64>> {
+    let value = input.int(field, Some(0), Some(i64::from(i32::MAX)))?;
+    if let Field::Value(seconds) = value {
+        if let Err(Refused(reason)) = grammar(seconds) {
+            return Err(invalid(
+                field,
+                &seconds.to_string(),
+                &format!("Value {reason}"),
+            ));
+        }
+    }
+    Ok(value)
 }
 
 /// Checks the fields against the monitor's type and the pool's protocol.

@@ -68,6 +68,11 @@ fn session_persistence(
                 "Value should match the pattern ^[^\\s,;\\\\]+$",
             ));
         }
+        // Octavia refuses some of these (`=`, `)`, `"`) and takes others (`#`,
+        // non-ASCII) that HAProxy cannot use: krater refuses all with its message.
+        if krater_domain::grammar::cookie_name(cookie).is_err() {
+            return Err(ApiError::validation("Supplied \"cookie_name\" is invalid."));
+        }
     }
     let persistence_timeout = input.int("persistence_timeout", Some(0), None)?.value();
     let persistence_granularity = input

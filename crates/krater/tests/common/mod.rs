@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 pub struct TestService {
     pub base: String,
-    service: krater::serve::Service,
+    pub service: krater::serve::Service,
     client: reqwest::Client,
     _dir: Option<tempfile::TempDir>,
 }
