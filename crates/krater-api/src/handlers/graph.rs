@@ -159,6 +159,7 @@ pub(super) fn parse(input: &Input, state: &AppState, owner: &Owner) -> ApiResult
             (None, Some(pool_id)) => return Err(missing(Table::Pool, pool_id)),
             (None, None) => {}
         }
+        super::unenforced::check_listener(owner.provider, &listener)?;
         graph.listeners.push(listener);
     }
     Ok(graph)
@@ -184,6 +185,7 @@ fn add_pool(
     let spec = super::pool::parse_spec(input)?;
     super::pool::check_unsupported(input, Some(spec.lb_algorithm))?;
     let pool = super::pool::new_pool(spec, owner.lb_id, owner.project_id.to_string());
+    super::unenforced::check_pool(owner.provider, &pool)?;
 
     let monitor_fields = fields_of(super::health_monitor::UPDATE_FIELDS, MONITOR_ONLY_FIELDS);
     if let Some(value) = input.raw_value("healthmonitor").filter(|v| !v.is_null()) {

@@ -376,7 +376,8 @@ pub async fn create(
     refuse_nested(&input, &["default_pool", "l7policies"], "listener")?;
 
     let mut tx = state.db.begin().await?;
-    tx.load_balancer(&lb_id)
+    let lb = tx
+        .load_balancer(&lb_id)
         .await?
         .ok_or_else(|| missing(Table::LoadBalancer, &lb_id))?;
     let listener = new_listener(spec, &lb_id, project_id)?;
@@ -384,6 +385,7 @@ pub async fn create(
     if let Some(pool_id) = &listener.default_pool_id {
         check_default_pool(&mut tx, &lb_id, listener.protocol, pool_id).await?;
     }
+    unenforced::check_listener(&lb.provider, &listener)?;
     lock_load_balancer(&mut tx, &lb_id).await?;
     tx.save_listener(&listener).await?;
     tx.enqueue(&Flow::ApplyChildren {
@@ -499,6 +501,11 @@ pub async fn update(
     listener.tags = updated(settings.tags, listener.tags, vec![]);
     listener.allowed_cidrs = updated(settings.allowed_cidrs, listener.allowed_cidrs, vec![]);
     listener.tls = tls;
+    let lb = tx
+        .load_balancer(&listener.load_balancer_id)
+        .await?
+        .ok_or_else(|| missing(Table::LoadBalancer, &listener.load_balancer_id))?;
+    unenforced::check_listener(&lb.provider, &listener)?;
     listener.provisioning_status = ProvisioningStatus::PendingUpdate;
     listener.updated_at = Some(now());
     tx.save_listener(&listener).await?;

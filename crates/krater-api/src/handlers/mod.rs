@@ -11,6 +11,7 @@ mod network;
 mod pool;
 mod provider;
 mod tls;
+mod unenforced;
 mod version;
 
 use crate::body::Field;

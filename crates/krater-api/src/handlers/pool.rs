@@ -254,7 +254,8 @@ pub async fn create(
             ))
         }
     };
-    tx.load_balancer(&lb_id)
+    let lb = tx
+        .load_balancer(&lb_id)
         .await?
         .ok_or_else(|| missing(Table::LoadBalancer, &lb_id))?;
     if let Some(listener) = &listener {
@@ -268,6 +269,7 @@ pub async fn create(
     check_unsupported(&input, Some(spec.lb_algorithm))?;
     lock_load_balancer(&mut tx, &lb_id).await?;
     let pool = new_pool(spec, &lb_id, project_id);
+    unenforced::check_pool(&lb.provider, &pool)?;
     tx.save_pool(&pool).await?;
     if let Some(mut listener) = listener {
         listener.default_pool_id = Some(pool.id.clone());
