@@ -35,6 +35,16 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// True for an address of `[networking] reserved_ips`, which no member and no VIP
+    /// may take (compared as addresses, not as text).
+    fn is_reserved_ip(&self, ip: std::net::IpAddr) -> bool {
+        self.config
+            .networking
+            .reserved_ips
+            .iter()
+            .any(|reserved| reserved.parse() == Ok(ip))
+    }
+
     fn wake_worker(&self) {
         self.job_waker.notify_waiters();
         self.job_waker.notify_one();

@@ -44,6 +44,25 @@ impl Subnet {
         u32::from(ip) & mask == u32::from(self.network) & mask
     }
 
+    /// What an address of the subnet is that no port may take: its network or
+    /// broadcast address, or its gateway (an amphora holding it would answer ARP for
+    /// the gateway of every host on the network).
+    pub fn reserved_role(&self, ip: Ipv4Addr) -> Option<&'static str> {
+        let host_bits = u32::MAX
+            .checked_shr(u32::from(self.prefix_len))
+            .unwrap_or(0);
+        let network = u32::from(self.network) & !host_bits;
+        if ip == self.gateway_ip {
+            Some("gateway")
+        } else if u32::from(ip) == network && host_bits > 1 {
+            Some("network address")
+        } else if u32::from(ip) == network | host_bits && host_bits > 1 {
+            Some("broadcast address")
+        } else {
+            None
+        }
+    }
+
     /// The addresses of the allocation pool, in order.
     pub fn pool(&self) -> impl Iterator<Item = Ipv4Addr> {
         (u32::from(self.allocation_start)..=u32::from(self.allocation_end)).map(Ipv4Addr::from)

@@ -138,6 +138,11 @@ fn cases() -> Vec<(Method, &'static str, String, u16, String)> {
         (M::POST, "/v2/lbaas/loadbalancers", lb(&format!(r#""vip_subnet_id": "{{subnet}}", "tags": ["{long}"]"#)), 400, format!("Invalid input for field/attribute tags. Value: '['{long}']'. Value should have a maximum character requirement of 255")),
         (M::POST, "/v2/lbaas/loadbalancers", lb(r#""vip_subnet_id": "{subnet}", "vip_address": "bad""#), 400, s("Invalid input for field/attribute vip_address. Value: 'bad'. Value should be IPv4 or IPv6 format")),
         (M::POST, "/v2/lbaas/loadbalancers", lb(r#""vip_subnet_id": "{subnet}", "vip_address": "198.18.1.10""#), 409, s("The VIP IP address is already in use: 198.18.1.10")),
+        // A VIP never takes the subnet's gateway, network or broadcast address, nor a reserved one.
+        (M::POST, "/v2/lbaas/loadbalancers", lb(r#""vip_subnet_id": "{subnet}", "vip_address": "198.18.1.1""#), 400, s("Validation failure: VIP address 198.18.1.1 is the gateway of subnet {subnet} and cannot be used.")),
+        (M::POST, "/v2/lbaas/loadbalancers", lb(r#""vip_subnet_id": "{subnet}", "vip_address": "198.18.1.0""#), 400, s("Validation failure: VIP address 198.18.1.0 is the network address of subnet {subnet} and cannot be used.")),
+        (M::POST, "/v2/lbaas/loadbalancers", lb(r#""vip_subnet_id": "{subnet}", "vip_address": "198.18.1.255""#), 400, s("Validation failure: VIP address 198.18.1.255 is the broadcast address of subnet {subnet} and cannot be used.")),
+        (M::POST, "/v2/lbaas/loadbalancers", lb(r#""vip_subnet_id": "{subnet}", "vip_address": "169.254.169.254""#), 400, s("The selected VIP address is not allowed in this deployment: 169.254.169.254")),
         (M::POST, "/v2/lbaas/loadbalancers", lb(r#""vip_subnet_id": "{subnet}", "provider": "nope""#), 400, s("Provider 'nope' is not enabled.")),
         (M::POST, "/v2/lbaas/loadbalancers", lb(&format!(r#""vip_subnet_id": "{{subnet}}", "flavor_id": "{MISSING}""#)), 400, s("Invalid flavor_id.")),
         (M::POST, "/v2/lbaas/loadbalancers", lb(r#""vip_subnet_id": "{subnet}", "availability_zone": "az1""#), 400, s("Invalid availability zone.")),

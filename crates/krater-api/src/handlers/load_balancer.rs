@@ -137,7 +137,20 @@ pub async fn create(
         }
     }
     let requested = match vip_address {
-        Some(IpAddr::V4(ip)) if subnet.contains(ip) => Some(ip),
+        Some(IpAddr::V4(ip)) if state.is_reserved_ip(IpAddr::V4(ip)) => {
+            return Err(ApiError::bad_request(format!(
+                "The selected VIP address is not allowed in this deployment: {ip}"
+            )))
+        }
+        Some(IpAddr::V4(ip)) if subnet.contains(ip) => {
+            if let Some(role) = subnet.reserved_role(ip) {
+                return Err(ApiError::validation(format!(
+                    "VIP address {ip} is the {role} of subnet {} and cannot be used.",
+                    subnet.id
+                )));
+            }
+            Some(ip)
+        }
         Some(ip) => {
             return Err(ApiError::validation(format!(
                 "VIP address {ip} is not in subnet {}.",
@@ -165,7 +178,12 @@ pub async fn create(
     };
     let candidates: Vec<IpAddr> = match requested {
         Some(ip) => vec![IpAddr::V4(ip)],
-        None => subnet.pool().map(IpAddr::V4).collect(),
+        None => subnet
+            .pool()
+            .filter(|ip| subnet.reserved_role(*ip).is_none())
+            .map(IpAddr::V4)
+            .filter(|ip| !state.is_reserved_ip(*ip))
+            .collect(),
     };
     let in_use =
         |what: &str| ApiError::conflict(format!("The VIP IP address is already in use: {what}"));

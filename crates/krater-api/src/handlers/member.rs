@@ -84,7 +84,11 @@ pub(super) fn parse_spec(
             "Validation failure: request_sriov is not allowed by the load balancer's flavor.",
         ));
     }
-    if state.config.networking.reserved_ips.contains(&spec.address) {
+    if spec
+        .address
+        .parse()
+        .is_ok_and(|ip| state.is_reserved_ip(ip))
+    {
         return Err(ApiError::bad_request(format!(
             "{} is not a valid option for member address",
             spec.address
