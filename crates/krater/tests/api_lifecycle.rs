@@ -489,3 +489,45 @@ async fn fully_populated_load_balancer() {
     let (_, pools) = svc.get("/v2/lbaas/pools").await;
     assert_eq!(pools["pools"], json!([]));
 }
+
+/// As in Octavia, `http_version` and `domain_name` are taken by monitors of every type
+/// (a PING or TCP monitor ignores them); only the HTTP-only fields are refused.
+#[tokio::test]
+async fn a_ping_monitor_takes_an_http_version() {
+    let svc = TestService::start().await;
+    let lb = svc.active_lb("amphora").await;
+    let pool = svc
+        .create_child(
+            &lb,
+            "/v2/lbaas/pools",
+            "pool",
+            json!({"loadbalancer_id": lb, "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN"}),
+        )
+        .await;
+    let hm = svc
+        .create_child(
+            &lb,
+            "/v2/lbaas/healthmonitors",
+            "healthmonitor",
+            json!({"pool_id": pool, "type": "PING", "delay": 5, "timeout": 3, "max_retries": 3,
+                   "http_version": 1.1, "domain_name": "a.example"}),
+        )
+        .await;
+    let path = format!("/v2/lbaas/healthmonitors/{hm}");
+    let (_, body) = svc.get(&path).await;
+    assert_eq!(body["healthmonitor"]["http_version"], json!(1.1));
+    assert_eq!(body["healthmonitor"]["domain_name"], json!("a.example"));
+    assert_eq!(
+        body["healthmonitor"]["provisioning_status"],
+        json!("ACTIVE")
+    );
+    // An update may not name an HTTP-only field at all, not even to clear it.
+    let (code, body) = svc
+        .put(&path, json!({"healthmonitor": {"url_path": null}}))
+        .await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body["faultstring"],
+        "url_path is not a valid option for health monitors of type PING"
+    );
+}

@@ -216,6 +216,7 @@ fn cases() -> Vec<(Method, &'static str, String, u16, String)> {
         (M::POST, "/v2/lbaas/healthmonitors", hm(r#""type": "HTTP", "expected_codes": "2000""#), 400, s("Invalid input for field/attribute expected_codes. Value: '2000'. Value should match the pattern ^(\\d{3}(\\s*,\\s*\\d{3})*)$|^(\\d{3}-\\d{3})$")),
         (M::POST, "/v2/lbaas/healthmonitors", hm(r#""type": "HTTP", "http_method": "FETCH""#), 400, s("Invalid input for field/attribute http_method. Value: 'FETCH'. Value should be one of: GET, HEAD, POST, PUT, DELETE, TRACE, OPTIONS, CONNECT, PATCH")),
         (M::POST, "/v2/lbaas/healthmonitors", hm(r#""type": "HTTP", "domain_name": "a.com""#), 400, s("Validation failure: 'http_version' must be specified when 'domain_name' is provided.")),
+        (M::POST, "/v2/lbaas/healthmonitors", hm(r#""type": "HTTP", "domain_name": "a.com", "http_version": 1.0"#), 400, s("http_version 1.0 is not a valid option for health monitors HTTP 1.1 domain name health check")),
         (M::POST, "/v2/lbaas/healthmonitors", hm(r#""type": "HTTP", "http_version": 2"#), 400, s("Invalid input for field/attribute http_version. Value: '2.0'. Value should be one of: 1.0, 1.1")),
         (M::POST, "/v2/lbaas/healthmonitors", hm(r#""type": "UDP-CONNECT""#), 400, s("Validation failure: The UDP-CONNECT type is only supported for pools of type UDP/SCTP.")),
         (M::POST, "/v2/lbaas/healthmonitors", hm(r#""type": "HTTP", "max_retries_down": 11"#), 400, s("Invalid input for field/attribute max_retries_down. Value: '11'. Value should be lower or equal to 10")),

@@ -26,13 +26,9 @@ pub(super) const UPDATE_FIELDS: &[&str] = &[
     "tags",
 ];
 const CREATE_ONLY_FIELDS: &[&str] = &["pool_id", "type", "project_id", "tenant_id"];
-const HTTP_ONLY_FIELDS: &[&str] = &[
-    "http_method",
-    "url_path",
-    "expected_codes",
-    "http_version",
-    "domain_name",
-];
+/// Fields only HTTP and HTTPS monitors take (`http_version` and `domain_name` are
+/// taken, and ignored, by every type, as in Octavia).
+const HTTP_ONLY_FIELDS: &[&str] = &["http_method", "url_path", "expected_codes"];
 const DEFAULT_URL_PATH: &str = "/";
 const DEFAULT_EXPECTED_CODES: &str = "200";
 const DEFAULT_MAX_RETRIES_DOWN: i64 = 3;
@@ -164,11 +160,24 @@ fn seconds(
     Ok(value)
 }
 
-/// Checks the fields against the monitor's type and the pool's protocol.
-fn check_type(input: &Input, kind: HealthMonitorType, pool: &Pool, delay: i64) -> ApiResult<()> {
+/// Checks the fields against the monitor's type and the pool's protocol. As in
+/// Octavia, a create refuses an HTTP-only field that is not null, an update one that
+/// is given at all.
+fn check_type(
+    input: &Input,
+    kind: HealthMonitorType,
+    pool: &Pool,
+    delay: i64,
+    creating: bool,
+) -> ApiResult<()> {
     if !kind.is_http() {
         for field in HTTP_ONLY_FIELDS {
-            if input.raw_value(field).is_some_and(|v| !v.is_null()) {
+            let given = match input.raw_value(field) {
+                None => false,
+                Some(value) if creating => !value.is_null(),
+                Some(_) => true,
+            };
+            if given {
                 return Err(ApiError::bad_request(format!(
                     "{field} is not a valid option for health monitors of type {kind}"
                 )));
@@ -200,14 +209,22 @@ fn check_type(input: &Input, kind: HealthMonitorType, pool: &Pool, delay: i64) -
     Ok(())
 }
 
-/// `domain_name` needs HTTP/1.1.
-fn check_domain(domain: &Option<String>, version: Option<f64>) -> ApiResult<()> {
-    if domain.is_some() && version != Some(1.1) {
+/// `domain_name` needs an `http_version`, and that version must be 1.1. `asked` is
+/// the domain the request gives; `domain` and `version` are what the monitor would
+/// have.
+fn check_domain(asked: Option<&str>, domain: Option<&str>, version: Option<f64>) -> ApiResult<()> {
+    let given = |d: Option<&str>| d.is_some_and(|d| !d.is_empty());
+    if given(asked) && version.is_none() {
         return Err(ApiError::validation(
             "'http_version' must be specified when 'domain_name' is provided.",
         ));
     }
-    Ok(())
+    match version {
+        Some(v) if given(domain) && v < 1.1 => Err(ApiError::bad_request(format!(
+            "http_version {v:?} is not a valid option for health monitors HTTP 1.1 domain name health check"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// A new monitor as a create, or a pool of a fully populated load balancer, gives it.
@@ -247,10 +264,10 @@ pub(super) fn new_health_monitor(
         max_retries,
         settings: s,
     } = spec;
-    check_type(input, kind, pool, delay)?;
+    check_type(input, kind, pool, delay, true)?;
     let domain_name = s.domain_name.value();
     let http_version = s.http_version.value();
-    check_domain(&domain_name, http_version)?;
+    check_domain(domain_name.as_deref(), domain_name.as_deref(), http_version)?;
     let http = kind.is_http();
     Ok(HealthMonitor {
         id: uuid::Uuid::new_v4().to_string(),
@@ -376,7 +393,8 @@ pub async fn update(
     let mut monitor = find(&mut tx, &id).await?;
     let pool = super::pool::find(&mut tx, &monitor.pool_id).await?;
     let delay = s.delay.clone().value().unwrap_or(monitor.delay);
-    check_type(&input, monitor.kind, &pool, delay)?;
+    check_type(&input, monitor.kind, &pool, delay, false)?;
+    let asked_domain = s.domain_name.clone().value();
     let http = monitor.kind.is_http();
     monitor.name = updated(s.name.map(Some), monitor.name, None).filter(|n| !n.is_empty());
     if let Field::Value(up) = s.admin_state_up {
@@ -408,10 +426,14 @@ pub async fn update(
                 .unwrap_or_else(|| DEFAULT_EXPECTED_CODES.into()),
             DEFAULT_EXPECTED_CODES.into(),
         ));
-        monitor.http_version = updated(s.http_version.map(Some), monitor.http_version, None);
-        monitor.domain_name = updated(s.domain_name.map(Some), monitor.domain_name, None);
     }
-    check_domain(&monitor.domain_name, monitor.http_version)?;
+    monitor.http_version = updated(s.http_version.map(Some), monitor.http_version, None);
+    monitor.domain_name = updated(s.domain_name.map(Some), monitor.domain_name, None);
+    check_domain(
+        asked_domain.as_deref(),
+        monitor.domain_name.as_deref(),
+        monitor.http_version,
+    )?;
     monitor.tags = updated(s.tags, monitor.tags, vec![]);
     lock_load_balancer(&mut tx, &pool.load_balancer_id).await?;
     tx.test_and_set_status(Table::Pool, &pool.id, Transition::Update)
