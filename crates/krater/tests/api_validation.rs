@@ -138,6 +138,13 @@ fn cases() -> Vec<(Method, &'static str, String, u16, String)> {
         (M::POST, "/v2/lbaas/loadbalancers", lb(&format!(r#""vip_subnet_id": "{{subnet}}", "tags": ["{long}"]"#)), 400, format!("Invalid input for field/attribute tags. Value: '['{long}']'. Value should have a maximum character requirement of 255")),
         (M::POST, "/v2/lbaas/loadbalancers", lb(r#""vip_subnet_id": "{subnet}", "vip_address": "bad""#), 400, s("Invalid input for field/attribute vip_address. Value: 'bad'. Value should be IPv4 or IPv6 format")),
         (M::POST, "/v2/lbaas/loadbalancers", lb(r#""vip_subnet_id": "{subnet}", "vip_address": "198.18.1.10""#), 409, s("The VIP IP address is already in use: 198.18.1.10")),
+        // Additional VIPs: Octavia's checks, then 501 (no amphora binds them yet).
+        (M::POST, "/v2/lbaas/loadbalancers", lb(r#""vip_subnet_id": "{subnet}", "additional_vips": [{"ip_address": "198.18.1.9"}]"#), 400, s("Invalid input for field/attribute subnet_id. Value: 'None'. Mandatory field missing.")),
+        (M::POST, "/v2/lbaas/loadbalancers", lb(r#""vip_subnet_id": "{subnet}", "additional_vips": [{"subnet_id": "{subnet}", "foo": 1}]"#), 400, s("Unknown attribute for argument load_balancer.loadbalancer.additional_vips: foo")),
+        (M::POST, "/v2/lbaas/loadbalancers", lb(r#""vip_subnet_id": "{subnet}", "additional_vips": [{"subnet_id": "{subnet}"}]"#), 400, s("Validation failure: Duplicate VIP subnet(s) specified. Only one IP can be bound per subnet.")),
+        (M::POST, "/v2/lbaas/loadbalancers", lb(r#""vip_subnet_id": "{subnet}", "additional_vips": [{"subnet_id": "{private}"}, {"subnet_id": "{private}"}]"#), 400, s("Validation failure: Duplicate VIP subnet(s) specified. Only one IP can be bound per subnet.")),
+        (M::POST, "/v2/lbaas/loadbalancers", lb(&format!(r#""vip_subnet_id": "{{subnet}}", "additional_vips": [{{"subnet_id": "{MISSING}"}}]"#)), 400, format!("Validation failure: Subnet {MISSING} not found")),
+        (M::POST, "/v2/lbaas/loadbalancers", lb(r#""vip_subnet_id": "{subnet}", "additional_vips": [{"subnet_id": "{private}"}]"#), 400, s("Validation failure: All VIP subnets must belong to the same network.")),
         // A VIP never takes the subnet's gateway, network or broadcast address, nor a reserved one.
         (M::POST, "/v2/lbaas/loadbalancers", lb(r#""vip_subnet_id": "{subnet}", "vip_address": "198.18.1.1""#), 400, s("Validation failure: VIP address 198.18.1.1 is the gateway of subnet {subnet} and cannot be used.")),
         (M::POST, "/v2/lbaas/loadbalancers", lb(r#""vip_subnet_id": "{subnet}", "vip_address": "198.18.1.0""#), 400, s("Validation failure: VIP address 198.18.1.0 is the network address of subnet {subnet} and cannot be used.")),
@@ -162,6 +169,8 @@ fn cases() -> Vec<(Method, &'static str, String, u16, String)> {
         (M::POST, "/v2/lbaas/listeners", listener(r#""protocol_port": 81, "insert_headers": {"X-Forwarded-For": "true"}"#).replace("HTTP", "TCP"), 400, s("insert-headers is not a valid option for a TCP protocol listener.")),
         (M::POST, "/v2/lbaas/listeners", listener(r#""protocol_port": 81, "insert_headers": {"X-Bogus": "true"}"#), 400, s("dict_keys(['X-Bogus']) is not a valid option for insert_headers")),
         (M::POST, "/v2/lbaas/listeners", listener(&format!(r#""protocol_port": 81, "default_pool_id": "{MISSING}""#)), 404, format!("Pool {MISSING} not found.")),
+        (M::POST, "/v2/lbaas/listeners", listener(r#""protocol_port": 81, "allowed_cidrs": ["2001:db8::/32"]"#), 400, s("Validation failure: CIDR 2001:db8::/32 IP version incompatible with all VIPs ['198.18.1.10'] IP version.")),
+        (M::PUT, "/v2/lbaas/listeners/{listener}", s(r#"{"listener": {"allowed_cidrs": ["2001:db8::/32"]}}"#), 400, s("Validation failure: CIDR 2001:db8::/32 IP version incompatible with all VIPs ['198.18.1.10'] IP version.")),
         (M::POST, "/v2/lbaas/listeners", listener(r#""protocol_port": 81, "allowed_cidrs": ["10.0.0.0/33"]"#), 400, s("Invalid input for field/attribute allowed_cidrs. Value: '['10.0.0.0/33']'. Value should be IPv4 or IPv6 CIDR format")),
         (M::POST, "/v2/lbaas/listeners", s(&format!(r#"{{"listener": {{"loadbalancer_id": "{MISSING}", "protocol": "HTTP", "protocol_port": 85}}}}"#)), 404, format!("Load Balancer {MISSING} not found.")),
         // TLS options: stored as given on a create; checked on an update.

@@ -263,6 +263,22 @@ fn check_insert_headers(protocol: ListenerProtocol, headers: &[(String, String)]
     Ok(())
 }
 
+/// Every allowed CIDR must be of the IP version of one of the load balancer's VIPs.
+fn check_cidrs_match_vip(lb: &LoadBalancer, cidrs: &[String]) -> ApiResult<()> {
+    let vips: Vec<&str> = lb.vip.ip_address.iter().map(String::as_str).collect();
+    for cidr in cidrs {
+        let v6 = cidr.contains(':');
+        if !vips.iter().any(|vip| vip.contains(':') == v6) {
+            let shown: Vec<String> = vips.iter().map(|v| format!("'{v}'")).collect();
+            return Err(ApiError::validation(format!(
+                "CIDR {cidr} IP version incompatible with all VIPs [{}] IP version.",
+                shown.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// The default pool must be on the same load balancer and speak a compatible protocol.
 async fn check_default_pool(
     tx: &mut Tx,
@@ -385,6 +401,7 @@ pub async fn create(
     if let Some(pool_id) = &listener.default_pool_id {
         check_default_pool(&mut tx, &lb_id, listener.protocol, pool_id).await?;
     }
+    check_cidrs_match_vip(&lb, &listener.allowed_cidrs)?;
     unenforced::check_listener(&lb.provider, &listener)?;
     lock_load_balancer(&mut tx, &lb_id).await?;
     tx.save_listener(&listener).await?;
@@ -499,12 +516,16 @@ pub async fn update(
         DEFAULT_TIMEOUT_TCP_INSPECT,
     );
     listener.tags = updated(settings.tags, listener.tags, vec![]);
+    let settings_cidrs = settings.allowed_cidrs.clone();
     listener.allowed_cidrs = updated(settings.allowed_cidrs, listener.allowed_cidrs, vec![]);
     listener.tls = tls;
     let lb = tx
         .load_balancer(&listener.load_balancer_id)
         .await?
         .ok_or_else(|| missing(Table::LoadBalancer, &listener.load_balancer_id))?;
+    if let Field::Value(cidrs) = &settings_cidrs {
+        check_cidrs_match_vip(&lb, cidrs)?;
+    }
     unenforced::check_listener(&lb.provider, &listener)?;
     listener.provisioning_status = ProvisioningStatus::PendingUpdate;
     listener.updated_at = Some(now());

@@ -81,6 +81,7 @@ pub async fn create(
         .value()
         .unwrap_or_default();
 
+    let additional_vip_subnets = additional_vip_subnets(&input)?;
     if vip_port_id.is_none() && vip_subnet_id.is_none() && vip_network_id.is_none() {
         return Err(no_vip());
     }
@@ -136,6 +137,7 @@ pub async fn create(
             )));
         }
     }
+    check_additional_vips(&state, subnet, &additional_vip_subnets, &provider)?;
     let requested = match vip_address {
         Some(IpAddr::V4(ip)) if state.is_reserved_ip(IpAddr::V4(ip)) => {
             return Err(ApiError::bad_request(format!(
@@ -247,6 +249,62 @@ pub async fn create(
         "loadbalancer",
         catalog.full_load_balancer(&lb),
         &Query::parse(uri.query()),
+    ))
+}
+
+/// The subnets of `additional_vips`, each entry checked as Octavia's type does.
+fn additional_vip_subnets(input: &Input) -> ApiResult<Vec<String>> {
+    let mut subnets = Vec::new();
+    for value in input.list("additional_vips")? {
+        let vip = input.element(
+            &value,
+            "load_balancer.loadbalancer.additional_vips",
+            &["subnet_id", "ip_address", "port_id"],
+        )?;
+        let subnet = vip.uuid("subnet_id")?;
+        vip.ip_address("ip_address")?;
+        vip.uuid("port_id")?;
+        subnets.push(vip.required("subnet_id", subnet)?);
+    }
+    Ok(subnets)
+}
+
+/// Additional VIPs are checked as Octavia checks them (one per subnet, every subnet
+/// known and on the VIP's network), then refused: no amphora binds them yet, and
+/// dropping them silently would leave a user waiting for addresses that never answer.
+fn check_additional_vips(
+    state: &AppState,
+    vip_subnet: &krater_drivers::Subnet,
+    additional: &[String],
+    provider: &str,
+) -> ApiResult<()> {
+    if additional.is_empty() {
+        return Ok(());
+    }
+    let mut seen = vec![vip_subnet.id.as_str()];
+    for subnet_id in additional {
+        if seen.contains(&subnet_id.as_str()) {
+            return Err(ApiError::validation(
+                "Duplicate VIP subnet(s) specified. Only one IP can be bound per subnet.",
+            ));
+        }
+        seen.push(subnet_id);
+    }
+    for subnet_id in additional {
+        let subnet = state
+            .networks
+            .subnet(subnet_id)
+            .ok_or_else(|| ApiError::validation(format!("Subnet {subnet_id} not found")))?;
+        if subnet.network_id != vip_subnet.network_id {
+            return Err(ApiError::validation(
+                "All VIP subnets must belong to the same network.",
+            ));
+        }
+    }
+    // The noop provider cannot take them either: they would not be stored.
+    Err(super::unenforced::unsupported(
+        provider,
+        "additional_vips are not available yet.",
     ))
 }
 

@@ -14,7 +14,8 @@ const NOOP_PROVIDER: &str = "noop_driver";
 /// Headers Octavia accepts on HTTP listeners but no amphora inserts.
 const HEADERS_NOT_INSERTED: &[&str] = &["X-Forwarded-IP", "X-Client-IP", "X-Real-IP"];
 
-fn unsupported(provider: &str, what: impl std::fmt::Display) -> ApiError {
+/// Octavia's answer to an option a provider lacks.
+pub(super) fn unsupported(provider: &str, what: impl std::fmt::Display) -> ApiError {
     ApiError::new(
         StatusCode::NOT_IMPLEMENTED,
         format!("Provider '{provider}' does not support a requested option: {what}"),
