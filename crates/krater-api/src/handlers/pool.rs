@@ -74,7 +74,7 @@ fn session_persistence(
             return Err(ApiError::validation("Supplied \"cookie_name\" is invalid."));
         }
     }
-    let persistence_timeout = input.int("persistence_timeout", Some(0), None)?.value();
+    let persistence_timeout = input.int("persistence_timeout", None, None)?.value();
     let persistence_granularity = input
         .ip_address("persistence_granularity")?
         .value()
