@@ -16,11 +16,24 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
+# The clients' virtualenv lives outside the clone, named after the hash of the
+# requirements, so that every clone on this machine shares it and changed pins make
+# a new one; .venv links to it. `.complete` is written last: an interrupted install
+# is redone.
 if [ "${KRATER_SKIP_VENV:-0}" != 1 ]; then
-  if [ ! -x .venv/bin/openstack ] || [ ! -x .venv/bin/pytest ]; then
-    echo "setup: creating .venv with the OpenStack clients"
-    python3 -m venv .venv
-    .venv/bin/pip install -q --upgrade pip
-    .venv/bin/pip install -q -r tests/e2e/requirements.txt
+  hash=$(sha256sum tests/e2e/requirements.txt | cut -c1-12)
+  clients_venv="${XDG_CACHE_HOME:-$HOME/.cache}/krater/clients-venv-$hash"
+  if [ ! -f "$clients_venv/.complete" ]; then
+    echo "setup: creating $clients_venv with the OpenStack clients"
+    rm -rf "$clients_venv"
+    mkdir -p "$(dirname "$clients_venv")"
+    python3 -m venv "$clients_venv"
+    "$clients_venv/bin/pip" install -q --upgrade pip
+    "$clients_venv/bin/pip" install -q -r tests/e2e/requirements.txt
+    touch "$clients_venv/.complete"
+  fi
+  if [ "$(readlink .venv 2>/dev/null)" != "$clients_venv" ]; then
+    rm -rf .venv
+    ln -s "$clients_venv" .venv
   fi
 fi
