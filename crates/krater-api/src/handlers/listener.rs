@@ -362,15 +362,17 @@ pub(super) fn new_listener(
     })
 }
 
-/// Two listeners of a load balancer cannot share a port of the same L4 protocol.
+/// Two listeners of a load balancer cannot share a port of the same L4 protocol. The
+/// answer names the listener already there, as Octavia's does.
 pub(super) fn check_port_free(others: &[Listener], new: &Listener) -> ApiResult<()> {
-    let (protocol, port) = (new.protocol, new.protocol_port);
-    if others
+    let port = new.protocol_port;
+    if let Some(taken) = others
         .iter()
-        .any(|o| o.protocol.l4_family() == protocol.l4_family() && o.protocol_port == port)
+        .find(|o| o.protocol.l4_family() == new.protocol.l4_family() && o.protocol_port == port)
     {
         return Err(ApiError::conflict(format!(
-            "Another Listener on this Load Balancer is already using protocol {protocol} and protocol_port {port}"
+            "Another Listener on this Load Balancer is already using protocol {} and protocol_port {port}",
+            taken.protocol
         )));
     }
     Ok(())
