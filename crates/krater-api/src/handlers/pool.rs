@@ -68,17 +68,33 @@ fn session_persistence(
                 "Value should match the pattern ^[^\\s,;\\\\]+$",
             ));
         }
-        // Octavia refuses some of these (`=`, `)`, `"`) and takes others (`#`,
-        // non-ASCII) that HAProxy cannot use: krater refuses all with its message.
-        if krater_domain::grammar::cookie_name(cookie).is_err() {
-            return Err(ApiError::validation("Supplied \"cookie_name\" is invalid."));
-        }
     }
     let persistence_timeout = input.int("persistence_timeout", None, None)?.value();
     let persistence_granularity = input
         .ip_address("persistence_granularity")?
         .value()
         .map(|ip| ip.to_string());
+    if matches!(protocol, PoolProtocol::Udp | PoolProtocol::Sctp) {
+        if kind == SessionPersistenceType::SourceIp && cookie_name.is_some() {
+            return Err(ApiError::validation(
+                "session_persistence SOURCE_IP type for UDP and SCTP protocols only accepts: type, persistence_timeout, persistence_granularity.",
+            ));
+        }
+        if cookie_name.is_some() {
+            return Err(ApiError::validation(
+                "Cookie names are not supported for UDP/SCTP pools.",
+            ));
+        }
+        if kind != SessionPersistenceType::SourceIp {
+            return Err(ApiError::validation(format!(
+                "Session persistence of type {kind} is not supported for UDP/SCTP protocol pools."
+            )));
+        }
+    } else if persistence_timeout.is_some() || persistence_granularity.is_some() {
+        return Err(ApiError::validation(
+            "persistence_timeout and persistence_granularity is only for UDP and SCTP protocol pools.",
+        ));
+    }
     match (kind, &cookie_name) {
         (SessionPersistenceType::AppCookie, None) => {
             return Err(ApiError::validation(
@@ -92,16 +108,13 @@ fn session_persistence(
             ))
         }
     }
-    let udp_like = matches!(protocol, PoolProtocol::Udp | PoolProtocol::Sctp);
-    if !udp_like && (persistence_timeout.is_some() || persistence_granularity.is_some()) {
-        return Err(ApiError::validation(
-            "persistence_timeout and persistence_granularity is only for UDP and SCTP protocol pools.",
-        ));
-    }
-    if udp_like && kind != SessionPersistenceType::SourceIp {
-        return Err(ApiError::validation(format!(
-            "Session persistence of type {kind} is not supported for {protocol} protocol pools."
-        )));
+    // Octavia refuses some names (`=`, `)`, `"`) and takes others (`#`, non-ASCII)
+    // that HAProxy cannot use: krater refuses all with Octavia's message.
+    if cookie_name
+        .as_deref()
+        .is_some_and(|c| krater_domain::grammar::cookie_name(c).is_err())
+    {
+        return Err(ApiError::validation("Supplied \"cookie_name\" is invalid."));
     }
     Ok(SessionPersistence {
         kind,
