@@ -129,14 +129,41 @@ async fn request_id(request: Request, next: Next) -> Response {
     response
 }
 
-/// The base URL of links: `api_base_uri`, else the request's own host.
+/// The base URL of links: `api_base_uri`, else the request's own host when it is a
+/// plain `host[:port]` (a Host header is never copied into a link otherwise), else
+/// the bind address.
 pub(crate) fn base_url(state: &State<AppState>, headers: &HeaderMap) -> String {
-    if let Some(base) = &state.config.api_settings.api_base_uri {
+    let settings = &state.config.api_settings;
+    if let Some(base) = &settings.api_base_uri {
         return base.trim_end_matches('/').to_string();
     }
-    let host = headers
+    match headers
         .get("host")
         .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
-    format!("http://{host}")
+        .filter(|h| is_host(h))
+    {
+        Some(host) => format!("http://{host}"),
+        None if settings.bind_host.contains(':') => {
+            format!("http://[{}]:{}", settings.bind_host, settings.bind_port)
+        }
+        None => format!("http://{}:{}", settings.bind_host, settings.bind_port),
+    }
+}
+
+/// `name[:port]` or `[v6][:port]`: nothing that could end the authority of a URL.
+fn is_host(host: &str) -> bool {
+    let (name, port) = match host.rsplit_once(':') {
+        Some((name, port)) if !name.ends_with(':') && !port.contains(']') => (name, Some(port)),
+        _ => (host, None),
+    };
+    let name_ok = match name.strip_prefix('[').and_then(|n| n.strip_suffix(']')) {
+        Some(v6) => v6.parse::<std::net::Ipv6Addr>().is_ok(),
+        None => {
+            !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        }
+    };
+    name_ok && port.is_none_or(|p| p.parse::<u16>().is_ok())
 }

@@ -420,7 +420,11 @@ pub async fn show(state: State<AppState>, Path(id): Path<String>, uri: Uri) -> A
     ))
 }
 
-pub async fn list(state: State<AppState>, headers: HeaderMap, uri: Uri) -> ApiResult<Response> {
+pub async fn list(
+    state: State<AppState>,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+) -> ApiResult<Response> {
     let mut tx = state.db.begin().await?;
     let catalog = Catalog::load(&mut tx).await?;
     let objects = catalog
@@ -428,7 +432,7 @@ pub async fn list(state: State<AppState>, headers: HeaderMap, uri: Uri) -> ApiRe
         .iter()
         .map(|l| views::to_value(catalog.listener(l)))
         .collect();
-    list_of(&state, &headers, &uri, "listeners", objects)
+    list_of(&state, &headers, &uri, &query::LISTENERS, objects)
 }
 
 pub async fn update(

@@ -237,7 +237,7 @@ pub async fn list(
     state: State<AppState>,
     Path(pool_id): Path<String>,
     headers: HeaderMap,
-    uri: Uri,
+    OriginalUri(uri): OriginalUri,
 ) -> ApiResult<Response> {
     let mut tx = state.db.begin().await?;
     super::pool::find(&mut tx, &pool_id).await?;
@@ -245,9 +245,12 @@ pub async fn list(
         .members_of(&pool_id)
         .await?
         .iter()
-        .map(|m| views::to_value(views::member(m)))
+        .map(|m| {
+            let member = views::to_value(views::member(m));
+            query::with_hidden(member, &[("pool_id", json!(pool_id))])
+        })
         .collect();
-    list_of(&state, &headers, &uri, "members", objects)
+    list_of(&state, &headers, &uri, &query::MEMBERS, objects)
 }
 
 pub async fn update(

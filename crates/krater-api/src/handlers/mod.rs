@@ -15,8 +15,9 @@ mod version;
 
 use crate::body::Field;
 use crate::error::{ApiError, ApiResult};
-use crate::query::{select_fields, Query};
+use crate::query::{self, select_fields, Collection, Query};
 use crate::AppState;
+use axum::extract::OriginalUri;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
@@ -179,12 +180,13 @@ fn updated<T>(field: Field<T>, current: T, default: T) -> T {
     }
 }
 
-/// The common list of a collection.
+/// The common list of a collection; `uri` is the request's original URI (with the
+/// prefix that nesting strips), so that links lead back to the same collection.
 fn list_of(
     state: &axum::extract::State<AppState>,
     headers: &axum::http::HeaderMap,
     uri: &axum::http::Uri,
-    collection: &str,
+    collection: &Collection,
     objects: Vec<Value>,
 ) -> ApiResult<Response> {
     let query = Query::parse(uri.query());

@@ -301,7 +301,11 @@ pub async fn show(state: State<AppState>, Path(id): Path<String>, uri: Uri) -> A
     ))
 }
 
-pub async fn list(state: State<AppState>, headers: HeaderMap, uri: Uri) -> ApiResult<Response> {
+pub async fn list(
+    state: State<AppState>,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+) -> ApiResult<Response> {
     let mut tx = state.db.begin().await?;
     let catalog = Catalog::load(&mut tx).await?;
     let objects = catalog
@@ -309,7 +313,7 @@ pub async fn list(state: State<AppState>, headers: HeaderMap, uri: Uri) -> ApiRe
         .iter()
         .map(|p| views::to_value(catalog.pool(p)))
         .collect();
-    list_of(&state, &headers, &uri, "pools", objects)
+    list_of(&state, &headers, &uri, &query::POOLS, objects)
 }
 
 pub async fn update(
