@@ -373,12 +373,14 @@ pub async fn create(
     let lb_field = input.uuid("loadbalancer_id")?;
     let lb_id = input.required("loadbalancer_id", lb_field)?;
     let project_id = project_of(&input, &caller)?;
-    refuse_nested(&input, &["default_pool", "l7policies"], "listener")?;
+    let nested = nested_child(&input, &["default_pool"], &["l7policies"])?;
 
     let mut tx = state.db.begin().await?;
-    tx.load_balancer(&lb_id)
+    let lb = tx
+        .load_balancer(&lb_id)
         .await?
         .ok_or_else(|| missing(Table::LoadBalancer, &lb_id))?;
+    refuse_nested(nested, "listener", &lb.provider)?;
     let listener = new_listener(spec, &lb_id, project_id)?;
     check_port_free(&tx.listeners_of(&lb_id).await?, &listener)?;
     if let Some(pool_id) = &listener.default_pool_id {

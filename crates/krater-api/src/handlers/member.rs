@@ -334,7 +334,7 @@ pub async fn batch_update(
         let Value::Object(map) = entry else {
             return Err(ApiError::bad_request("Request is not in valid JSON format"));
         };
-        let input = Input::nested(map, whole.clone(), "members");
+        let input = Input::nested(map, whole.clone(), "members_");
         if let Some(unknown) = input.keys().find(|k| !allowed.contains(&k.as_str())) {
             return Err(ApiError::bad_request(format!(
                 "Unknown attribute for argument members: {unknown}"

@@ -148,13 +148,23 @@ async fn mark_listeners_of_pool(tx: &mut Tx, pool_id: &str) -> ApiResult<()> {
     Ok(())
 }
 
-/// Reads the project of a new object: body `project_id` (or `tenant_id`), else the caller's.
+/// Reads the project of a new object: body `project_id` (or `tenant_id`), else the
+/// caller's, which Octavia checks as if the body had given it (at most 36 characters).
 fn project_of(input: &crate::body::Input, caller: &crate::Caller) -> ApiResult<String> {
-    let project = match input.string("project_id", 36)? {
+    const PROJECT_MAX: usize = 36;
+    let project = match input.string("project_id", PROJECT_MAX)? {
         Field::Value(p) => Some(p),
-        _ => input.string("tenant_id", 36)?.value(),
+        _ => input.string("tenant_id", PROJECT_MAX)?.value(),
     };
-    Ok(project.unwrap_or_else(|| caller.project_id.clone()))
+    match project {
+        Some(project) => Ok(project),
+        None if caller.project_id.chars().count() > PROJECT_MAX => Err(crate::body::invalid(
+            "project_id",
+            &caller.project_id,
+            &format!("Value should have a maximum character requirement of {PROJECT_MAX}"),
+        )),
+        None => Ok(caller.project_id.clone()),
+    }
 }
 
 /// Resolves a bool field of a create: absent → default, explicit null → false (WSME).
@@ -201,16 +211,35 @@ fn list_of(
     Ok(Json(body).into_response())
 }
 
-/// Refuses child objects nested in a single create of a `resource` (Octavia 19 answers
-/// 500 to them; a fully populated load balancer is the way to make them in one go).
-fn refuse_nested(input: &crate::body::Input, fields: &[&str], resource: &str) -> ApiResult<()> {
-    match fields
-        .iter()
-        .find(|f| input.raw_value(f).is_some_and(|v| !v.is_null() && v != &json!([])))
-    {
+/// The first child nested in a single create of a listener or pool, after WSME's type
+/// checks of the nested `lists` and `objects` (a 400 comes before anything else).
+fn nested_child(
+    input: &crate::body::Input,
+    objects: &[&'static str],
+    lists: &[&'static str],
+) -> ApiResult<Option<&'static str>> {
+    let mut given = None;
+    for field in objects {
+        if input.child(field)?.is_some() {
+            given = given.or(Some(*field));
+        }
+    }
+    for field in lists {
+        if !input.list(field)?.is_empty() {
+            given = given.or(Some(*field));
+        }
+    }
+    Ok(given)
+}
+
+/// Refuses a child nested in a single create of a `resource` (Octavia 19 answers 500
+/// to them; a fully populated load balancer is the way to make them in one go),
+/// naming the `provider` of its load balancer.
+fn refuse_nested(nested: Option<&str>, resource: &str, provider: &str) -> ApiResult<()> {
+    match nested {
         Some(field) => Err(ApiError::new(
             StatusCode::NOT_IMPLEMENTED,
-            format!("Provider 'amphora' does not support a requested action: {field} in a {resource} create"),
+            format!("Provider '{provider}' does not support a requested action: {field} in a {resource} create"),
         )),
         None => Ok(()),
     }

@@ -224,7 +224,7 @@ pub async fn create(
     let listener_id = input.uuid("listener_id")?.value();
     let loadbalancer_id = input.uuid("loadbalancer_id")?.value();
     let project_id = project_of(&input, &caller)?;
-    refuse_nested(&input, &["healthmonitor", "members"], "pool")?;
+    let nested = nested_child(&input, &["healthmonitor"], &["members"])?;
 
     let mut tx = state.db.begin().await?;
     let listener = match &listener_id {
@@ -249,9 +249,11 @@ pub async fn create(
             ))
         }
     };
-    tx.load_balancer(&lb_id)
+    let lb = tx
+        .load_balancer(&lb_id)
         .await?
         .ok_or_else(|| missing(Table::LoadBalancer, &lb_id))?;
+    refuse_nested(nested, "pool", &lb.provider)?;
     if let Some(listener) = &listener {
         if listener.default_pool_id.is_some() {
             return Err(ApiError::conflict(
