@@ -66,10 +66,10 @@ impl Caller {
 
 /// The whole API as one router.
 pub fn router(state: AppState) -> Router {
-    let lbaas = handlers::lbaas_routes();
+    let lbaas = handlers::lbaas_routes(&state);
     let octavia = handlers::octavia_routes();
     let neutron = handlers::network_routes();
-    Router::new()
+    let api = Router::new()
         .merge(handlers::version_routes())
         .nest("/v2/lbaas", lbaas.clone())
         .nest("/v2.0/lbaas", lbaas.clone())
@@ -79,9 +79,38 @@ pub fn router(state: AppState) -> Router {
         .nest("/v2.0", lbaas)
         .nest("/network/v2.0", neutron)
         .fallback(not_found)
+        .layer(middleware::from_fn(method_not_allowed))
         .layer(middleware::from_fn(check_accept))
         .layer(middleware::from_fn(request_id))
-        .with_state(state)
+        .with_state(state);
+    // Routed again without a `.json` suffix, which Octavia (pecan) accepts on any path;
+    // the outer router keeps the original URI for links.
+    Router::new()
+        .fallback_service(api)
+        .layer(axum::middleware::map_request(strip_json_suffix))
+}
+
+async fn strip_json_suffix(mut request: Request) -> Request {
+    let uri = request.uri();
+    if let Some(path) = uri.path().strip_suffix(".json") {
+        let rebuilt = match uri.query() {
+            Some(query) => format!("{path}?{query}"),
+            None => path.to_string(),
+        };
+        if let Ok(stripped) = rebuilt.parse() {
+            *request.uri_mut() = stripped;
+        }
+    }
+    request
+}
+
+/// A 405 in pecan's body format, as every other routing error.
+async fn method_not_allowed(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    if response.status() == StatusCode::METHOD_NOT_ALLOWED {
+        return ApiError::pecan(StatusCode::METHOD_NOT_ALLOWED, "").into_response();
+    }
+    response
 }
 
 async fn not_found() -> ApiError {

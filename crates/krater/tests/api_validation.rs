@@ -208,7 +208,6 @@ fn cases() -> Vec<(Method, &'static str, String, u16, String)> {
         (M::POST, "/v2/lbaas/pools/{pool}/members", member(r#""address": "198.18.2.21", "protocol_port": 80, "monitor_port": 0"#), 400, s("Invalid input for field/attribute monitor_port. Value: '0'. Value should be greater or equal to 1")),
         (M::POST, "/v2/lbaas/pools/{pool}/members", member(&format!(r#""address": "198.18.2.21", "protocol_port": 80, "subnet_id": "{MISSING}""#)), 400, format!("Subnet {MISSING} not found.")),
         (M::POST, "/v2/lbaas/pools/{pool}/members", member(r#""address": "198.18.2.21", "protocol_port": "abc""#), 400, s("Invalid input for field/attribute member_. Value: '{'member': {'address': '198.18.2.21', 'protocol_port': 'abc'}}'. invalid literal for int() with base 10: 'abc'")),
-        (M::POST, &*Box::leak(format!("/v2/lbaas/pools/{MISSING}/members").into_boxed_str()), member(r#""address": "198.18.2.21", "protocol_port": 80"#), 404, format!("Pool {MISSING} not found.")),
         (M::PUT, "/v2/lbaas/pools/{pool}/members/{member}", member(r#""address": "198.18.2.22""#), 400, s("Unknown attribute for argument member_.member: address")),
         (M::PUT, "/v2/lbaas/pools/{pool}/members", s(r#"{"members": [{"address": "198.18.2.40", "protocol_port": 80}, {"address": "198.18.2.40", "protocol_port": 80}]}"#), 400, s("Member must be updated only once in the same request.")),
         // Health monitor.
@@ -228,6 +227,12 @@ fn cases() -> Vec<(Method, &'static str, String, u16, String)> {
         (M::POST, "/v2/lbaas/healthmonitors", s(&format!(r#"{{"healthmonitor": {{"pool_id": "{MISSING}", "type": "HTTP", "delay": 5, "timeout": 3, "max_retries": 3}}}}"#)), 404, format!("Pool {MISSING} not found.")),
         (M::PUT, "/v2/lbaas/healthmonitors/{hm}", s(r#"{"healthmonitor": {"delay": null}}"#), 400, s("Invalid input for field/attribute delay. Value: 'None'. Mandatory field missing.")),
         (M::PUT, "/v2/lbaas/healthmonitors/{hm}", s(r#"{"healthmonitor": {"type": "TCP"}}"#), 400, s("Unknown attribute for argument health_monitor_.healthmonitor: type")),
+        // A change or delete of a whole collection.
+        (M::PUT, "/v2/lbaas/loadbalancers", s("{}"), 400, s("Missing argument: \"id\"")),
+        (M::DELETE, "/v2/lbaas/listeners", s(""), 400, s("Missing argument: \"id\"")),
+        (M::DELETE, "/v2/lbaas/pools/{pool}/members", s(""), 400, s("Missing argument: \"id\"")),
+        (M::PUT, "/v2/lbaas/healthmonitors.json", s("{}"), 400, s("Missing argument: \"id\"")),
+        (M::DELETE, "/v2/octavia/amphorae", s(""), 400, s("Missing argument: \"id\"")),
         // Lists.
         (M::GET, "/v2/lbaas/loadbalancers?bogus=1", s(""), 400, s("One or more arguments are either duplicate or invalid")),
         (M::GET, "/v2/lbaas/loadbalancers?sort=foo:asc", s(""), 400, s("Supplied sort key 'foo' is not valid.")),
@@ -331,4 +336,78 @@ async fn a_project_header_is_checked_as_the_body_project_is() {
     );
     let (_, lbs) = svc.get("/v2/lbaas/loadbalancers").await;
     assert_eq!(lbs["loadbalancers"], json!([]));
+}
+
+#[tokio::test]
+async fn routing_answers_as_octavia() {
+    let svc = TestService::start().await;
+    let lb = svc.active_lb("noop_driver").await;
+    let pecan = |code: u16, title: &str, description: &str| json!({"code": code, "title": title, "description": description});
+    let missing_pool = format!("Pool {MISSING} not found.");
+    let rows = [
+        (
+            Method::PATCH,
+            format!("/v2/lbaas/loadbalancers/{lb}"),
+            405,
+            pecan(405, "Method Not Allowed", ""),
+        ),
+        (
+            Method::PATCH,
+            "/v2/lbaas/loadbalancers".into(),
+            405,
+            pecan(405, "Method Not Allowed", ""),
+        ),
+        (
+            Method::PUT,
+            "/v2/lbaas/providers".into(),
+            405,
+            pecan(405, "Method Not Allowed", ""),
+        ),
+        (
+            Method::GET,
+            format!("/v2/lbaas/pools/{MISSING}/members"),
+            404,
+            pecan(404, "Bad Request", &missing_pool),
+        ),
+        (
+            Method::POST,
+            format!("/v2/lbaas/pools/{MISSING}/members"),
+            404,
+            pecan(404, "Bad Request", &missing_pool),
+        ),
+        (
+            Method::PUT,
+            format!("/v2/lbaas/pools/{MISSING}/members"),
+            404,
+            pecan(404, "Bad Request", &missing_pool),
+        ),
+        (
+            Method::DELETE,
+            format!("/v2/lbaas/pools/{MISSING}/members/{MISSING}"),
+            404,
+            pecan(404, "Bad Request", &missing_pool),
+        ),
+    ];
+    for (method, path, status, expected) in rows {
+        let body = matches!(method, Method::POST | Method::PUT).then(|| "{}".to_string());
+        let (code, answer) = svc.call_raw(method.clone(), &path, body).await;
+        assert_eq!(
+            (code.as_u16(), &answer),
+            (status, &expected),
+            "{method} {path}"
+        );
+    }
+    // `.json` is accepted on any path, and links keep it as Octavia's do.
+    let (code, body) = svc.get(&format!("/v2/lbaas/loadbalancers/{lb}.json")).await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    assert_eq!(body["loadbalancer"]["id"], json!(lb));
+    let (code, body) = svc.get("/v2/lbaas/loadbalancers.json?limit=1").await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["loadbalancers_links"][0]["href"],
+        json!(format!(
+            "{}/v2/lbaas/loadbalancers.json?limit=1&marker={lb}",
+            svc.base
+        ))
+    );
 }

@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Uri};
 use krater_domain::flow::{Flow, ObjectKind, ObjectRef};
 use krater_domain::*;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 pub(super) const UPDATE_FIELDS: &[&str] = &[
     "name",
@@ -166,6 +166,27 @@ pub(super) fn duplicate(address: &str, port: u16) -> ApiError {
     ApiError::conflict(format!(
         "Another member on this pool is already using ip {address} on protocol_port {port}"
     ))
+}
+
+/// Route layer of the member routes: a missing pool is a 404 before anything else.
+pub async fn require_pool(
+    state: State<AppState>,
+    Path(params): Path<HashMap<String, String>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let pool_id = params.get("pool_id").map(String::as_str).unwrap_or("");
+    let found = match state.db.begin().await {
+        Ok(mut tx) => super::pool::find(&mut tx, pool_id).await,
+        Err(err) => Err(err.into()),
+    };
+    match found {
+        Err(err) if err.status == StatusCode::NOT_FOUND => {
+            ApiError::missing_parent(err.message).into_response()
+        }
+        Err(err) => err.into_response(),
+        Ok(_) => next.run(request).await,
+    }
 }
 
 pub async fn create(

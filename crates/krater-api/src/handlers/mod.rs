@@ -37,11 +37,32 @@ pub fn version_routes() -> Router<AppState> {
         .route("/v2.0/lbaas", get(version::v2))
 }
 
-pub fn lbaas_routes() -> Router<AppState> {
+/// The member routes answer Octavia's 404 for a missing pool before anything else.
+pub fn lbaas_routes(state: &AppState) -> Router<AppState> {
+    let members = Router::new()
+        .route(
+            "/pools/:pool_id/members",
+            get(member::list)
+                .post(member::create)
+                .put(member::batch_update)
+                .delete(missing_id),
+        )
+        .route(
+            "/pools/:pool_id/members/:id",
+            get(member::show).put(member::update).delete(member::delete),
+        )
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            member::require_pool,
+        ));
     Router::new()
+        .merge(members)
         .route(
             "/loadbalancers",
-            get(load_balancer::list).post(load_balancer::create),
+            get(load_balancer::list)
+                .post(load_balancer::create)
+                .put(missing_id)
+                .delete(missing_id),
         )
         .route(
             "/loadbalancers/:id",
@@ -55,7 +76,13 @@ pub fn lbaas_routes() -> Router<AppState> {
             get(load_balancer::status_tree),
         )
         .route("/loadbalancers/:id/stats", get(load_balancer::stats))
-        .route("/listeners", get(listener::list).post(listener::create))
+        .route(
+            "/listeners",
+            get(listener::list)
+                .post(listener::create)
+                .put(missing_id)
+                .delete(missing_id),
+        )
         .route(
             "/listeners/:id",
             get(listener::show)
@@ -63,25 +90,24 @@ pub fn lbaas_routes() -> Router<AppState> {
                 .delete(listener::delete),
         )
         .route("/listeners/:id/stats", get(listener::stats))
-        .route("/pools", get(pool::list).post(pool::create))
+        .route(
+            "/pools",
+            get(pool::list)
+                .post(pool::create)
+                .put(missing_id)
+                .delete(missing_id),
+        )
         .route(
             "/pools/:id",
             get(pool::show).put(pool::update).delete(pool::delete),
         )
-        .route(
-            "/pools/:pool_id/members",
-            get(member::list)
-                .post(member::create)
-                .put(member::batch_update),
-        )
-        .route(
-            "/pools/:pool_id/members/:id",
-            get(member::show).put(member::update).delete(member::delete),
-        )
         .route("/providers", get(provider::list))
         .route(
             "/healthmonitors",
-            get(health_monitor::list).post(health_monitor::create),
+            get(health_monitor::list)
+                .post(health_monitor::create)
+                .put(missing_id)
+                .delete(missing_id),
         )
         .route(
             "/healthmonitors/:id",
@@ -93,7 +119,7 @@ pub fn lbaas_routes() -> Router<AppState> {
 
 pub fn octavia_routes() -> Router<AppState> {
     Router::new()
-        .route("/amphorae", get(amphora::list))
+        .route("/amphorae", get(amphora::list).delete(missing_id))
         .route("/amphorae/:id", get(amphora::show))
         .route("/amphorae/:id/stats", get(amphora::stats))
         .route("/amphorae/:id/failover", put(amphora::failover))
@@ -108,6 +134,11 @@ pub fn network_routes() -> Router<AppState> {
         .route("/subnets/:id", get(network::show_subnet))
         .route("/ports", get(network::list_ports))
         .route("/ports/:id", get(network::show_port))
+}
+
+/// A change or delete sent to a collection instead of one of its objects.
+async fn missing_id() -> ApiError {
+    ApiError::bad_request("Missing argument: \"id\"")
 }
 
 /// `{"<key>": object}` with the `fields` selection applied.
