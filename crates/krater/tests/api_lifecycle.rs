@@ -489,3 +489,45 @@ async fn fully_populated_load_balancer() {
     let (_, pools) = svc.get("/v2/lbaas/pools").await;
     assert_eq!(pools["pools"], json!([]));
 }
+
+/// Octavia leaves `healthmonitor_id` out of a pool without a monitor (create, show, list).
+#[tokio::test]
+async fn a_pool_without_a_monitor_has_no_healthmonitor_id() {
+    let svc = TestService::start().await;
+    let lb = svc.active_lb("noop_driver").await;
+    let (code, created) = svc
+        .post(
+            "/v2/lbaas/pools",
+            json!({"pool": {"loadbalancer_id": lb, "protocol": "TCP", "lb_algorithm": "ROUND_ROBIN"}}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED);
+    let pool = created["pool"]["id"].as_str().unwrap().to_string();
+    assert!(
+        created["pool"].get("healthmonitor_id").is_none(),
+        "{created}"
+    );
+    svc.wait_for(
+        &format!("/v2/lbaas/loadbalancers/{lb}"),
+        "loadbalancer",
+        "ACTIVE",
+    )
+    .await;
+    let (_, shown) = svc.get(&format!("/v2/lbaas/pools/{pool}")).await;
+    assert!(shown["pool"].get("healthmonitor_id").is_none(), "{shown}");
+    let (_, listed) = svc.get("/v2/lbaas/pools").await;
+    assert!(
+        listed["pools"][0].get("healthmonitor_id").is_none(),
+        "{listed}"
+    );
+    let hm = svc
+        .create_child(
+            &lb,
+            "/v2/lbaas/healthmonitors",
+            "healthmonitor",
+            json!({"pool_id": pool, "type": "TCP", "delay": 5, "timeout": 3, "max_retries": 3}),
+        )
+        .await;
+    let (_, shown) = svc.get(&format!("/v2/lbaas/pools/{pool}")).await;
+    assert_eq!(shown["pool"]["healthmonitor_id"], json!(hm));
+}
