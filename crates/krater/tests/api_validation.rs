@@ -209,7 +209,8 @@ fn cases() -> Vec<(Method, &'static str, String, u16, String)> {
         (M::POST, "/v2/lbaas/pools/{pool}/members", member(&format!(r#""address": "198.18.2.21", "protocol_port": 80, "subnet_id": "{MISSING}""#)), 400, format!("Subnet {MISSING} not found.")),
         (M::POST, "/v2/lbaas/pools/{pool}/members", member(r#""address": "198.18.2.21", "protocol_port": "abc""#), 400, s("Invalid input for field/attribute member_. Value: '{'member': {'address': '198.18.2.21', 'protocol_port': 'abc'}}'. invalid literal for int() with base 10: 'abc'")),
         (M::PUT, "/v2/lbaas/pools/{pool}/members/{member}", member(r#""address": "198.18.2.22""#), 400, s("Unknown attribute for argument member_.member: address")),
-        (M::PUT, "/v2/lbaas/pools/{pool}/members", s(r#"{"members": [{"address": "198.18.2.40", "protocol_port": 80}, {"address": "198.18.2.40", "protocol_port": 80}]}"#), 400, s("Member must be updated only once in the same request.")),
+        (M::PUT, "/v2/lbaas/pools/{pool}/members", s(r#"{"members": [{"address": "198.18.2.40", "protocol_port": 80}, {"address": "198.18.2.40", "protocol_port": 80}]}"#), 409, s("Another member on this pool is already using ip 198.18.2.40 on protocol_port 80")),
+        (M::PUT, "/v2/lbaas/pools/{pool}/members", s(r#"{"members": [{"address": "198.18.2.20", "protocol_port": 80}, {"address": "198.18.2.20", "protocol_port": 80}]}"#), 400, s("Validation failure: Member must be updated only once in the same request.")),
         // Health monitor.
         (M::POST, "/v2/lbaas/healthmonitors", hm(r#""type": "HTTP""#), 409, s("This pool already has a health monitor")),
         (M::POST, "/v2/lbaas/healthmonitors", hm(r#""type": "BOGUS""#), 400, s("Invalid input for field/attribute type. Value: 'BOGUS'. Value should be one of: HTTP, HTTPS, PING, TCP, TLS-HELLO, UDP-CONNECT, SCTP")),

@@ -40,6 +40,29 @@ struct MemberSettings {
     tags: Field<Vec<String>>,
 }
 
+impl MemberSettings {
+    /// An entry of a batch update replaces the member as a create would: what it does
+    /// not give is reset to its create default (name and tags, which have none, stay).
+    fn into_batch_entry(self) -> Self {
+        Self {
+            admin_state_up: Field::Value(self.admin_state_up.value().unwrap_or(true)),
+            weight: reset_absent(self.weight),
+            backup: reset_absent(self.backup),
+            monitor_address: reset_absent(self.monitor_address),
+            monitor_port: reset_absent(self.monitor_port),
+            ..self
+        }
+    }
+}
+
+/// An absent field of a batch entry resets like a null one.
+fn reset_absent<T>(field: Field<T>) -> Field<T> {
+    match field {
+        Field::Absent => Field::Null,
+        other => other,
+    }
+}
+
 fn parse_settings(input: &Input) -> ApiResult<MemberSettings> {
     Ok(MemberSettings {
         name: input.string("name", NAME_MAX)?,
@@ -361,13 +384,7 @@ pub async fn batch_update(
                 "Unknown attribute for argument members: {unknown}"
             )));
         }
-        let spec = parse_spec(&input, &state, &caller)?;
-        if !seen.insert((spec.address.clone(), spec.protocol_port)) {
-            return Err(ApiError::bad_request(
-                "Member must be updated only once in the same request.",
-            ));
-        }
-        specs.push(spec);
+        specs.push(parse_spec(&input, &state, &caller)?);
     }
 
     let mut tx = state.db.begin().await?;
@@ -377,13 +394,21 @@ pub async fn batch_update(
     lock_for_member_change(&mut tx, &pool).await?;
     let mut changed = Vec::new();
     for spec in specs {
-        match existing
+        let current = existing
             .iter()
-            .find(|m| m.address == spec.address && m.protocol_port == spec.protocol_port)
-        {
+            .find(|m| m.address == spec.address && m.protocol_port == spec.protocol_port);
+        if !seen.insert((spec.address.clone(), spec.protocol_port)) {
+            return Err(match current {
+                Some(_) => {
+                    ApiError::validation("Member must be updated only once in the same request.")
+                }
+                None => duplicate(&spec.address, spec.protocol_port),
+            });
+        }
+        match current {
             Some(current) => {
                 let mut member = current.clone();
-                apply_update(&mut member, spec.settings);
+                apply_update(&mut member, spec.settings.into_batch_entry());
                 tx.save_member(&member).await?;
                 changed.push(ObjectRef::new(ObjectKind::Member, &member.id));
             }
