@@ -209,6 +209,9 @@ fn cases() -> Vec<(Method, &'static str, String, u16, String)> {
         (M::POST, "/v2/lbaas/pools/{pool}/members", member(&format!(r#""address": "198.18.2.21", "protocol_port": 80, "subnet_id": "{MISSING}""#)), 400, format!("Subnet {MISSING} not found.")),
         (M::POST, "/v2/lbaas/pools/{pool}/members", member(r#""address": "198.18.2.21", "protocol_port": "abc""#), 400, s("Invalid input for field/attribute member_. Value: '{'member': {'address': '198.18.2.21', 'protocol_port': 'abc'}}'. invalid literal for int() with base 10: 'abc'")),
         (M::PUT, "/v2/lbaas/pools/{pool}/members/{member}", member(r#""address": "198.18.2.22""#), 400, s("Unknown attribute for argument member_.member: address")),
+        (M::PUT, "/v2/lbaas/pools/{pool}/members", s(r#"{"members": 5}"#), 400, s("Invalid input for field/attribute members_. Value: '{'members': 5}'. Value not a valid list: 5")),
+        (M::PUT, "/v2/lbaas/pools/{pool}/members", s(r#"{"member": []}"#), 400, s("Unknown attribute for argument members_: member")),
+        (M::PUT, "/v2/lbaas/pools/{pool}/members", s(r#"{"members": [{"address": "198.18.2.40", "protocol_port": 80, "foo": 1}]}"#), 400, s("Unknown attribute for argument members_.members: foo")),
         (M::PUT, "/v2/lbaas/pools/{pool}/members", s(r#"{"members": [{"address": "198.18.2.40", "protocol_port": 80}, {"address": "198.18.2.40", "protocol_port": 80}]}"#), 409, s("Another member on this pool is already using ip 198.18.2.40 on protocol_port 80")),
         (M::PUT, "/v2/lbaas/pools/{pool}/members", s(r#"{"members": [{"address": "198.18.2.20", "protocol_port": 80}, {"address": "198.18.2.20", "protocol_port": 80}]}"#), 400, s("Validation failure: Member must be updated only once in the same request.")),
         // Health monitor.

@@ -361,16 +361,23 @@ pub async fn batch_update(
         .iter()
         .any(|(k, v)| k == "additive_only" && v.eq_ignore_ascii_case("true"));
     let whole = crate::body::parse_json(&body)?;
-    let entries = match whole.get("members") {
-        Some(Value::Array(items)) => items.clone(),
-        _ => {
-            return Err(crate::body::invalid(
-                "members",
-                "None",
-                "Mandatory field missing.",
-            ))
-        }
+    let Value::Object(top) = &whole else {
+        return Err(ApiError::bad_request("Request is not in valid JSON format"));
     };
+    let batch = Input::nested(top.clone(), whole.clone(), "members_");
+    if let Some(unknown) = batch.keys().find(|k| *k != "members") {
+        return Err(ApiError::bad_request(format!(
+            "Unknown attribute for argument members_: {unknown}"
+        )));
+    }
+    if batch.raw_value("members").is_none_or(Value::is_null) {
+        return Err(crate::body::invalid(
+            "members",
+            "None",
+            "Mandatory field missing.",
+        ));
+    }
+    let entries = batch.list("members")?;
     let allowed = fields_of(UPDATE_FIELDS, CREATE_ONLY_FIELDS);
     let mut specs = Vec::new();
     let mut seen = HashSet::new();
@@ -381,7 +388,7 @@ pub async fn batch_update(
         let input = Input::nested(map, whole.clone(), "members_");
         if let Some(unknown) = input.keys().find(|k| !allowed.contains(&k.as_str())) {
             return Err(ApiError::bad_request(format!(
-                "Unknown attribute for argument members: {unknown}"
+                "Unknown attribute for argument members_.members: {unknown}"
             )));
         }
         specs.push(parse_spec(&input, &state, &caller)?);
