@@ -114,6 +114,8 @@ pub struct Pool {
     pub listeners: Vec<IdRef>,
     pub created_at: String,
     pub updated_at: Option<String>,
+    /// Left out while the pool has no health monitor, as Octavia does.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub healthmonitor_id: Option<String>,
     pub members: Vec<IdRef>,
     pub tags: Vec<String>,

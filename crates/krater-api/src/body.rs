@@ -191,13 +191,10 @@ impl Input {
         }
     }
 
-    /// The error WSME gives when a conversion fails: it quotes the whole body.
+    /// The error WSME gives when a conversion fails: it names the controller's
+    /// argument (`listener_`, `load_balancer`) and quotes the whole body.
     fn whole_body_error(&self, reason: String) -> ApiError {
-        invalid(
-            self.pyarg.trim_end_matches('_'),
-            &py_repr(&self.whole),
-            &reason,
-        )
+        invalid(self.pyarg, &py_repr(&self.whole), &reason)
     }
 
     fn raw(&self, name: &str) -> Field<&Value> {
@@ -401,6 +398,19 @@ impl Input {
         }
     }
 
+    /// A child object nested in this input (`healthmonitor` of a pool): a dictionary,
+    /// else refused as a failed conversion of the whole body.
+    pub fn child(&self, name: &str) -> ApiResult<Option<&Map<String, Value>>> {
+        match self.raw(name) {
+            Field::Value(Value::Object(map)) => Ok(Some(map)),
+            Field::Value(other) => {
+                Err(self
+                    .whole_body_error(format!("Value should be a dictionary: {}", shown(other))))
+            }
+            Field::Null | Field::Absent => Ok(None),
+        }
+    }
+
     /// The raw JSON of a field, for nested lists handled by the caller.
     pub fn raw_value(&self, name: &str) -> Option<&Value> {
         self.fields.get(name)
@@ -468,7 +478,7 @@ mod tests {
             input(r#"{"listener": {"protocol_port": "abc", "admin_state_up": "maybe"}}"#).unwrap();
         assert_eq!(
             i.int("protocol_port", None, None).unwrap_err().message,
-            "Invalid input for field/attribute listener. Value: '{'listener': {'protocol_port': 'abc', 'admin_state_up': 'maybe'}}'. invalid literal for int() with base 10: 'abc'"
+            "Invalid input for field/attribute listener_. Value: '{'listener': {'protocol_port': 'abc', 'admin_state_up': 'maybe'}}'. invalid literal for int() with base 10: 'abc'"
         );
         assert!(i
             .boolean("admin_state_up")

@@ -15,6 +15,8 @@ pub struct ApiError {
     pub message: String,
     /// Pecan's body format instead of WSME's.
     pub pecan: bool,
+    /// Pecan's `title`, when it is not the status's reason.
+    title: Option<&'static str>,
 }
 
 impl ApiError {
@@ -23,6 +25,7 @@ impl ApiError {
             status,
             message: message.into(),
             pecan: false,
+            title: None,
         }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -44,6 +47,15 @@ impl ApiError {
             status,
             message: description.into(),
             pecan: true,
+            title: None,
+        }
+    }
+    /// A 404 for the missing parent of a nested resource: pecan's body, titled
+    /// "Bad Request" as Octavia titles it.
+    pub fn missing_parent(description: impl Into<String>) -> Self {
+        Self {
+            title: Some("Bad Request"),
+            ..Self::pecan(StatusCode::NOT_FOUND, description)
         }
     }
 }
@@ -53,7 +65,7 @@ impl IntoResponse for ApiError {
         let body = if self.pecan {
             json!({
                 "code": self.status.as_u16(),
-                "title": self.status.canonical_reason().unwrap_or(""),
+                "title": self.title.or(self.status.canonical_reason()).unwrap_or(""),
                 "description": self.message,
             })
         } else {

@@ -76,10 +76,10 @@ impl Caller {
 
 /// The whole API as one router.
 pub fn router(state: AppState) -> Router {
-    let lbaas = handlers::lbaas_routes();
+    let lbaas = handlers::lbaas_routes(&state);
     let octavia = handlers::octavia_routes();
     let neutron = handlers::network_routes();
-    Router::new()
+    let api = Router::new()
         .merge(handlers::version_routes())
         .nest("/v2/lbaas", lbaas.clone())
         .nest("/v2.0/lbaas", lbaas.clone())
@@ -89,9 +89,38 @@ pub fn router(state: AppState) -> Router {
         .nest("/v2.0", lbaas)
         .nest("/network/v2.0", neutron)
         .fallback(not_found)
+        .layer(middleware::from_fn(method_not_allowed))
         .layer(middleware::from_fn(check_accept))
         .layer(middleware::from_fn(request_id))
-        .with_state(state)
+        .with_state(state);
+    // Routed again without a `.json` suffix, which Octavia (pecan) accepts on any path;
+    // the outer router keeps the original URI for links.
+    Router::new()
+        .fallback_service(api)
+        .layer(axum::middleware::map_request(strip_json_suffix))
+}
+
+async fn strip_json_suffix(mut request: Request) -> Request {
+    let uri = request.uri();
+    if let Some(path) = uri.path().strip_suffix(".json") {
+        let rebuilt = match uri.query() {
+            Some(query) => format!("{path}?{query}"),
+            None => path.to_string(),
+        };
+        if let Ok(stripped) = rebuilt.parse() {
+            *request.uri_mut() = stripped;
+        }
+    }
+    request
+}
+
+/// A 405 in pecan's body format, as every other routing error.
+async fn method_not_allowed(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    if response.status() == StatusCode::METHOD_NOT_ALLOWED {
+        return ApiError::pecan(StatusCode::METHOD_NOT_ALLOWED, "").into_response();
+    }
+    response
 }
 
 async fn not_found() -> ApiError {
@@ -139,14 +168,41 @@ async fn request_id(request: Request, next: Next) -> Response {
     response
 }
 
-/// The base URL of links: `api_base_uri`, else the request's own host.
+/// The base URL of links: `api_base_uri`, else the request's own host when it is a
+/// plain `host[:port]` (a Host header is never copied into a link otherwise), else
+/// the bind address.
 pub(crate) fn base_url(state: &State<AppState>, headers: &HeaderMap) -> String {
-    if let Some(base) = &state.config.api_settings.api_base_uri {
+    let settings = &state.config.api_settings;
+    if let Some(base) = &settings.api_base_uri {
         return base.trim_end_matches('/').to_string();
     }
-    let host = headers
+    match headers
         .get("host")
         .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
-    format!("http://{host}")
+        .filter(|h| is_host(h))
+    {
+        Some(host) => format!("http://{host}"),
+        None if settings.bind_host.contains(':') => {
+            format!("http://[{}]:{}", settings.bind_host, settings.bind_port)
+        }
+        None => format!("http://{}:{}", settings.bind_host, settings.bind_port),
+    }
+}
+
+/// `name[:port]` or `[v6][:port]`: nothing that could end the authority of a URL.
+fn is_host(host: &str) -> bool {
+    let (name, port) = match host.rsplit_once(':') {
+        Some((name, port)) if !name.ends_with(':') && !port.contains(']') => (name, Some(port)),
+        _ => (host, None),
+    };
+    let name_ok = match name.strip_prefix('[').and_then(|n| n.strip_suffix(']')) {
+        Some(v6) => v6.parse::<std::net::Ipv6Addr>().is_ok(),
+        None => {
+            !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        }
+    };
+    name_ok && port.is_none_or(|p| p.parse::<u16>().is_ok())
 }

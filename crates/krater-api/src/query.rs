@@ -75,7 +75,7 @@ fn decode(s: &str) -> String {
 fn encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b':' | b',' => {
                 (b as char).to_string()
             }
             _ => format!("%{b:02X}"),
@@ -83,6 +83,7 @@ fn encode(s: &str) -> String {
         .collect()
 }
 
+/// The query keys that are not filters (tags are filtered separately).
 const RESERVED: &[&str] = &[
     "limit",
     "marker",
@@ -96,6 +97,223 @@ const RESERVED: &[&str] = &[
     "not-tags",
     "not-tags-any",
 ];
+
+/// A collection and the attributes it can be filtered and sorted by: Octavia's data
+/// model attributes, under their own names and under their API names.
+pub struct Collection {
+    pub name: &'static str,
+    /// Whether the attributes every resource but the amphora has apply ([`COMMON`]).
+    pub common: bool,
+    /// Other attributes shown under the same name.
+    pub shown: &'static [&'static str],
+    /// Other names Octavia takes, with the JSON pointer of their value.
+    pub aliases: &'static [(&'static str, &'static str)],
+    /// Attributes the handler adds to each object for filtering only; never shown.
+    pub hidden: &'static [&'static str],
+}
+
+impl Collection {
+    /// The value of attribute `key` of `object` (null when unset); `None` when
+    /// `key` is not one of the collection's attributes.
+    fn value<'a>(&self, object: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+        static NULL: Value = Value::Null;
+        if self.shows(key) || self.hidden.contains(&key) {
+            return Some(object.get(key).unwrap_or(&NULL));
+        }
+        let (_, pointer) = self.aliases.iter().find(|(k, _)| *k == key)?;
+        let mut parts = pointer.split('/').skip(1);
+        let mut current = parts.next().and_then(|first| object.get(first));
+        for part in parts {
+            current = match current {
+                Some(Value::Array(items)) => part.parse::<usize>().ok().and_then(|i| items.get(i)),
+                Some(Value::Object(map)) => map.get(part),
+                _ => None,
+            };
+        }
+        Some(current.unwrap_or(&NULL))
+    }
+
+    fn shows(&self, key: &str) -> bool {
+        (self.common && COMMON.contains(&key)) || self.shown.contains(&key)
+    }
+
+    fn knows(&self, key: &str) -> bool {
+        self.shows(key) || self.hidden.contains(&key) || self.aliases.iter().any(|(k, _)| *k == key)
+    }
+}
+
+/// Every collection but the amphorae shows Octavia's `enabled` as `admin_state_up`.
+const ENABLED: (&str, &str) = ("enabled", "/admin_state_up");
+const COMMON: [&str; 8] = [
+    "id",
+    "name",
+    "project_id",
+    "provisioning_status",
+    "operating_status",
+    "admin_state_up",
+    "created_at",
+    "updated_at",
+];
+
+pub const LOAD_BALANCERS: Collection = Collection {
+    name: "loadbalancers",
+    common: true,
+    shown: &[
+        "description",
+        "vip_address",
+        "vip_port_id",
+        "vip_subnet_id",
+        "vip_network_id",
+        "vip_qos_policy_id",
+        "vip_vnic_type",
+        "vip_sg_ids",
+        "provider",
+        "flavor_id",
+        "availability_zone",
+    ],
+    aliases: &[ENABLED],
+    // krater has no server groups: that filter matches nothing.
+    hidden: &["topology", "server_group_id"],
+};
+
+pub const LISTENERS: Collection = Collection {
+    name: "listeners",
+    common: true,
+    shown: &[
+        "description",
+        "protocol",
+        "protocol_port",
+        "connection_limit",
+        "default_tls_container_ref",
+        "default_pool_id",
+        "insert_headers",
+        "timeout_client_data",
+        "timeout_member_connect",
+        "timeout_member_data",
+        "timeout_tcp_inspect",
+        "client_ca_tls_container_ref",
+        "client_authentication",
+        "client_crl_container_ref",
+        "allowed_cidrs",
+        "tls_ciphers",
+        "tls_versions",
+        "alpn_protocols",
+        "hsts_max_age",
+        "hsts_include_subdomains",
+        "hsts_preload",
+    ],
+    aliases: &[
+        ENABLED,
+        ("loadbalancer_id", "/loadbalancers/0/id"),
+        ("load_balancer_id", "/loadbalancers/0/id"),
+        ("tls_certificate_id", "/default_tls_container_ref"),
+        (
+            "client_ca_tls_certificate_id",
+            "/client_ca_tls_container_ref",
+        ),
+        ("client_crl_container_id", "/client_crl_container_ref"),
+    ],
+    // krater's listeners have no peer port: that filter matches nothing.
+    hidden: &["peer_port"],
+};
+
+pub const POOLS: Collection = Collection {
+    name: "pools",
+    common: true,
+    shown: &[
+        "description",
+        "protocol",
+        "lb_algorithm",
+        "healthmonitor_id",
+        "tls_container_ref",
+        "ca_tls_container_ref",
+        "crl_container_ref",
+        "tls_enabled",
+        "tls_ciphers",
+        "tls_versions",
+        "alpn_protocols",
+    ],
+    aliases: &[
+        ENABLED,
+        ("loadbalancer_id", "/loadbalancers/0/id"),
+        ("load_balancer_id", "/loadbalancers/0/id"),
+        ("tls_certificate_id", "/tls_container_ref"),
+        ("ca_tls_certificate_id", "/ca_tls_container_ref"),
+        ("crl_container_id", "/crl_container_ref"),
+    ],
+    hidden: &[],
+};
+
+pub const MEMBERS: Collection = Collection {
+    name: "members",
+    common: true,
+    shown: &[
+        "address",
+        "protocol_port",
+        "weight",
+        "backup",
+        "subnet_id",
+        "monitor_address",
+        "monitor_port",
+        "vnic_type",
+    ],
+    aliases: &[ENABLED, ("ip_address", "/address")],
+    hidden: &["pool_id"],
+};
+
+pub const HEALTH_MONITORS: Collection = Collection {
+    name: "healthmonitors",
+    common: true,
+    shown: &[
+        "type",
+        "delay",
+        "timeout",
+        "max_retries",
+        "max_retries_down",
+        "http_method",
+        "url_path",
+        "expected_codes",
+        "http_version",
+        "domain_name",
+    ],
+    aliases: &[
+        ENABLED,
+        ("pool_id", "/pools/0/id"),
+        ("rise_threshold", "/max_retries"),
+        ("fall_threshold", "/max_retries_down"),
+    ],
+    hidden: &[],
+};
+
+pub const AMPHORAE: Collection = Collection {
+    name: "amphorae",
+    common: false,
+    shown: &[
+        "id",
+        "loadbalancer_id",
+        "compute_id",
+        "lb_network_ip",
+        "vrrp_ip",
+        "ha_ip",
+        "vrrp_port_id",
+        "ha_port_id",
+        "cert_expiration",
+        "cert_busy",
+        "role",
+        "status",
+        "vrrp_interface",
+        "vrrp_id",
+        "vrrp_priority",
+        "cached_zone",
+        "created_at",
+        "updated_at",
+        "image_id",
+        "compute_flavor",
+    ],
+    aliases: &[("load_balancer_id", "/loadbalancer_id")],
+    // The project of the amphora's load balancer.
+    hidden: &["project_id"],
+};
 
 /// Keeps only the requested attributes of one object.
 pub fn select_fields(object: Value, fields: &[String]) -> Value {
@@ -112,6 +330,16 @@ pub fn select_fields(object: Value, fields: &[String]) -> Value {
     }
 }
 
+/// Adds attributes that a collection filters on but does not show.
+pub fn with_hidden(mut object: Value, hidden: &[(&str, Value)]) -> Value {
+    if let Value::Object(map) = &mut object {
+        for (key, value) in hidden {
+            map.insert((*key).to_string(), value.clone());
+        }
+    }
+    object
+}
+
 fn tag_set(value: &str) -> Vec<&str> {
     value.split(',').filter(|t| !t.is_empty()).collect()
 }
@@ -124,17 +352,22 @@ fn tags_of(object: &Map<String, Value>) -> Vec<&str> {
         .unwrap_or_default()
 }
 
-/// True when a stored value equals the text of a filter.
+/// True when a stored value equals the text of a filter: booleans as oslo's
+/// `bool_from_string` reads the text, numbers by value, as the database compares them.
 fn matches_filter(value: &Value, wanted: &str) -> bool {
     match value {
         Value::String(s) => s == wanted,
-        Value::Bool(b) => match wanted.to_ascii_lowercase().as_str() {
-            "true" | "1" | "yes" | "t" | "on" => *b,
-            "false" | "0" | "no" | "f" | "off" => !*b,
-            _ => false,
-        },
-        Value::Number(n) => n.to_string() == wanted,
-        Value::Null => false,
+        Value::Bool(b) => {
+            let truthy = matches!(
+                wanted.trim().to_ascii_lowercase().as_str(),
+                "1" | "t" | "true" | "on" | "y" | "yes"
+            );
+            *b == truthy
+        }
+        Value::Number(n) => wanted
+            .trim()
+            .parse::<f64>()
+            .is_ok_and(|w| n.as_f64() == Some(w)),
         _ => false,
     }
 }
@@ -154,123 +387,144 @@ fn compare(a: &Value, b: &Value) -> Ordering {
     }
 }
 
-fn is_scalar(value: &Value) -> bool {
-    !matches!(value, Value::Array(_) | Value::Object(_))
-}
-
-/// Sort keys with their direction (true = ascending).
-fn sort_keys(query: &Query, attributes: &[String]) -> ApiResult<Vec<(String, bool)>> {
-    let mut keys: Vec<(String, bool)> = Vec::new();
-    let parse_dir = |d: &str| match d.to_ascii_lowercase().as_str() {
+fn parse_dir(d: &str) -> ApiResult<bool> {
+    match d.to_ascii_lowercase().as_str() {
         "asc" => Ok(true),
         "desc" => Ok(false),
         _ => Err(ApiError::pecan(
             StatusCode::BAD_REQUEST,
             format!("Supplied sort direction '{d}' is not valid."),
         )),
-    };
-    if let Some(sort) = query.first("sort") {
-        for part in sort.split(',').filter(|p| !p.is_empty()) {
+    }
+}
+
+/// Sort keys with their direction (true = ascending), as given; directions checked.
+fn sort_keys(query: &Query) -> ApiResult<Vec<(String, bool)>> {
+    let mut keys: Vec<(String, bool)> = Vec::new();
+    if let Some(sort) = query.first("sort").filter(|s| !s.is_empty()) {
+        for part in sort.split(',') {
             let (key, dir) = part.split_once(':').unwrap_or((part, "asc"));
-            keys.push((key.trim().to_string(), parse_dir(dir.trim())?));
+            keys.push((key.to_string(), parse_dir(dir)?));
         }
-    } else if let Some(sort_key) = query.first("sort_key") {
+    } else if let Some(sort_key) = query.first("sort_key").filter(|s| !s.is_empty()) {
         let dirs: Vec<&str> = query
             .first("sort_dir")
+            .filter(|d| !d.is_empty())
             .map(|d| d.split(',').collect())
             .unwrap_or_default();
-        for (i, key) in sort_key.split(',').filter(|k| !k.is_empty()).enumerate() {
+        for (i, key) in sort_key.split(',').enumerate() {
             let dir = dirs.get(i).copied().unwrap_or("asc");
-            keys.push((key.trim().to_string(), parse_dir(dir)?));
-        }
-    } else if let Some(dir) = query.first("sort_dir") {
-        parse_dir(dir)?;
-    }
-    for (key, _) in &keys {
-        if !attributes.contains(key) {
-            return Err(ApiError::bad_request(format!(
-                "Supplied sort key '{key}' is not valid."
-            )));
-        }
-    }
-    for default in ["created_at", "id"] {
-        if !keys.iter().any(|(k, _)| k == default) {
-            keys.push((default.to_string(), true));
+            keys.push((key.to_string(), parse_dir(dir)?));
         }
     }
     Ok(keys)
 }
 
-/// Applies the query to `objects` and renders `{"<collection>": […], "<collection>_links": […]}`.
+/// The page size: `None` is unlimited (`infinite`, or below 1).
+fn page_limit(query: &Query, max_limit: usize) -> ApiResult<Option<usize>> {
+    let Some(text) = query.first("limit") else {
+        return Ok(Some(max_limit));
+    };
+    if text == "infinite" {
+        return Ok(None);
+    }
+    match text.trim().parse::<i64>() {
+        Ok(n) if n < 1 => Ok(None),
+        Ok(n) => Ok(Some(usize::try_from(n).unwrap_or(max_limit).min(max_limit))),
+        Err(_) => Err(ApiError::pecan(
+            StatusCode::BAD_REQUEST,
+            format!("Supplied pagination limit '{text}' is not valid."),
+        )),
+    }
+}
+
+/// Applies the query to `objects` and renders `{"<collection>": […], "<collection>_links": […]}`,
+/// as Octavia's `PaginationHelper`: the page follows the marker in the sort order (with
+/// `page_reverse=True`, the first items before it, still in that order); `previous`
+/// and `next` links carry the limit, `sort` and `sort_key`.
 /// `base` is the URL of the collection, without query.
 pub fn list_response(
-    collection: &str,
+    collection: &Collection,
     objects: Vec<Value>,
     query: &Query,
     base: &str,
     max_limit: usize,
 ) -> ApiResult<Value> {
-    let attributes: Vec<String> = objects
-        .first()
-        .and_then(Value::as_object)
-        .map(|o| {
-            o.iter()
-                .filter(|(_, v)| is_scalar(v))
-                .map(|(k, _)| k.clone())
-                .collect()
-        })
-        .unwrap_or_default();
+    let limit = page_limit(query, max_limit)?;
+    let mut keys = sort_keys(query)?;
 
-    let limit = match query.first("limit") {
-        None => max_limit,
-        Some("infinite") => max_limit,
-        Some(text) => match text.parse::<i64>() {
-            Ok(n) if n < 1 => max_limit,
-            Ok(n) => usize::try_from(n).unwrap_or(max_limit).min(max_limit),
-            Err(_) => {
-                return Err(ApiError::pecan(
-                    StatusCode::BAD_REQUEST,
-                    format!("Supplied pagination limit '{text}' is not valid."),
-                ))
-            }
-        },
-    };
-    let keys = sort_keys(query, &attributes)?;
-    let page_reverse = query
-        .first("page_reverse")
-        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
-
-    // Filters on top-level attributes; unknown keys are refused.
+    // Filters on Octavia's attributes; unknown keys are refused.
     let filters: Vec<(&str, &str)> = query
         .pairs
         .iter()
         .filter(|(k, _)| !RESERVED.contains(&k.as_str()))
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    if !objects.is_empty() {
-        for (key, _) in &filters {
-            if !attributes.iter().any(|a| a == key) {
-                return Err(ApiError::bad_request(
-                    "One or more arguments are either duplicate or invalid",
-                ));
-            }
+    if filters.iter().any(|(key, _)| !collection.knows(key)) {
+        return Err(ApiError::bad_request(
+            "One or more arguments are either duplicate or invalid",
+        ));
+    }
+    if let Some((key, _)) = keys.iter().find(|(key, _)| !collection.knows(key)) {
+        return Err(ApiError::bad_request(format!(
+            "Supplied sort key '{key}' is not valid."
+        )));
+    }
+    for default in ["created_at", "id"] {
+        if !keys.iter().any(|(k, _)| k == default) {
+            keys.push((default.to_string(), true));
         }
     }
-    let tags_all: Vec<&str> = query.all("tags").flat_map(tag_set).collect();
-    let tags_any: Vec<&str> = query.all("tags-any").flat_map(tag_set).collect();
-    let not_tags: Vec<&str> = query.all("not-tags").flat_map(tag_set).collect();
-    let not_tags_any: Vec<&str> = query.all("not-tags-any").flat_map(tag_set).collect();
+    let order = |a: &Map<String, Value>, b: &Map<String, Value>| {
+        for (key, ascending) in &keys {
+            let null = Value::Null;
+            let ord = compare(
+                collection.value(a, key).unwrap_or(&null),
+                collection.value(b, key).unwrap_or(&null),
+            );
+            if ord != Ordering::Equal {
+                return if *ascending { ord } else { ord.reverse() };
+            }
+        }
+        Ordering::Equal
+    };
 
-    let mut selected: Vec<Map<String, Value>> = objects
+    let objects: Vec<Map<String, Value>> = objects
         .into_iter()
         .filter_map(|o| match o {
             Value::Object(map) => Some(map),
             _ => None,
         })
-        .filter(|o| {
-            filters
+        .collect();
+    let marker = match query.first("marker") {
+        Some(id) => Some(
+            objects
                 .iter()
-                .all(|(k, v)| o.get(*k).is_some_and(|value| matches_filter(value, v)))
+                .find(|o| o.get("id").and_then(Value::as_str) == Some(id))
+                .cloned()
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "Supplied pagination marker '{id}' is not valid."
+                    ))
+                })?,
+        ),
+        None => None,
+    };
+    let page_reverse = query.first("page_reverse") == Some("True");
+
+    let tags_all: Vec<&str> = query.all("tags").flat_map(tag_set).collect();
+    let tags_any: Vec<&str> = query.all("tags-any").flat_map(tag_set).collect();
+    let not_tags: Vec<&str> = query.all("not-tags").flat_map(tag_set).collect();
+    let not_tags_any: Vec<&str> = query.all("not-tags-any").flat_map(tag_set).collect();
+
+    let mut page: Vec<Map<String, Value>> = objects
+        .into_iter()
+        .filter(|o| {
+            filters.iter().all(|(k, v)| {
+                collection
+                    .value(o, k)
+                    .is_some_and(|value| matches_filter(value, v))
+            })
         })
         .filter(|o| {
             let tags = tags_of(o);
@@ -279,66 +533,44 @@ pub fn list_response(
                 && (not_tags.is_empty() || !not_tags.iter().all(|t| tags.contains(t)))
                 && (not_tags_any.is_empty() || !not_tags_any.iter().any(|t| tags.contains(t)))
         })
+        .filter(|o| match &marker {
+            None => true,
+            Some(m) if page_reverse => order(o, m) == Ordering::Less,
+            Some(m) => order(o, m) == Ordering::Greater,
+        })
         .collect();
-
-    selected.sort_by(|a, b| {
-        for (key, ascending) in &keys {
-            let ord = compare(
-                a.get(key).unwrap_or(&Value::Null),
-                b.get(key).unwrap_or(&Value::Null),
-            );
-            if ord != Ordering::Equal {
-                return if *ascending { ord } else { ord.reverse() };
-            }
-        }
-        Ordering::Equal
-    });
-
-    let marker = query.first("marker");
-    let page: Vec<Map<String, Value>> = match marker {
-        Some(marker) => {
-            let position = selected
-                .iter()
-                .position(|o| o.get("id").and_then(Value::as_str) == Some(marker))
-                .ok_or_else(|| {
-                    ApiError::bad_request(format!(
-                        "Supplied pagination marker '{marker}' is not valid."
-                    ))
-                })?;
-            if page_reverse {
-                let start = position.saturating_sub(limit);
-                selected[start..position].to_vec()
-            } else {
-                selected
-                    .into_iter()
-                    .skip(position + 1)
-                    .take(limit)
-                    .collect()
-            }
-        }
-        None => selected.into_iter().take(limit).collect(),
-    };
+    page.sort_by(|a, b| order(a, b));
+    if let Some(limit) = limit {
+        page.truncate(limit);
+    }
 
     let mut links = Vec::new();
-    let mut link_query = format!("limit={limit}");
-    if let Some(sort) = query.first("sort") {
-        link_query.push_str(&format!("&sort={}", encode(sort)));
-    }
-    if let Some(sort_key) = query.first("sort_key") {
-        link_query.push_str(&format!("&sort_key={}", encode(sort_key)));
-    }
-    let id_of = |o: &Map<String, Value>| o.get("id").and_then(Value::as_str).map(encode);
-    if page.len() == limit {
-        if let Some(last) = page.last().and_then(id_of) {
-            links
-                .push(json!({"href": format!("{base}?{link_query}&marker={last}"), "rel": "next"}));
+    let mut link_query = match limit {
+        Some(limit) => format!("limit={limit}"),
+        None => "limit=None".to_string(),
+    };
+    for key in ["sort", "sort_key"] {
+        if let Some(value) = query.first(key).filter(|v| !v.is_empty()) {
+            link_query.push_str(&format!("&{key}={}", encode(value)));
         }
     }
-    if marker.is_some() {
-        if let Some(first) = page.first().and_then(id_of) {
+    let id_of = |o: &Map<String, Value>| {
+        o.get("id")
+            .and_then(Value::as_str)
+            .map(encode)
+            .unwrap_or_default()
+    };
+    if let (Some(first), Some(last)) = (page.first(), page.last()) {
+        if marker.is_some() {
             links.push(json!({
-                "href": format!("{base}?{link_query}&marker={first}&page_reverse=True"),
+                "href": format!("{base}?{link_query}&marker={}&page_reverse=True", id_of(first)),
                 "rel": "previous"
+            }));
+        }
+        if limit.is_none_or(|limit| page.len() >= limit) {
+            links.push(json!({
+                "href": format!("{base}?{link_query}&marker={}", id_of(last)),
+                "rel": "next"
             }));
         }
     }
@@ -346,9 +578,14 @@ pub fn list_response(
     let fields = query.fields();
     let items: Vec<Value> = page
         .into_iter()
-        .map(|o| select_fields(Value::Object(o), &fields))
+        .map(|mut o| {
+            for key in collection.hidden {
+                o.remove(*key);
+            }
+            select_fields(Value::Object(o), &fields)
+        })
         .collect();
-    Ok(json!({ collection: items, format!("{collection}_links"): links }))
+    Ok(json!({ collection.name: items, format!("{}_links", collection.name): links }))
 }
 
 #[cfg(test)]
@@ -360,7 +597,7 @@ mod tests {
             .map(|i| {
                 json!({"id": format!("id-{i}"), "name": format!("n{}", 4 - i),
                        "created_at": format!("2026-01-01T00:00:0{i}"),
-                       "admin_state_up": i % 2 == 0, "tags": if i < 2 { json!(["a", "b"]) } else { json!(["b"]) }})
+                       "admin_state_up": i % 2 == 0, "secret": format!("s{i}"), "tags": if i < 2 { json!(["a", "b"]) } else { json!(["b"]) }})
             })
             .collect()
     }
@@ -374,9 +611,17 @@ mod tests {
             .collect()
     }
 
+    const THINGS: Collection = Collection {
+        name: "things",
+        common: false,
+        shown: &["id", "name", "created_at", "admin_state_up"],
+        aliases: &[("enabled", "/admin_state_up")],
+        hidden: &["secret"],
+    };
+
     fn run(q: &str) -> ApiResult<Value> {
         list_response(
-            "things",
+            &THINGS,
             objects(),
             &Query::parse(Some(q)),
             "http://x/things",
@@ -384,19 +629,61 @@ mod tests {
         )
     }
 
+    fn links(v: &Value) -> Vec<(String, String)> {
+        v["things_links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                (
+                    l["rel"].as_str().unwrap().into(),
+                    l["href"].as_str().unwrap().into(),
+                )
+            })
+            .collect()
+    }
+
+    fn link(rel: &str, query: &str) -> (String, String) {
+        (rel.into(), format!("http://x/things?{query}"))
+    }
+
     #[test]
-    fn pages_follow_markers() {
+    fn pages_follow_markers_as_octavia() {
         let page = run("limit=2").unwrap();
         assert_eq!(ids(&page), ["id-0", "id-1"]);
-        assert_eq!(
-            page["things_links"][0]["href"],
-            "http://x/things?limit=2&marker=id-1"
-        );
+        assert_eq!(links(&page), [link("next", "limit=2&marker=id-1")]);
         let page = run("limit=2&marker=id-1").unwrap();
         assert_eq!(ids(&page), ["id-2", "id-3"]);
-        assert_eq!(page["things_links"][1]["rel"], "previous");
-        let page = run("limit=2&marker=id-2&page_reverse=True").unwrap();
+        assert_eq!(
+            links(&page),
+            [
+                link("previous", "limit=2&marker=id-2&page_reverse=True"),
+                link("next", "limit=2&marker=id-3")
+            ]
+        );
+        // Backwards: the first items before the marker, in the sort order.
+        let page = run("limit=2&marker=id-3&page_reverse=True").unwrap();
         assert_eq!(ids(&page), ["id-0", "id-1"]);
+        // Only `True` reverses.
+        assert_eq!(
+            ids(&run("limit=2&marker=id-3&page_reverse=true").unwrap()),
+            ["id-4"]
+        );
+        // No limit: every item, and always a next link.
+        for limit in ["0", "-1", "infinite"] {
+            let page = run(&format!("limit={limit}&sort=name:desc")).unwrap();
+            assert_eq!(ids(&page).len(), 5);
+            assert_eq!(
+                links(&page),
+                [link("next", "limit=None&sort=name:desc&marker=id-4")]
+            );
+        }
+        assert!(links(&run("").unwrap()).is_empty());
+        // A marker that the filters leave out still places the page.
+        assert_eq!(
+            ids(&run("marker=id-1&enabled=true").unwrap()),
+            ["id-2", "id-4"]
+        );
         assert_eq!(
             run("marker=zzz").unwrap_err().message,
             "Supplied pagination marker 'zzz' is not valid."
@@ -416,6 +703,12 @@ mod tests {
             "Supplied sort key 'bogus' is not valid."
         );
         assert_eq!(ids(&run("admin_state_up=false").unwrap()), ["id-1", "id-3"]);
+        assert_eq!(ids(&run("admin_state_up=maybe").unwrap()), ["id-1", "id-3"]);
+        assert_eq!(
+            ids(&run("enabled=1&sort=name").unwrap()),
+            ["id-4", "id-2", "id-0"]
+        );
+        assert_eq!(ids(&run("secret=s3").unwrap()), ["id-3"]);
         assert_eq!(ids(&run("name=n4").unwrap()), ["id-0"]);
         assert_eq!(
             run("bogus=1").unwrap_err().message,
@@ -430,5 +723,6 @@ mod tests {
         assert!(ids(&run("not-tags-any=b").unwrap()).is_empty());
         let page = run("fields=id&fields=name&limit=1").unwrap();
         assert_eq!(page["things"][0], json!({"id": "id-0", "name": "n4"}));
+        assert!(run("").unwrap()["things"][0].get("secret").is_none());
     }
 }

@@ -490,6 +490,96 @@ async fn fully_populated_load_balancer() {
     assert_eq!(pools["pools"], json!([]));
 }
 
+/// Octavia leaves `healthmonitor_id` out of a pool without a monitor (create, show, list).
+#[tokio::test]
+async fn a_pool_without_a_monitor_has_no_healthmonitor_id() {
+    let svc = TestService::start().await;
+    let lb = svc.active_lb("noop_driver").await;
+    let (code, created) = svc
+        .post(
+            "/v2/lbaas/pools",
+            json!({"pool": {"loadbalancer_id": lb, "protocol": "TCP", "lb_algorithm": "ROUND_ROBIN"}}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED);
+    let pool = created["pool"]["id"].as_str().unwrap().to_string();
+    assert!(
+        created["pool"].get("healthmonitor_id").is_none(),
+        "{created}"
+    );
+    svc.wait_for(
+        &format!("/v2/lbaas/loadbalancers/{lb}"),
+        "loadbalancer",
+        "ACTIVE",
+    )
+    .await;
+    let (_, shown) = svc.get(&format!("/v2/lbaas/pools/{pool}")).await;
+    assert!(shown["pool"].get("healthmonitor_id").is_none(), "{shown}");
+    let (_, listed) = svc.get("/v2/lbaas/pools").await;
+    assert!(
+        listed["pools"][0].get("healthmonitor_id").is_none(),
+        "{listed}"
+    );
+    let hm = svc
+        .create_child(
+            &lb,
+            "/v2/lbaas/healthmonitors",
+            "healthmonitor",
+            json!({"pool_id": pool, "type": "TCP", "delay": 5, "timeout": 3, "max_retries": 3}),
+        )
+        .await;
+    let (_, shown) = svc.get(&format!("/v2/lbaas/pools/{pool}")).await;
+    assert_eq!(shown["pool"]["healthmonitor_id"], json!(hm));
+}
+
+/// A batch update replaces a member as Octavia does: what an entry does not give is
+/// reset to its create default; name and tags (which have none) stay.
+#[tokio::test]
+async fn a_batch_update_resets_what_an_entry_leaves_out() {
+    let svc = TestService::start().await;
+    let lb = svc.active_lb("noop_driver").await;
+    let pool = svc
+        .create_child(
+            &lb,
+            "/v2/lbaas/pools",
+            "pool",
+            json!({"loadbalancer_id": lb, "protocol": "TCP", "lb_algorithm": "ROUND_ROBIN"}),
+        )
+        .await;
+    let members = format!("/v2/lbaas/pools/{pool}/members");
+    let member = svc
+        .create_child(
+            &lb,
+            &members,
+            "member",
+            json!({"address": "198.18.2.30", "protocol_port": 80, "name": "m1", "weight": 5,
+                   "backup": true, "monitor_port": 8080, "monitor_address": "198.18.2.31",
+                   "admin_state_up": false, "tags": ["t1"]}),
+        )
+        .await;
+    let (code, _) = svc
+        .put(
+            &members,
+            json!({"members": [{"address": "198.18.2.30", "protocol_port": 80}]}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::ACCEPTED);
+    let shown = svc
+        .wait_for(&format!("{members}/{member}"), "member", "ACTIVE")
+        .await;
+    for (key, value) in [
+        ("name", json!("m1")),
+        ("tags", json!(["t1"])),
+        ("weight", json!(1)),
+        ("backup", json!(false)),
+        ("monitor_port", Value::Null),
+        ("monitor_address", Value::Null),
+        ("admin_state_up", json!(true)),
+    ] {
+        assert_eq!(shown[key], value, "{key}: {shown}");
+    }
+}
+
 /// As in Octavia, `http_version` and `domain_name` are taken by monitors of every type
 /// (a PING or TCP monitor ignores them); only the HTTP-only fields are refused.
 #[tokio::test]

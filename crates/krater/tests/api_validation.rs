@@ -198,6 +198,15 @@ fn cases() -> Vec<(Method, &'static str, String, u16, String)> {
         (M::POST, "/v2/lbaas/pools", pool(r#""loadbalancer_id": "{lb}", "protocol": "HTTP", "lb_algorithm": "RANDOM""#), 400, s("Invalid input for field/attribute lb_algorithm. Value: 'RANDOM'. Value should be one of: ROUND_ROBIN, LEAST_CONNECTIONS, SOURCE_IP, SOURCE_IP_PORT")),
         (M::POST, "/v2/lbaas/pools", pool(r#""loadbalancer_id": "{lb}", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN", "members": [{"address": "198.18.2.30", "protocol_port": 80}]"#), 501, s("Provider 'amphora' does not support a requested action: members in a pool create")),
         (M::POST, "/v2/lbaas/listeners", listener(r#""protocol_port": 81, "default_pool": {"name": "a", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN"}"#), 501, s("Provider 'amphora' does not support a requested action: default_pool in a listener create")),
+        // A nested child of the wrong type is a type error first, as WSME makes it.
+        (M::POST, "/v2/lbaas/pools", pool(r#""loadbalancer_id": "{lb}", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN", "members": true"#), 400, s("Invalid input for field/attribute pool_. Value: '{'pool': {'loadbalancer_id': '{lb}', 'protocol': 'HTTP', 'lb_algorithm': 'ROUND_ROBIN', 'members': True}}'. Value not a valid list: True")),
+        (M::POST, "/v2/lbaas/pools", pool(r#""loadbalancer_id": "{lb}", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN", "members": 0"#), 400, s("Invalid input for field/attribute pool_. Value: '{'pool': {'loadbalancer_id': '{lb}', 'protocol': 'HTTP', 'lb_algorithm': 'ROUND_ROBIN', 'members': 0}}'. Value not a valid list: 0")),
+        (M::POST, "/v2/lbaas/pools", pool(r#""loadbalancer_id": "{lb}", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN", "healthmonitor": "x""#), 400, s("Invalid input for field/attribute pool_. Value: '{'pool': {'loadbalancer_id': '{lb}', 'protocol': 'HTTP', 'lb_algorithm': 'ROUND_ROBIN', 'healthmonitor': 'x'}}'. Value should be a dictionary: x")),
+        (M::POST, "/v2/lbaas/listeners", listener(r#""protocol_port": 81, "default_pool": 0"#), 400, s("Invalid input for field/attribute listener_. Value: '{'listener': {'loadbalancer_id': '{lb}', 'protocol': 'HTTP', 'protocol_port': 81, 'default_pool': 0}}'. Value should be a dictionary: 0")),
+        (M::POST, "/v2/lbaas/listeners", listener(r#""protocol_port": 81, "l7policies": "x""#), 400, s("Invalid input for field/attribute listener_. Value: '{'listener': {'loadbalancer_id': '{lb}', 'protocol': 'HTTP', 'protocol_port': 81, 'l7policies': 'x'}}'. Value not a valid list: x")),
+        (M::POST, "/v2/lbaas/listeners", listener(r#""protocol_port": "abc""#), 400, s("Invalid input for field/attribute listener_. Value: '{'listener': {'loadbalancer_id': '{lb}', 'protocol': 'HTTP', 'protocol_port': 'abc'}}'. invalid literal for int() with base 10: 'abc'")),
+        (M::POST, "/v2/lbaas/pools", pool(r#""loadbalancer_id": "{lb}", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN", "admin_state_up": "maybe""#), 400, s("Invalid input for field/attribute pool_. Value: '{'pool': {'loadbalancer_id': '{lb}', 'protocol': 'HTTP', 'lb_algorithm': 'ROUND_ROBIN', 'admin_state_up': 'maybe'}}'. Value not an unambiguous boolean: maybe")),
+        (M::PUT, "/v2/lbaas/pools/{pool}/members", s(r#"{"members": [{"address": "198.18.2.41", "protocol_port": "abc"}]}"#), 400, s("Invalid input for field/attribute members_. Value: '{'members': [{'address': '198.18.2.41', 'protocol_port': 'abc'}]}'. invalid literal for int() with base 10: 'abc'")),
         (M::POST, "/v2/lbaas/pools", pool(r#""loadbalancer_id": "{lb}", "protocol": "HTTP", "lb_algorithm": "SOURCE_IP_PORT""#), 501, s("Provider 'amphora' does not support a requested option: Amphora provider does not support SOURCE_IP_PORT algorithm.")),
         (M::POST, "/v2/lbaas/pools", pool(r#""listener_id": "{listener}", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN""#), 409, s("This listener already has a default pool")),
         (M::POST, "/v2/lbaas/pools", pool(r#""loadbalancer_id": "{lb}", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN", "session_persistence": {"type": "APP_COOKIE"}"#), 400, s("Validation failure: Field \"cookie_name\" must be specified when using the \"APP_COOKIE\" session persistence type.")),
@@ -217,10 +226,13 @@ fn cases() -> Vec<(Method, &'static str, String, u16, String)> {
         (M::POST, "/v2/lbaas/pools/{pool}/members", member(r#""address": "198.18.2.21", "protocol_port": 80, "weight": 300"#), 400, s("Invalid input for field/attribute weight. Value: '300'. Value should be lower or equal to 256")),
         (M::POST, "/v2/lbaas/pools/{pool}/members", member(r#""address": "198.18.2.21", "protocol_port": 80, "monitor_port": 0"#), 400, s("Invalid input for field/attribute monitor_port. Value: '0'. Value should be greater or equal to 1")),
         (M::POST, "/v2/lbaas/pools/{pool}/members", member(&format!(r#""address": "198.18.2.21", "protocol_port": 80, "subnet_id": "{MISSING}""#)), 400, format!("Subnet {MISSING} not found.")),
-        (M::POST, "/v2/lbaas/pools/{pool}/members", member(r#""address": "198.18.2.21", "protocol_port": "abc""#), 400, s("Invalid input for field/attribute member. Value: '{'member': {'address': '198.18.2.21', 'protocol_port': 'abc'}}'. invalid literal for int() with base 10: 'abc'")),
-        (M::POST, &*Box::leak(format!("/v2/lbaas/pools/{MISSING}/members").into_boxed_str()), member(r#""address": "198.18.2.21", "protocol_port": 80"#), 404, format!("Pool {MISSING} not found.")),
+        (M::POST, "/v2/lbaas/pools/{pool}/members", member(r#""address": "198.18.2.21", "protocol_port": "abc""#), 400, s("Invalid input for field/attribute member_. Value: '{'member': {'address': '198.18.2.21', 'protocol_port': 'abc'}}'. invalid literal for int() with base 10: 'abc'")),
         (M::PUT, "/v2/lbaas/pools/{pool}/members/{member}", member(r#""address": "198.18.2.22""#), 400, s("Unknown attribute for argument member_.member: address")),
-        (M::PUT, "/v2/lbaas/pools/{pool}/members", s(r#"{"members": [{"address": "198.18.2.40", "protocol_port": 80}, {"address": "198.18.2.40", "protocol_port": 80}]}"#), 400, s("Member must be updated only once in the same request.")),
+        (M::PUT, "/v2/lbaas/pools/{pool}/members", s(r#"{"members": 5}"#), 400, s("Invalid input for field/attribute members_. Value: '{'members': 5}'. Value not a valid list: 5")),
+        (M::PUT, "/v2/lbaas/pools/{pool}/members", s(r#"{"member": []}"#), 400, s("Unknown attribute for argument members_: member")),
+        (M::PUT, "/v2/lbaas/pools/{pool}/members", s(r#"{"members": [{"address": "198.18.2.40", "protocol_port": 80, "foo": 1}]}"#), 400, s("Unknown attribute for argument members_.members: foo")),
+        (M::PUT, "/v2/lbaas/pools/{pool}/members", s(r#"{"members": [{"address": "198.18.2.40", "protocol_port": 80}, {"address": "198.18.2.40", "protocol_port": 80}]}"#), 409, s("Another member on this pool is already using ip 198.18.2.40 on protocol_port 80")),
+        (M::PUT, "/v2/lbaas/pools/{pool}/members", s(r#"{"members": [{"address": "198.18.2.20", "protocol_port": 80}, {"address": "198.18.2.20", "protocol_port": 80}]}"#), 400, s("Validation failure: Member must be updated only once in the same request.")),
         // Health monitor.
         (M::POST, "/v2/lbaas/healthmonitors", hm(r#""type": "HTTP""#), 409, s("This pool already has a health monitor")),
         (M::POST, "/v2/lbaas/healthmonitors", hm(r#""type": "BOGUS""#), 400, s("Invalid input for field/attribute type. Value: 'BOGUS'. Value should be one of: HTTP, HTTPS, PING, TCP, TLS-HELLO, UDP-CONNECT, SCTP")),
@@ -239,6 +251,12 @@ fn cases() -> Vec<(Method, &'static str, String, u16, String)> {
         (M::POST, "/v2/lbaas/healthmonitors", s(&format!(r#"{{"healthmonitor": {{"pool_id": "{MISSING}", "type": "HTTP", "delay": 5, "timeout": 3, "max_retries": 3}}}}"#)), 404, format!("Pool {MISSING} not found.")),
         (M::PUT, "/v2/lbaas/healthmonitors/{hm}", s(r#"{"healthmonitor": {"delay": null}}"#), 400, s("Invalid input for field/attribute delay. Value: 'None'. Mandatory field missing.")),
         (M::PUT, "/v2/lbaas/healthmonitors/{hm}", s(r#"{"healthmonitor": {"type": "TCP"}}"#), 400, s("Unknown attribute for argument health_monitor_.healthmonitor: type")),
+        // A change or delete of a whole collection.
+        (M::PUT, "/v2/lbaas/loadbalancers", s("{}"), 400, s("Missing argument: \"id\"")),
+        (M::DELETE, "/v2/lbaas/listeners", s(""), 400, s("Missing argument: \"id\"")),
+        (M::DELETE, "/v2/lbaas/pools/{pool}/members", s(""), 400, s("Missing argument: \"id\"")),
+        (M::PUT, "/v2/lbaas/healthmonitors.json", s("{}"), 400, s("Missing argument: \"id\"")),
+        (M::DELETE, "/v2/octavia/amphorae", s(""), 400, s("Missing argument: \"id\"")),
         // Lists.
         (M::GET, "/v2/lbaas/loadbalancers?bogus=1", s(""), 400, s("One or more arguments are either duplicate or invalid")),
         (M::GET, "/v2/lbaas/loadbalancers?sort=foo:asc", s(""), 400, s("Supplied sort key 'foo' is not valid.")),
@@ -299,4 +317,121 @@ async fn list_errors_use_pecan_bodies() {
     );
     let (code, _): (StatusCode, Value) = svc.get("/v2/lbaas/loadbalancers").await;
     assert_eq!(code, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn nested_children_name_the_provider_of_their_load_balancer() {
+    let svc = TestService::start().await;
+    let lb = svc.active_lb("noop_driver").await;
+    let (code, body) = svc
+        .post(
+            "/v2/lbaas/pools",
+            json!({"pool": {"loadbalancer_id": lb, "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN",
+                            "members": [{"address": "198.18.2.30", "protocol_port": 80}]}}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::NOT_IMPLEMENTED);
+    let mut expected = fault(
+        "Provider 'noop_driver' does not support a requested action: members in a pool create",
+    );
+    expected["faultcode"] = json!("Server");
+    assert_eq!(body, expected);
+}
+
+#[tokio::test]
+async fn a_project_header_is_checked_as_the_body_project_is() {
+    let svc = TestService::start().await;
+    let subnet = svc.subnet_id("public-subnet").await;
+    let long = "p".repeat(37);
+    let response = reqwest::Client::new()
+        .post(format!("{}/v2/lbaas/loadbalancers", svc.base))
+        .header("X-Project-Id", &long)
+        .json(&json!({"loadbalancer": {"vip_subnet_id": subnet}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body,
+        fault(&format!(
+            "Invalid input for field/attribute project_id. Value: '{long}'. Value should have a maximum character requirement of 36"
+        ))
+    );
+    let (_, lbs) = svc.get("/v2/lbaas/loadbalancers").await;
+    assert_eq!(lbs["loadbalancers"], json!([]));
+}
+
+#[tokio::test]
+async fn routing_answers_as_octavia() {
+    let svc = TestService::start().await;
+    let lb = svc.active_lb("noop_driver").await;
+    let pecan = |code: u16, title: &str, description: &str| json!({"code": code, "title": title, "description": description});
+    let missing_pool = format!("Pool {MISSING} not found.");
+    let rows = [
+        (
+            Method::PATCH,
+            format!("/v2/lbaas/loadbalancers/{lb}"),
+            405,
+            pecan(405, "Method Not Allowed", ""),
+        ),
+        (
+            Method::PATCH,
+            "/v2/lbaas/loadbalancers".into(),
+            405,
+            pecan(405, "Method Not Allowed", ""),
+        ),
+        (
+            Method::PUT,
+            "/v2/lbaas/providers".into(),
+            405,
+            pecan(405, "Method Not Allowed", ""),
+        ),
+        (
+            Method::GET,
+            format!("/v2/lbaas/pools/{MISSING}/members"),
+            404,
+            pecan(404, "Bad Request", &missing_pool),
+        ),
+        (
+            Method::POST,
+            format!("/v2/lbaas/pools/{MISSING}/members"),
+            404,
+            pecan(404, "Bad Request", &missing_pool),
+        ),
+        (
+            Method::PUT,
+            format!("/v2/lbaas/pools/{MISSING}/members"),
+            404,
+            pecan(404, "Bad Request", &missing_pool),
+        ),
+        (
+            Method::DELETE,
+            format!("/v2/lbaas/pools/{MISSING}/members/{MISSING}"),
+            404,
+            pecan(404, "Bad Request", &missing_pool),
+        ),
+    ];
+    for (method, path, status, expected) in rows {
+        let body = matches!(method, Method::POST | Method::PUT).then(|| "{}".to_string());
+        let (code, answer) = svc.call_raw(method.clone(), &path, body).await;
+        assert_eq!(
+            (code.as_u16(), &answer),
+            (status, &expected),
+            "{method} {path}"
+        );
+    }
+    // `.json` is accepted on any path, and links keep it as Octavia's do.
+    let (code, body) = svc.get(&format!("/v2/lbaas/loadbalancers/{lb}.json")).await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    assert_eq!(body["loadbalancer"]["id"], json!(lb));
+    let (code, body) = svc.get("/v2/lbaas/loadbalancers.json?limit=1").await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["loadbalancers_links"][0]["href"],
+        json!(format!(
+            "{}/v2/lbaas/loadbalancers.json?limit=1&marker={lb}",
+            svc.base
+        ))
+    );
 }

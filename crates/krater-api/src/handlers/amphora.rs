@@ -11,15 +11,30 @@ async fn find(tx: &mut Tx, id: &str) -> ApiResult<krater_domain::Amphora> {
         .ok_or_else(|| ApiError::not_found(format!("Amphora {id} not found.")))
 }
 
-pub async fn list(state: State<AppState>, headers: HeaderMap, uri: Uri) -> ApiResult<Response> {
+pub async fn list(
+    state: State<AppState>,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+) -> ApiResult<Response> {
     let mut tx = state.db.begin().await?;
+    let load_balancers = tx.load_balancers().await?;
+    let project_of = |lb_id: &Option<String>| {
+        load_balancers
+            .iter()
+            .find(|lb| Some(&lb.id) == lb_id.as_ref())
+            .map(|lb| json!(lb.project_id))
+            .unwrap_or(Value::Null)
+    };
     let objects = tx
         .amphorae()
         .await?
         .iter()
-        .map(|a| views::to_value(views::amphora(a)))
+        .map(|a| {
+            let shown = views::to_value(views::amphora(a));
+            query::with_hidden(shown, &[("project_id", project_of(&a.load_balancer_id))])
+        })
         .collect();
-    list_of(&state, &headers, &uri, "amphorae", objects)
+    list_of(&state, &headers, &uri, &query::AMPHORAE, objects)
 }
 
 pub async fn show(state: State<AppState>, Path(id): Path<String>, uri: Uri) -> ApiResult<Response> {

@@ -361,7 +361,11 @@ pub async fn show(state: State<AppState>, Path(id): Path<String>, uri: Uri) -> A
     ))
 }
 
-pub async fn list(state: State<AppState>, headers: HeaderMap, uri: Uri) -> ApiResult<Response> {
+pub async fn list(
+    state: State<AppState>,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+) -> ApiResult<Response> {
     let mut tx = state.db.begin().await?;
     let objects = tx
         .health_monitors()
@@ -369,7 +373,7 @@ pub async fn list(state: State<AppState>, headers: HeaderMap, uri: Uri) -> ApiRe
         .iter()
         .map(|h| views::to_value(views::health_monitor(h)))
         .collect();
-    list_of(&state, &headers, &uri, "healthmonitors", objects)
+    list_of(&state, &headers, &uri, &query::HEALTH_MONITORS, objects)
 }
 
 pub async fn update(

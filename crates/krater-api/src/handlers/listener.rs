@@ -391,13 +391,14 @@ pub async fn create(
     let lb_field = input.uuid("loadbalancer_id")?;
     let lb_id = input.required("loadbalancer_id", lb_field)?;
     let project_id = project_of(&input, &caller)?;
-    refuse_nested(&input, &["default_pool", "l7policies"], "listener")?;
+    let nested = nested_child(&input, &["default_pool"], &["l7policies"])?;
 
     let mut tx = state.db.begin().await?;
     let lb = tx
         .load_balancer(&lb_id)
         .await?
         .ok_or_else(|| missing(Table::LoadBalancer, &lb_id))?;
+    refuse_nested(nested, "listener", &lb.provider)?;
     let listener = new_listener(spec, &lb_id, project_id)?;
     check_port_free(&tx.listeners_of(&lb_id).await?, &listener)?;
     if let Some(pool_id) = &listener.default_pool_id {
@@ -441,7 +442,11 @@ pub async fn show(state: State<AppState>, Path(id): Path<String>, uri: Uri) -> A
     ))
 }
 
-pub async fn list(state: State<AppState>, headers: HeaderMap, uri: Uri) -> ApiResult<Response> {
+pub async fn list(
+    state: State<AppState>,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+) -> ApiResult<Response> {
     let mut tx = state.db.begin().await?;
     let catalog = Catalog::load(&mut tx).await?;
     let objects = catalog
@@ -449,7 +454,7 @@ pub async fn list(state: State<AppState>, headers: HeaderMap, uri: Uri) -> ApiRe
         .iter()
         .map(|l| views::to_value(catalog.listener(l)))
         .collect();
-    list_of(&state, &headers, &uri, "listeners", objects)
+    list_of(&state, &headers, &uri, &query::LISTENERS, objects)
 }
 
 pub async fn update(

@@ -330,15 +330,22 @@ pub async fn show(state: State<AppState>, Path(id): Path<String>, uri: Uri) -> A
     ))
 }
 
-pub async fn list(state: State<AppState>, headers: HeaderMap, uri: Uri) -> ApiResult<Response> {
+pub async fn list(
+    state: State<AppState>,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+) -> ApiResult<Response> {
     let mut tx = state.db.begin().await?;
     let catalog = Catalog::load(&mut tx).await?;
     let objects = catalog
         .load_balancers
         .iter()
-        .map(|lb| views::to_value(catalog.load_balancer(lb)))
+        .map(|lb| {
+            let shown = views::to_value(catalog.load_balancer(lb));
+            query::with_hidden(shown, &[("topology", json!(lb.topology.as_str()))])
+        })
         .collect();
-    list_of(&state, &headers, &uri, "loadbalancers", objects)
+    list_of(&state, &headers, &uri, &query::LOAD_BALANCERS, objects)
 }
 
 pub async fn update(

@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Uri};
 use krater_domain::flow::{Flow, ObjectKind, ObjectRef};
 use krater_domain::*;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 pub(super) const UPDATE_FIELDS: &[&str] = &[
     "name",
@@ -38,6 +38,29 @@ struct MemberSettings {
     monitor_address: Field<String>,
     monitor_port: Field<u16>,
     tags: Field<Vec<String>>,
+}
+
+impl MemberSettings {
+    /// An entry of a batch update replaces the member as a create would: what it does
+    /// not give is reset to its create default (name and tags, which have none, stay).
+    fn into_batch_entry(self) -> Self {
+        Self {
+            admin_state_up: Field::Value(self.admin_state_up.value().unwrap_or(true)),
+            weight: reset_absent(self.weight),
+            backup: reset_absent(self.backup),
+            monitor_address: reset_absent(self.monitor_address),
+            monitor_port: reset_absent(self.monitor_port),
+            ..self
+        }
+    }
+}
+
+/// An absent field of a batch entry resets like a null one.
+fn reset_absent<T>(field: Field<T>) -> Field<T> {
+    match field {
+        Field::Absent => Field::Null,
+        other => other,
+    }
 }
 
 fn parse_settings(input: &Input) -> ApiResult<MemberSettings> {
@@ -172,6 +195,27 @@ pub(super) fn duplicate(address: &str, port: u16) -> ApiError {
     ))
 }
 
+/// Route layer of the member routes: a missing pool is a 404 before anything else.
+pub async fn require_pool(
+    state: State<AppState>,
+    Path(params): Path<HashMap<String, String>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let pool_id = params.get("pool_id").map(String::as_str).unwrap_or("");
+    let found = match state.db.begin().await {
+        Ok(mut tx) => super::pool::find(&mut tx, pool_id).await,
+        Err(err) => Err(err.into()),
+    };
+    match found {
+        Err(err) if err.status == StatusCode::NOT_FOUND => {
+            ApiError::missing_parent(err.message).into_response()
+        }
+        Err(err) => err.into_response(),
+        Ok(_) => next.run(request).await,
+    }
+}
+
 pub async fn create(
     state: State<AppState>,
     Path(pool_id): Path<String>,
@@ -241,7 +285,7 @@ pub async fn list(
     state: State<AppState>,
     Path(pool_id): Path<String>,
     headers: HeaderMap,
-    uri: Uri,
+    OriginalUri(uri): OriginalUri,
 ) -> ApiResult<Response> {
     let mut tx = state.db.begin().await?;
     super::pool::find(&mut tx, &pool_id).await?;
@@ -249,9 +293,12 @@ pub async fn list(
         .members_of(&pool_id)
         .await?
         .iter()
-        .map(|m| views::to_value(views::member(m)))
+        .map(|m| {
+            let member = views::to_value(views::member(m));
+            query::with_hidden(member, &[("pool_id", json!(pool_id))])
+        })
         .collect();
-    list_of(&state, &headers, &uri, "members", objects)
+    list_of(&state, &headers, &uri, &query::MEMBERS, objects)
 }
 
 pub async fn update(
@@ -318,16 +365,23 @@ pub async fn batch_update(
         .iter()
         .any(|(k, v)| k == "additive_only" && v.eq_ignore_ascii_case("true"));
     let whole = crate::body::parse_json(&body)?;
-    let entries = match whole.get("members") {
-        Some(Value::Array(items)) => items.clone(),
-        _ => {
-            return Err(crate::body::invalid(
-                "members",
-                "None",
-                "Mandatory field missing.",
-            ))
-        }
+    let Value::Object(top) = &whole else {
+        return Err(ApiError::bad_request("Request is not in valid JSON format"));
     };
+    let batch = Input::nested(top.clone(), whole.clone(), "members_");
+    if let Some(unknown) = batch.keys().find(|k| *k != "members") {
+        return Err(ApiError::bad_request(format!(
+            "Unknown attribute for argument members_: {unknown}"
+        )));
+    }
+    if batch.raw_value("members").is_none_or(Value::is_null) {
+        return Err(crate::body::invalid(
+            "members",
+            "None",
+            "Mandatory field missing.",
+        ));
+    }
+    let entries = batch.list("members")?;
     let allowed = fields_of(UPDATE_FIELDS, CREATE_ONLY_FIELDS);
     let mut specs = Vec::new();
     let mut seen = HashSet::new();
@@ -335,19 +389,13 @@ pub async fn batch_update(
         let Value::Object(map) = entry else {
             return Err(ApiError::bad_request("Request is not in valid JSON format"));
         };
-        let input = Input::nested(map, whole.clone(), "members");
+        let input = Input::nested(map, whole.clone(), "members_");
         if let Some(unknown) = input.keys().find(|k| !allowed.contains(&k.as_str())) {
             return Err(ApiError::bad_request(format!(
-                "Unknown attribute for argument members: {unknown}"
+                "Unknown attribute for argument members_.members: {unknown}"
             )));
         }
-        let spec = parse_spec(&input, &state, &caller)?;
-        if !seen.insert((spec.address.clone(), spec.protocol_port)) {
-            return Err(ApiError::bad_request(
-                "Member must be updated only once in the same request.",
-            ));
-        }
-        specs.push(spec);
+        specs.push(parse_spec(&input, &state, &caller)?);
     }
 
     let mut tx = state.db.begin().await?;
@@ -357,13 +405,21 @@ pub async fn batch_update(
     lock_for_member_change(&mut tx, &pool).await?;
     let mut changed = Vec::new();
     for spec in specs {
-        match existing
+        let current = existing
             .iter()
-            .find(|m| m.address == spec.address && m.protocol_port == spec.protocol_port)
-        {
+            .find(|m| m.address == spec.address && m.protocol_port == spec.protocol_port);
+        if !seen.insert((spec.address.clone(), spec.protocol_port)) {
+            return Err(match current {
+                Some(_) => {
+                    ApiError::validation("Member must be updated only once in the same request.")
+                }
+                None => duplicate(&spec.address, spec.protocol_port),
+            });
+        }
+        match current {
             Some(current) => {
                 let mut member = current.clone();
-                apply_update(&mut member, spec.settings);
+                apply_update(&mut member, spec.settings.into_batch_entry());
                 tx.save_member(&member).await?;
                 changed.push(ObjectRef::new(ObjectKind::Member, &member.id));
             }

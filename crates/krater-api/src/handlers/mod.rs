@@ -16,8 +16,9 @@ mod version;
 
 use crate::body::Field;
 use crate::error::{ApiError, ApiResult};
-use crate::query::{select_fields, Query};
+use crate::query::{self, select_fields, Collection, Query};
 use crate::AppState;
+use axum::extract::OriginalUri;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
@@ -37,11 +38,32 @@ pub fn version_routes() -> Router<AppState> {
         .route("/v2.0/lbaas", get(version::v2))
 }
 
-pub fn lbaas_routes() -> Router<AppState> {
+/// The member routes answer Octavia's 404 for a missing pool before anything else.
+pub fn lbaas_routes(state: &AppState) -> Router<AppState> {
+    let members = Router::new()
+        .route(
+            "/pools/:pool_id/members",
+            get(member::list)
+                .post(member::create)
+                .put(member::batch_update)
+                .delete(missing_id),
+        )
+        .route(
+            "/pools/:pool_id/members/:id",
+            get(member::show).put(member::update).delete(member::delete),
+        )
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            member::require_pool,
+        ));
     Router::new()
+        .merge(members)
         .route(
             "/loadbalancers",
-            get(load_balancer::list).post(load_balancer::create),
+            get(load_balancer::list)
+                .post(load_balancer::create)
+                .put(missing_id)
+                .delete(missing_id),
         )
         .route(
             "/loadbalancers/:id",
@@ -55,7 +77,13 @@ pub fn lbaas_routes() -> Router<AppState> {
             get(load_balancer::status_tree),
         )
         .route("/loadbalancers/:id/stats", get(load_balancer::stats))
-        .route("/listeners", get(listener::list).post(listener::create))
+        .route(
+            "/listeners",
+            get(listener::list)
+                .post(listener::create)
+                .put(missing_id)
+                .delete(missing_id),
+        )
         .route(
             "/listeners/:id",
             get(listener::show)
@@ -63,25 +91,24 @@ pub fn lbaas_routes() -> Router<AppState> {
                 .delete(listener::delete),
         )
         .route("/listeners/:id/stats", get(listener::stats))
-        .route("/pools", get(pool::list).post(pool::create))
+        .route(
+            "/pools",
+            get(pool::list)
+                .post(pool::create)
+                .put(missing_id)
+                .delete(missing_id),
+        )
         .route(
             "/pools/:id",
             get(pool::show).put(pool::update).delete(pool::delete),
         )
-        .route(
-            "/pools/:pool_id/members",
-            get(member::list)
-                .post(member::create)
-                .put(member::batch_update),
-        )
-        .route(
-            "/pools/:pool_id/members/:id",
-            get(member::show).put(member::update).delete(member::delete),
-        )
         .route("/providers", get(provider::list))
         .route(
             "/healthmonitors",
-            get(health_monitor::list).post(health_monitor::create),
+            get(health_monitor::list)
+                .post(health_monitor::create)
+                .put(missing_id)
+                .delete(missing_id),
         )
         .route(
             "/healthmonitors/:id",
@@ -93,7 +120,7 @@ pub fn lbaas_routes() -> Router<AppState> {
 
 pub fn octavia_routes() -> Router<AppState> {
     Router::new()
-        .route("/amphorae", get(amphora::list))
+        .route("/amphorae", get(amphora::list).delete(missing_id))
         .route("/amphorae/:id", get(amphora::show))
         .route("/amphorae/:id/stats", get(amphora::stats))
         .route("/amphorae/:id/failover", put(amphora::failover))
@@ -108,6 +135,11 @@ pub fn network_routes() -> Router<AppState> {
         .route("/subnets/:id", get(network::show_subnet))
         .route("/ports", get(network::list_ports))
         .route("/ports/:id", get(network::show_port))
+}
+
+/// A change or delete sent to a collection instead of one of its objects.
+async fn missing_id() -> ApiError {
+    ApiError::bad_request("Missing argument: \"id\"")
 }
 
 /// `{"<key>": object}` with the `fields` selection applied.
@@ -148,13 +180,23 @@ async fn mark_listeners_of_pool(tx: &mut Tx, pool_id: &str) -> ApiResult<()> {
     Ok(())
 }
 
-/// Reads the project of a new object: body `project_id` (or `tenant_id`), else the caller's.
+/// Reads the project of a new object: body `project_id` (or `tenant_id`), else the
+/// caller's, which Octavia checks as if the body had given it (at most 36 characters).
 fn project_of(input: &crate::body::Input, caller: &crate::Caller) -> ApiResult<String> {
-    let project = match input.string("project_id", 36)? {
+    const PROJECT_MAX: usize = 36;
+    let project = match input.string("project_id", PROJECT_MAX)? {
         Field::Value(p) => Some(p),
-        _ => input.string("tenant_id", 36)?.value(),
+        _ => input.string("tenant_id", PROJECT_MAX)?.value(),
     };
-    Ok(project.unwrap_or_else(|| caller.project_id.clone()))
+    match project {
+        Some(project) => Ok(project),
+        None if caller.project_id.chars().count() > PROJECT_MAX => Err(crate::body::invalid(
+            "project_id",
+            &caller.project_id,
+            &format!("Value should have a maximum character requirement of {PROJECT_MAX}"),
+        )),
+        None => Ok(caller.project_id.clone()),
+    }
 }
 
 /// Resolves a bool field of a create: absent → default, explicit null → false (WSME).
@@ -180,12 +222,13 @@ fn updated<T>(field: Field<T>, current: T, default: T) -> T {
     }
 }
 
-/// The common list of a collection.
+/// The common list of a collection; `uri` is the request's original URI (with the
+/// prefix that nesting strips), so that links lead back to the same collection.
 fn list_of(
     state: &axum::extract::State<AppState>,
     headers: &axum::http::HeaderMap,
     uri: &axum::http::Uri,
-    collection: &str,
+    collection: &Collection,
     objects: Vec<Value>,
 ) -> ApiResult<Response> {
     let query = Query::parse(uri.query());
@@ -200,16 +243,35 @@ fn list_of(
     Ok(Json(body).into_response())
 }
 
-/// Refuses child objects nested in a single create of a `resource` (Octavia 19 answers
-/// 500 to them; a fully populated load balancer is the way to make them in one go).
-fn refuse_nested(input: &crate::body::Input, fields: &[&str], resource: &str) -> ApiResult<()> {
-    match fields
-        .iter()
-        .find(|f| input.raw_value(f).is_some_and(|v| !v.is_null() && v != &json!([])))
-    {
+/// The first child nested in a single create of a listener or pool, after WSME's type
+/// checks of the nested `lists` and `objects` (a 400 comes before anything else).
+fn nested_child(
+    input: &crate::body::Input,
+    objects: &[&'static str],
+    lists: &[&'static str],
+) -> ApiResult<Option<&'static str>> {
+    let mut given = None;
+    for field in objects {
+        if input.child(field)?.is_some() {
+            given = given.or(Some(*field));
+        }
+    }
+    for field in lists {
+        if !input.list(field)?.is_empty() {
+            given = given.or(Some(*field));
+        }
+    }
+    Ok(given)
+}
+
+/// Refuses a child nested in a single create of a `resource` (Octavia 19 answers 500
+/// to them; a fully populated load balancer is the way to make them in one go),
+/// naming the `provider` of its load balancer.
+fn refuse_nested(nested: Option<&str>, resource: &str, provider: &str) -> ApiResult<()> {
+    match nested {
         Some(field) => Err(ApiError::new(
             StatusCode::NOT_IMPLEMENTED,
-            format!("Provider 'amphora' does not support a requested action: {field} in a {resource} create"),
+            format!("Provider '{provider}' does not support a requested action: {field} in a {resource} create"),
         )),
         None => Ok(()),
     }

@@ -242,7 +242,7 @@ pub async fn create(
     let listener_id = input.uuid("listener_id")?.value();
     let loadbalancer_id = input.uuid("loadbalancer_id")?.value();
     let project_id = project_of(&input, &caller)?;
-    refuse_nested(&input, &["healthmonitor", "members"], "pool")?;
+    let nested = nested_child(&input, &["healthmonitor"], &["members"])?;
 
     let mut tx = state.db.begin().await?;
     let listener = match &listener_id {
@@ -271,6 +271,7 @@ pub async fn create(
         .load_balancer(&lb_id)
         .await?
         .ok_or_else(|| missing(Table::LoadBalancer, &lb_id))?;
+    refuse_nested(nested, "pool", &lb.provider)?;
     if let Some(listener) = &listener {
         if listener.default_pool_id.is_some() {
             return Err(ApiError::conflict(
@@ -321,7 +322,11 @@ pub async fn show(state: State<AppState>, Path(id): Path<String>, uri: Uri) -> A
     ))
 }
 
-pub async fn list(state: State<AppState>, headers: HeaderMap, uri: Uri) -> ApiResult<Response> {
+pub async fn list(
+    state: State<AppState>,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+) -> ApiResult<Response> {
     let mut tx = state.db.begin().await?;
     let catalog = Catalog::load(&mut tx).await?;
     let objects = catalog
@@ -329,7 +334,7 @@ pub async fn list(state: State<AppState>, headers: HeaderMap, uri: Uri) -> ApiRe
         .iter()
         .map(|p| views::to_value(catalog.pool(p)))
         .collect();
-    list_of(&state, &headers, &uri, "pools", objects)
+    list_of(&state, &headers, &uri, &query::POOLS, objects)
 }
 
 pub async fn update(
