@@ -109,8 +109,15 @@ async fn real_drivers(
 /// Opens the database, starts the worker and the API.
 pub async fn start(config: Config) -> anyhow::Result<Service> {
     let data_dir = config.data_dir();
-    std::fs::create_dir_all(&data_dir)
-        .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        // It holds the database and the heartbeat key: root's only.
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&data_dir)
+            .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+    }
     let db = krater_db::Db::connect(&config.database_url())
         .await
         .context("cannot open the database")?;
