@@ -24,6 +24,7 @@ use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use krater_agent_api::layout;
 use rustix::process::Signal;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
@@ -54,7 +55,7 @@ impl LbFiles {
     }
 
     pub(crate) fn config(&self) -> PathBuf {
-        self.dir.join("haproxy.cfg")
+        self.dir.join(layout::HAPROXY_CONFIG)
     }
 
     fn last_good(&self) -> PathBuf {
@@ -62,7 +63,7 @@ impl LbFiles {
     }
 
     pub(crate) fn pid_file(&self) -> PathBuf {
-        self.dir.join("haproxy.pid")
+        self.dir.join(layout::HAPROXY_PID)
     }
 
     pub(crate) fn stats_socket(&self) -> PathBuf {

@@ -83,12 +83,27 @@ impl AgentConfig {
 }
 
 /// Binds `config.listen` and serves the agent API, sending heartbeats, until an error
-/// stops it.
+/// stops it. The agent process: it records its pid in the state directory
+/// ([`krater_agent_api::layout::AGENT_PID`]), by which `krater cleanup` finds it.
 pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
+    create_state_dir(&config)?;
+    let pid_file = config.state_dir.join(krater_agent_api::layout::AGENT_PID);
+    std::fs::write(&pid_file, format!("{}\n", std::process::id()))
+        .with_context(|| format!("cannot write {}", pid_file.display()))?;
     serve(config, listener).await
+}
+
+/// Creates the state directory (root's only) when missing.
+fn create_state_dir(config: &AgentConfig) -> anyhow::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&config.state_dir)
+        .with_context(|| format!("cannot create {}", config.state_dir.display()))
 }
 
 /// Serves the agent API on an already bound listener (`config.listen` is not used),
@@ -99,14 +114,7 @@ pub async fn serve(config: AgentConfig, listener: TcpListener) -> anyhow::Result
     config.validate()?;
     let tls = tls_config(&config)?;
     let heartbeat_key = config::read_heartbeat_key(&config.heartbeat_key_file)?;
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&config.state_dir)
-            .with_context(|| format!("cannot create {}", config.state_dir.display()))?;
-    }
+    create_state_dir(&config)?;
     let agent = Arc::new(routes::Agent {
         haproxy: haproxy::Haproxy {
             haproxy_cmd: config.haproxy_cmd.clone(),

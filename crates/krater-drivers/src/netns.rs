@@ -8,8 +8,10 @@
 //! `<state_root>/netns/` so that `krater cleanup` can remove what a killed run left.
 
 use crate::ip::{self, ip, short_hash};
+use crate::process;
 use crate::{ComputeDriver, ComputeInstance, DriverError, DriverResult, Subnet};
 use async_trait::async_trait;
+use krater_agent_api::layout;
 use krater_domain::{Amphora, Port, Timestamp};
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -133,7 +135,7 @@ impl NetnsCompute {
             interval = self.agent.heartbeat_interval_secs,
             key_file = self.agent.heartbeat_key_file.display().to_string(),
         );
-        write_private(&dir.join("agent.toml"), &config)?;
+        write_private(&dir.join(layout::AGENT_CONFIG), &config)?;
         Ok(cert.expires_at)
     }
 
@@ -148,7 +150,7 @@ impl NetnsCompute {
         let log_err = log
             .try_clone()
             .map_err(|e| DriverError(format!("cannot create agent log: {e}")))?;
-        let config = dir.join("agent.toml");
+        let config = dir.join(layout::AGENT_CONFIG);
         let status = std::process::Command::new("ip")
             .arg("netns")
             .arg("exec")
@@ -220,13 +222,14 @@ fn register(state_root: &Path, netns: &str) -> DriverResult<()> {
         .map_err(|e| DriverError(format!("cannot record namespace {netns}: {e}")))
 }
 
-/// Removes every namespace recorded under `state_root` (and their processes), and the
-/// amphora directories; descends into subdirectories that hold registries of their own
+/// Removes every namespace recorded under `state_root` (and their processes), the
+/// processes recorded by the amphorae's pid files (see [`process`]), and the amphora
+/// directories; descends into subdirectories that hold registries of their own
 /// (test runs use `<state_root>/<run>` as theirs). What `krater cleanup` does; returns
 /// the namespaces removed.
 pub fn cleanup(state_root: &Path) -> DriverResult<Vec<String>> {
     let mut removed = Vec::new();
-    ip::kill_processes_using(state_root);
+    process::kill_amphora_processes(state_root);
     let registry = state_root.join("netns");
     if let Ok(entries) = std::fs::read_dir(&registry) {
         for entry in entries.flatten() {
@@ -310,8 +313,7 @@ impl ComputeDriver for NetnsCompute {
 
     async fn delete(&self, amphora_id: &str) -> DriverResult<()> {
         let names = AmphoraNames::of(amphora_id);
-        // HAProxy first (it lives in the lb namespace), then the agent.
-        ip::kill_processes_using(&self.amphora_dir(amphora_id));
+        process::kill_amphora_processes(&self.amphora_dir(amphora_id));
         ip::delete_netns(&names.lb_ns)?;
         ip::delete_netns(&names.agent_ns)?;
         if ip::link_exists(&names.mgmt_link) {
