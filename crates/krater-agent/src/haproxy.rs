@@ -15,7 +15,9 @@
 //!
 //! HAProxy runs in master-worker mode and daemonizes itself (`-W -D`): the starting
 //! process forks the master into a new session and exits, with a failure status when
-//! the listeners cannot be bound, so the master survives the agent. A reload is
+//! the listeners cannot be bound, so the master survives the agent. The agent
+//! supervises it: a master that died while its pid file says it should run is
+//! started again ([`Haproxy::revive`]). A reload is
 //! SIGUSR2 to the master, which re-executes itself on the same file and hands the
 //! listening sockets to the new workers (`expose-fd listeners`); the old workers
 //! finish their connections.
@@ -189,6 +191,40 @@ impl Haproxy {
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
             Err(e) => Err(file_error(&files.dir, e)),
         }
+    }
+
+    /// Starts again the HAProxy of every load balancer that should run but does not:
+    /// its pid file is there (HAProxy writes it when it starts; a stop or a delete
+    /// removes it) but names no live master, as when HAProxy crashed or was killed.
+    /// Octavia leaves this to systemd in the amphora. Returns the load balancers
+    /// started.
+    pub(crate) async fn revive(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(&self.state_dir) else {
+            return Vec::new();
+        };
+        let mut started = Vec::new();
+        for lb_id in entries
+            .flatten()
+            .filter_map(|e| e.file_name().into_string().ok())
+        {
+            if krater_agent_api::parse_id("load balancer id", &lb_id).is_err() {
+                continue;
+            }
+            let files = self.files(&lb_id);
+            let pid_file = files.pid_file();
+            if !files.config().is_file()
+                || !pid_file.exists()
+                || process::running_master(&pid_file).is_some()
+            {
+                continue;
+            }
+            tracing::warn!(lb_id, "haproxy is not running; starting it again");
+            match self.spawn(&files).await {
+                Ok(()) => started.push(lb_id),
+                Err(err) => tracing::error!(lb_id, error = ?err, "cannot start haproxy again"),
+            }
+        }
+        started
     }
 
     async fn stop_files(&self, files: &LbFiles) -> ApiResult<&'static str> {

@@ -8,6 +8,9 @@
 //! so the data plane keeps serving when the agent stops; a new agent finds it again
 //! through its pid file.
 //!
+//! The agent supervises its HAProxy processes: one that dies is started again within
+//! a second or so, and is left out of the heartbeats meanwhile (its listeners go ERROR).
+//!
 //! Every heartbeat interval the agent sends each health manager a signed Octavia v3
 //! heartbeat with the statuses and counters of the HAProxy processes it runs.
 
@@ -29,6 +32,9 @@ use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use tokio::net::TcpListener;
+
+/// How often the agent looks for a HAProxy that died.
+const SUPERVISE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// What an agent needs to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,13 +137,27 @@ pub async fn serve(config: AgentConfig, listener: TcpListener) -> anyhow::Result
         &config,
         heartbeat_key,
     )));
-    // The heartbeats stop with the agent (also when this future is dropped).
-    let _heartbeats = AbortOnDrop(heartbeats);
+    let supervisor = tokio::spawn(supervise_forever(agent.clone()));
+    // Heartbeats and supervision stop with the agent (also when this future is
+    // dropped).
+    let _background = (AbortOnDrop(heartbeats), AbortOnDrop(supervisor));
     let addr = listener.local_addr()?;
     tracing::info!(amphora_id = %config.amphora_id, %addr, lb_netns = %config.lb_netns, "amphora agent listening");
     server::accept_loop(listener, tls, routes::router(agent))
         .await
         .context("accept loop")
+}
+
+/// Every [`SUPERVISE_INTERVAL`], under the agent's lock, starts again each HAProxy
+/// that died while it should run.
+async fn supervise_forever(agent: Arc<routes::Agent>) {
+    let mut ticks = tokio::time::interval(SUPERVISE_INTERVAL);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let _guard = agent.lock.lock().await;
+        agent.haproxy.revive().await;
+    }
 }
 
 /// Aborts a background task when dropped.

@@ -235,3 +235,77 @@ async fn config_start_reload_stop_delete() {
     assert_eq!(client.get_haproxy_config(LB).await.expect("get"), None);
     client.delete_listeners(LB).await.expect("delete again");
 }
+
+/// Whether `pid` is a process that has not exited (a zombie has).
+fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        let state = stat[stat.rfind(')').expect("stat") + 1..].trim_start();
+        !state.starts_with(['Z', 'X', 'x'])
+    })
+}
+
+/// Waits (bounded) for `done`.
+async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let end = Instant::now() + Duration::from_secs(30);
+    while !done() {
+        assert!(Instant::now() < end, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_killed_haproxy_is_started_again_without_an_api_call() {
+    let lb_ns = Netns::new("sv");
+    lb_ns.ip(&["addr", "add", "198.18.1.10/32", "dev", "lo"]);
+    lb_ns.ip(&["addr", "add", "198.18.2.11/32", "dev", "lo"]);
+    let _m1 = Member::start(&lb_ns, addr("198.18.2.11:8080"), "member-1");
+    let agent = TestAgent::start(&lb_ns.name, None).await;
+    let _reaper = Reaper {
+        dir: agent.config.state_dir.clone(),
+    };
+    let vip80 = addr("198.18.1.10:80");
+    let cfg = graph::config(
+        LB,
+        VIP,
+        &[(80, "198.18.2.11", 8080)],
+        &agent.state_dir_str(),
+    );
+    agent
+        .client
+        .upload_haproxy_config(LB, &cfg)
+        .await
+        .expect("upload");
+    agent
+        .client
+        .loadbalancer_action(LB, LbAction::Start)
+        .await
+        .expect("start");
+    wait_for_body(&lb_ns.name, vip80, "/", "member-1").await;
+    let pid_file = agent.config.state_dir.join(LB).join("haproxy.pid");
+    let master = haproxy_pid(&pid_file).expect("master running");
+
+    // The fault: the master dies (its workers follow it).
+    let pid = rustix::process::Pid::from_raw(master).expect("pid");
+    rustix::process::kill_process(pid, rustix::process::Signal::KILL).expect("kill -9");
+    wait_until("the killed master to be gone", || !alive(master)).await;
+
+    // No API call: the agent notices and starts a new master, which serves the VIP.
+    wait_until("a new HAProxy master", || {
+        haproxy_pid(&pid_file).is_some_and(|new| new != master)
+    })
+    .await;
+    wait_for_body(&lb_ns.name, vip80, "/", "member-1").await;
+
+    // A stopped HAProxy is not started again.
+    agent
+        .client
+        .loadbalancer_action(LB, LbAction::Stop)
+        .await
+        .expect("stop");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        haproxy_pid(&pid_file),
+        None,
+        "a stopped HAProxy stays stopped"
+    );
+}
