@@ -10,7 +10,7 @@
 //! | `haproxy.cfg.last-good` | the configuration it replaced |
 //! | `haproxy.pid` | pid of the master (`-p`) |
 //! | `haproxy.sock` | the stats socket (admin, `expose-fd listeners`), from the config |
-//! | `servers-state` | `show servers state`, saved before a reload, read on start |
+//! | `servers-state` | `show servers state`, saved before a reload, read on start; pruned of servers whose check address or port changed |
 //! | `haproxy.log` | what the last start printed |
 //!
 //! HAProxy runs in master-worker mode and daemonizes itself (`-W -D`): the starting
@@ -34,6 +34,7 @@ use tokio::net::UnixStream;
 use crate::cmd::Cmd;
 use crate::error::{ApiError, ApiResult};
 use crate::process;
+use crate::server_state;
 
 /// How long a stopping HAProxy may take to finish its connections before it is
 /// stopped hard.
@@ -250,10 +251,13 @@ impl Haproxy {
     /// `ip netns exec <lb_netns> haproxy -W -D -f <cfg> -p <pid>`, waiting only for
     /// the starting process (the master daemonizes).
     async fn spawn(&self, files: &LbFiles) -> ApiResult<()> {
-        let state = files.server_state();
-        if !state.exists() {
-            std::fs::write(&state, EMPTY_SERVER_STATE).map_err(|e| file_error(&state, e))?;
-        }
+        // A state saved before the configuration changed must not outlive it.
+        let state = match std::fs::read_to_string(files.server_state()) {
+            Ok(state) => state,
+            Err(e) if e.kind() == ErrorKind::NotFound => EMPTY_SERVER_STATE.to_owned(),
+            Err(e) => return Err(file_error(&files.server_state(), e)),
+        };
+        write_server_state(files, &state).map_err(|e| file_error(&files.server_state(), e))?;
         let cmd = Cmd::new("ip")
             .args(["netns", "exec"])
             .arg(&self.lb_netns)
@@ -270,7 +274,8 @@ impl Haproxy {
 }
 
 /// Saves `show servers state` into the server-state file, so that the new workers
-/// of a reload start with the servers' current states and weights. A failure is
+/// of a reload start with the servers' current states and weights (those whose
+/// health check changed start afresh). A failure is
 /// logged and the previous file kept: the reload goes on.
 async fn save_server_state(files: &LbFiles) {
     let socket = files.stats_socket();
@@ -285,11 +290,20 @@ async fn save_server_state(files: &LbFiles) {
             return;
         }
     };
-    let path = files.server_state();
-    let tmp = path.with_extension("new");
-    if let Err(e) = std::fs::write(&tmp, state).and_then(|()| std::fs::rename(&tmp, &path)) {
+    if let Err(e) = write_server_state(files, &state) {
+        let path = files.server_state();
         tracing::warn!(path = %path.display(), error = %e, "cannot save the servers state");
     }
+}
+
+/// Writes `state` as the server-state file, without the servers whose health-check
+/// address or port the stored configuration no longer has ([`server_state::prune`]).
+fn write_server_state(files: &LbFiles, state: &str) -> std::io::Result<()> {
+    let config = std::fs::read_to_string(files.config())?;
+    let path = files.server_state();
+    let tmp = path.with_extension("new");
+    std::fs::write(&tmp, server_state::prune(state, &config))?;
+    std::fs::rename(&tmp, &path)
 }
 
 /// Sends one command to HAProxy's stats socket and returns its whole answer (HAProxy

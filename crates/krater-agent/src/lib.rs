@@ -24,6 +24,7 @@ mod plug;
 mod process;
 mod routes;
 mod server;
+mod server_state;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
