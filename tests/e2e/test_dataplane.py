@@ -159,3 +159,48 @@ def test_cleanup_removes_what_a_killed_run_left(dataplane):
     assert not any(ns in listed.split() for ns in amphora_namespaces + [run.host])
     haproxy = subprocess.run(["pgrep", "-f", str(run.base_path)], capture_output=True, text=True)
     assert haproxy.stdout == "", "no HAProxy of the run is left"
+
+
+def alive(pid):
+    """Whether `pid` is a process that has not exited (a zombie has)."""
+    try:
+        stat = open(f"/proc/{pid}/stat").read()
+    except FileNotFoundError:
+        return False
+    return stat[stat.rindex(")") + 2] not in "ZXx"
+
+
+def amphora_processes(run):
+    """The pids of the run's amphora agents and HAProxy masters, read without krater's
+    help: HAProxy's own pid files, and the agents by their configuration file."""
+    haproxy = [int(p.read_text().split()[0]) for p in run.base_path.glob("*/*/haproxy.pid")]
+    agents = []
+    for config in run.base_path.glob("*/agent.toml"):
+        found = subprocess.run(["pgrep", "-f", f"amphora-agent --agent-config {config}$"],
+                               capture_output=True, text=True).stdout
+        agents += [int(pid) for pid in found.split()]
+    return agents + haproxy
+
+
+def test_cleanup_kills_only_the_processes_krater_recorded(dataplane):
+    """`krater cleanup` kills the amphora's agent and HAProxy; a process that merely
+    names the base path on its command line is not krater's and survives."""
+    run, os = dataplane.run, dataplane.openstack
+    os("loadbalancer", "create", "--name", "lb1", "--vip-subnet-id", "public-subnet", "--wait")
+    os("loadbalancer", "listener", "create", "--name", "listener1", "--protocol", "HTTP",
+       "--protocol-port", "80", "--wait", "lb1")
+    # A reload: the master re-executes itself and keeps its pid and arguments.
+    os("loadbalancer", "pool", "create", "--name", "pool1", "--lb-algorithm", "ROUND_ROBIN",
+       "--listener", "listener1", "--protocol", "HTTP", "--wait")
+    pids = amphora_processes(run)
+    assert len(pids) == 2 and all(alive(pid) for pid in pids), pids
+    decoy = subprocess.Popen(["bash", "-c", "sleep 600; true", str(run.base_path / "decoy")])
+    try:
+        dataplane.kill()
+        run.cleanup(dataplane.krater_bin)
+        wait_until(lambda: not any(alive(pid) for pid in pids), 30,
+                   "the amphora's agent and HAProxy to die")
+        assert decoy.poll() is None, "a process krater did not start survives krater cleanup"
+    finally:
+        decoy.kill()
+        decoy.wait()

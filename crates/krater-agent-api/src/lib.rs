@@ -15,9 +15,11 @@
 //! | `DELETE listeners/{lb_id}` | → 200 `{"message":"OK"}`, also when unknown |
 //!
 //! Errors carry a [`Message`]: `{"message": ..., "details": ...}`. Ids in paths are
-//! canonical UUIDs ([`parse_id`]).
+//! canonical UUIDs ([`parse_id`]). The files the compute driver finds an agent's
+//! processes by are in [`layout`].
 
 mod client;
+pub mod layout;
 pub mod types;
 
 pub use client::{AgentClient, ClientError, ClientSettings};

@@ -10,12 +10,14 @@
 //! | `haproxy.cfg.last-good` | the configuration it replaced |
 //! | `haproxy.pid` | pid of the master (`-p`) |
 //! | `haproxy.sock` | the stats socket (admin, `expose-fd listeners`), from the config |
-//! | `servers-state` | `show servers state`, saved before a reload, read on start |
+//! | `servers-state` | `show servers state`, saved before a reload, read on start; pruned of servers whose check address or port changed |
 //! | `haproxy.log` | what the last start printed |
 //!
 //! HAProxy runs in master-worker mode and daemonizes itself (`-W -D`): the starting
 //! process forks the master into a new session and exits, with a failure status when
-//! the listeners cannot be bound, so the master survives the agent. A reload is
+//! the listeners cannot be bound, so the master survives the agent. The agent
+//! supervises it: a master that died while its pid file says it should run is
+//! started again ([`Haproxy::revive`]). A reload is
 //! SIGUSR2 to the master, which re-executes itself on the same file and hands the
 //! listening sockets to the new workers (`expose-fd listeners`); the old workers
 //! finish their connections.
@@ -24,6 +26,7 @@ use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use krater_agent_api::layout;
 use rustix::process::Signal;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
@@ -31,6 +34,7 @@ use tokio::net::UnixStream;
 use crate::cmd::Cmd;
 use crate::error::{ApiError, ApiResult};
 use crate::process;
+use crate::server_state;
 
 /// How long a stopping HAProxy may take to finish its connections before it is
 /// stopped hard.
@@ -54,7 +58,7 @@ impl LbFiles {
     }
 
     pub(crate) fn config(&self) -> PathBuf {
-        self.dir.join("haproxy.cfg")
+        self.dir.join(layout::HAPROXY_CONFIG)
     }
 
     fn last_good(&self) -> PathBuf {
@@ -62,7 +66,7 @@ impl LbFiles {
     }
 
     pub(crate) fn pid_file(&self) -> PathBuf {
-        self.dir.join("haproxy.pid")
+        self.dir.join(layout::HAPROXY_PID)
     }
 
     pub(crate) fn stats_socket(&self) -> PathBuf {
@@ -190,6 +194,40 @@ impl Haproxy {
         }
     }
 
+    /// Starts again the HAProxy of every load balancer that should run but does not:
+    /// its pid file is there (HAProxy writes it when it starts; a stop or a delete
+    /// removes it) but names no live master, as when HAProxy crashed or was killed.
+    /// Octavia leaves this to systemd in the amphora. Returns the load balancers
+    /// started.
+    pub(crate) async fn revive(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(&self.state_dir) else {
+            return Vec::new();
+        };
+        let mut started = Vec::new();
+        for lb_id in entries
+            .flatten()
+            .filter_map(|e| e.file_name().into_string().ok())
+        {
+            if krater_agent_api::parse_id("load balancer id", &lb_id).is_err() {
+                continue;
+            }
+            let files = self.files(&lb_id);
+            let pid_file = files.pid_file();
+            if !files.config().is_file()
+                || !pid_file.exists()
+                || process::running_master(&pid_file).is_some()
+            {
+                continue;
+            }
+            tracing::warn!(lb_id, "haproxy is not running; starting it again");
+            match self.spawn(&files).await {
+                Ok(()) => started.push(lb_id),
+                Err(err) => tracing::error!(lb_id, error = ?err, "cannot start haproxy again"),
+            }
+        }
+        started
+    }
+
     async fn stop_files(&self, files: &LbFiles) -> ApiResult<&'static str> {
         let Some(pid) = process::running_master(&files.pid_file()) else {
             return Ok("haproxy is not running");
@@ -213,10 +251,13 @@ impl Haproxy {
     /// `ip netns exec <lb_netns> haproxy -W -D -f <cfg> -p <pid>`, waiting only for
     /// the starting process (the master daemonizes).
     async fn spawn(&self, files: &LbFiles) -> ApiResult<()> {
-        let state = files.server_state();
-        if !state.exists() {
-            std::fs::write(&state, EMPTY_SERVER_STATE).map_err(|e| file_error(&state, e))?;
-        }
+        // A state saved before the configuration changed must not outlive it.
+        let state = match std::fs::read_to_string(files.server_state()) {
+            Ok(state) => state,
+            Err(e) if e.kind() == ErrorKind::NotFound => EMPTY_SERVER_STATE.to_owned(),
+            Err(e) => return Err(file_error(&files.server_state(), e)),
+        };
+        write_server_state(files, &state).map_err(|e| file_error(&files.server_state(), e))?;
         let cmd = Cmd::new("ip")
             .args(["netns", "exec"])
             .arg(&self.lb_netns)
@@ -233,7 +274,8 @@ impl Haproxy {
 }
 
 /// Saves `show servers state` into the server-state file, so that the new workers
-/// of a reload start with the servers' current states and weights. A failure is
+/// of a reload start with the servers' current states and weights (those whose
+/// health check changed start afresh). A failure is
 /// logged and the previous file kept: the reload goes on.
 async fn save_server_state(files: &LbFiles) {
     let socket = files.stats_socket();
@@ -248,11 +290,20 @@ async fn save_server_state(files: &LbFiles) {
             return;
         }
     };
-    let path = files.server_state();
-    let tmp = path.with_extension("new");
-    if let Err(e) = std::fs::write(&tmp, state).and_then(|()| std::fs::rename(&tmp, &path)) {
+    if let Err(e) = write_server_state(files, &state) {
+        let path = files.server_state();
         tracing::warn!(path = %path.display(), error = %e, "cannot save the servers state");
     }
+}
+
+/// Writes `state` as the server-state file, without the servers whose health-check
+/// address or port the stored configuration no longer has ([`server_state::prune`]).
+fn write_server_state(files: &LbFiles, state: &str) -> std::io::Result<()> {
+    let config = std::fs::read_to_string(files.config())?;
+    let path = files.server_state();
+    let tmp = path.with_extension("new");
+    std::fs::write(&tmp, server_state::prune(state, &config))?;
+    std::fs::rename(&tmp, &path)
 }
 
 /// Sends one command to HAProxy's stats socket and returns its whole answer (HAProxy

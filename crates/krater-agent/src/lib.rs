@@ -8,6 +8,9 @@
 //! so the data plane keeps serving when the agent stops; a new agent finds it again
 //! through its pid file.
 //!
+//! The agent supervises its HAProxy processes: one that dies is started again within
+//! a second or so, and is left out of the heartbeats meanwhile (its listeners go ERROR).
+//!
 //! Every heartbeat interval the agent sends each health manager a signed Octavia v3
 //! heartbeat with the statuses and counters of the HAProxy processes it runs.
 
@@ -21,6 +24,7 @@ mod plug;
 mod process;
 mod routes;
 mod server;
+mod server_state;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -29,6 +33,9 @@ use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use tokio::net::TcpListener;
+
+/// How often the agent looks for a HAProxy that died.
+const SUPERVISE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// What an agent needs to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,12 +90,27 @@ impl AgentConfig {
 }
 
 /// Binds `config.listen` and serves the agent API, sending heartbeats, until an error
-/// stops it.
+/// stops it. The agent process: it records its pid in the state directory
+/// ([`krater_agent_api::layout::AGENT_PID`]), by which `krater cleanup` finds it.
 pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
+    create_state_dir(&config)?;
+    let pid_file = config.state_dir.join(krater_agent_api::layout::AGENT_PID);
+    std::fs::write(&pid_file, format!("{}\n", std::process::id()))
+        .with_context(|| format!("cannot write {}", pid_file.display()))?;
     serve(config, listener).await
+}
+
+/// Creates the state directory (root's only) when missing.
+fn create_state_dir(config: &AgentConfig) -> anyhow::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&config.state_dir)
+        .with_context(|| format!("cannot create {}", config.state_dir.display()))
 }
 
 /// Serves the agent API on an already bound listener (`config.listen` is not used),
@@ -99,14 +121,7 @@ pub async fn serve(config: AgentConfig, listener: TcpListener) -> anyhow::Result
     config.validate()?;
     let tls = tls_config(&config)?;
     let heartbeat_key = config::read_heartbeat_key(&config.heartbeat_key_file)?;
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&config.state_dir)
-            .with_context(|| format!("cannot create {}", config.state_dir.display()))?;
-    }
+    create_state_dir(&config)?;
     let agent = Arc::new(routes::Agent {
         haproxy: haproxy::Haproxy {
             haproxy_cmd: config.haproxy_cmd.clone(),
@@ -123,13 +138,27 @@ pub async fn serve(config: AgentConfig, listener: TcpListener) -> anyhow::Result
         &config,
         heartbeat_key,
     )));
-    // The heartbeats stop with the agent (also when this future is dropped).
-    let _heartbeats = AbortOnDrop(heartbeats);
+    let supervisor = tokio::spawn(supervise_forever(agent.clone()));
+    // Heartbeats and supervision stop with the agent (also when this future is
+    // dropped).
+    let _background = (AbortOnDrop(heartbeats), AbortOnDrop(supervisor));
     let addr = listener.local_addr()?;
     tracing::info!(amphora_id = %config.amphora_id, %addr, lb_netns = %config.lb_netns, "amphora agent listening");
     server::accept_loop(listener, tls, routes::router(agent))
         .await
         .context("accept loop")
+}
+
+/// Every [`SUPERVISE_INTERVAL`], under the agent's lock, starts again each HAProxy
+/// that died while it should run.
+async fn supervise_forever(agent: Arc<routes::Agent>) {
+    let mut ticks = tokio::time::interval(SUPERVISE_INTERVAL);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let _guard = agent.lock.lock().await;
+        agent.haproxy.revive().await;
+    }
 }
 
 /// Aborts a background task when dropped.

@@ -59,13 +59,6 @@ pub fn ensure_netns(name: &str) -> DriverResult<()> {
     Ok(())
 }
 
-/// Kills (SIGKILL) every process whose command line mentions `path`: the agent and
-/// HAProxy of an amphora name files in its directory. A process can outlive its
-/// namespace's name, so this does not rely on the namespace.
-pub fn kill_processes_using(path: &std::path::Path) {
-    let _ = run("pkill", &["-9", "-f", &path.display().to_string()]);
-}
-
 /// Kills every process of a namespace, then deletes it. Succeeds when it is gone.
 pub fn delete_netns(name: &str) -> DriverResult<()> {
     if !netns_exists(name) {

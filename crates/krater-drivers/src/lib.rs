@@ -9,6 +9,7 @@ mod local;
 pub mod netns;
 mod networks;
 mod noop;
+mod process;
 
 pub use agent::AgentAmphora;
 pub use local::LocalNetwork;

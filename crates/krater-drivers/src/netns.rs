@@ -8,8 +8,10 @@
 //! `<state_root>/netns/` so that `krater cleanup` can remove what a killed run left.
 
 use crate::ip::{self, ip, short_hash};
+use crate::process;
 use crate::{ComputeDriver, ComputeInstance, DriverError, DriverResult, Subnet};
 use async_trait::async_trait;
+use krater_agent_api::layout;
 use krater_domain::{Amphora, Port, Timestamp};
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -96,25 +98,20 @@ impl NetnsCompute {
         amphora_dir(&self.state_root, amphora_id)
     }
 
-    fn write(path: &Path, text: &str) -> DriverResult<()> {
-        std::fs::write(path, text)
-            .map_err(|e| DriverError(format!("cannot write {}: {e}", path.display())))
-    }
-
-    /// Writes the agent's certificate and configuration.
+    /// Writes the agent's certificate and configuration, readable by root only: the
+    /// directory is 0700, the files 0600 (also when an earlier run left them wider).
     fn prepare_agent(
         &self,
-        amphora: &Amphora,
+        amphora_id: &str,
         names: &AmphoraNames,
         address: IpAddr,
     ) -> DriverResult<Timestamp> {
-        let dir = self.amphora_dir(&amphora.id);
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| DriverError(format!("cannot create {}: {e}", dir.display())))?;
-        let cert = self.certificates.amphora_certificate(&amphora.id)?;
-        Self::write(&dir.join("server.pem"), &cert.cert_pem)?;
-        Self::write(&dir.join("server.key"), &cert.key_pem)?;
-        Self::write(&dir.join("client_ca.pem"), &cert.client_ca_pem)?;
+        let dir = self.amphora_dir(amphora_id);
+        private_dir(&dir)?;
+        let cert = self.certificates.amphora_certificate(amphora_id)?;
+        write_private(&dir.join("server.pem"), &cert.cert_pem)?;
+        write_private(&dir.join("server.key"), &cert.key_pem)?;
+        write_private(&dir.join("client_ca.pem"), &cert.client_ca_pem)?;
         let targets: Vec<String> = self
             .agent
             .heartbeat_targets
@@ -126,7 +123,7 @@ impl NetnsCompute {
              server_key = {key:?}\nclient_ca = {ca:?}\nlb_netns = {lb_ns:?}\nstate_dir = {state:?}\n\
              haproxy_cmd = {haproxy:?}\nheartbeat_targets = [{targets}]\n\
              heartbeat_interval_secs = {interval}\nheartbeat_key_file = {key_file:?}\n",
-            id = amphora.id,
+            id = amphora_id,
             listen = SocketAddr::new(address, self.agent.port),
             cert = dir.join("server.pem").display().to_string(),
             key = dir.join("server.key").display().to_string(),
@@ -138,7 +135,7 @@ impl NetnsCompute {
             interval = self.agent.heartbeat_interval_secs,
             key_file = self.agent.heartbeat_key_file.display().to_string(),
         );
-        Self::write(&dir.join("agent.toml"), &config)?;
+        write_private(&dir.join(layout::AGENT_CONFIG), &config)?;
         Ok(cert.expires_at)
     }
 
@@ -149,12 +146,11 @@ impl NetnsCompute {
             return Ok(());
         }
         let dir = self.amphora_dir(amphora_id);
-        let log = std::fs::File::create(dir.join("agent.log"))
-            .map_err(|e| DriverError(format!("cannot create agent log: {e}")))?;
+        let log = create_private(&dir.join("agent.log"))?;
         let log_err = log
             .try_clone()
             .map_err(|e| DriverError(format!("cannot create agent log: {e}")))?;
-        let config = dir.join("agent.toml");
+        let config = dir.join(layout::AGENT_CONFIG);
         let status = std::process::Command::new("ip")
             .arg("netns")
             .arg("exec")
@@ -183,21 +179,57 @@ pub fn amphora_dir(state_root: &Path, amphora_id: &str) -> PathBuf {
     state_root.join(short_hash(amphora_id))
 }
 
+/// Creates `dir` (and its parents) with mode 0700, and narrows it to 0700 when it
+/// existed.
+fn private_dir(dir: &Path) -> DriverResult<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .and_then(|()| std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)))
+        .map_err(|e| DriverError(format!("cannot create {}: {e}", dir.display())))
+}
+
+/// Creates or truncates `path` with mode 0600, also when it existed with another.
+fn create_private(path: &Path) -> DriverResult<std::fs::File> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|file| {
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+            Ok(file)
+        })
+        .map_err(|e| DriverError(format!("cannot create {}: {e}", path.display())))
+}
+
+fn write_private(path: &Path, text: &str) -> DriverResult<()> {
+    use std::io::Write;
+    create_private(path)?
+        .write_all(text.as_bytes())
+        .map_err(|e| DriverError(format!("cannot write {}: {e}", path.display())))
+}
+
 /// Records a namespace so that `krater cleanup` finds it after a crash.
 fn register(state_root: &Path, netns: &str) -> DriverResult<()> {
     let dir = state_root.join("netns");
-    std::fs::create_dir_all(&dir)
-        .and_then(|_| std::fs::write(dir.join(netns), b""))
+    private_dir(&dir)?;
+    std::fs::write(dir.join(netns), b"")
         .map_err(|e| DriverError(format!("cannot record namespace {netns}: {e}")))
 }
 
-/// Removes every namespace recorded under `state_root` (and their processes), and the
-/// amphora directories; descends into subdirectories that hold registries of their own
+/// Removes every namespace recorded under `state_root` (and their processes), the
+/// processes recorded by the amphorae's pid files (see [`process`]), and the amphora
+/// directories; descends into subdirectories that hold registries of their own
 /// (test runs use `<state_root>/<run>` as theirs). What `krater cleanup` does; returns
 /// the namespaces removed.
 pub fn cleanup(state_root: &Path) -> DriverResult<Vec<String>> {
     let mut removed = Vec::new();
-    ip::kill_processes_using(state_root);
+    process::kill_amphora_processes(state_root);
     let registry = state_root.join("netns");
     if let Ok(entries) = std::fs::read_dir(&registry) {
         for entry in entries.flatten() {
@@ -270,7 +302,7 @@ impl ComputeDriver for NetnsCompute {
                 management.ip_address
             ))
         })?;
-        let expires_at = self.prepare_agent(amphora, &names, address)?;
+        let expires_at = self.prepare_agent(&amphora.id, &names, address)?;
         self.start_agent(&amphora.id, &names)?;
         Ok(ComputeInstance {
             compute_id: names.agent_ns,
@@ -281,8 +313,7 @@ impl ComputeDriver for NetnsCompute {
 
     async fn delete(&self, amphora_id: &str) -> DriverResult<()> {
         let names = AmphoraNames::of(amphora_id);
-        // HAProxy first (it lives in the lb namespace), then the agent.
-        ip::kill_processes_using(&self.amphora_dir(amphora_id));
+        process::kill_amphora_processes(&self.amphora_dir(amphora_id));
         ip::delete_netns(&names.lb_ns)?;
         ip::delete_netns(&names.agent_ns)?;
         if ip::link_exists(&names.mgmt_link) {
@@ -293,5 +324,85 @@ impl ComputeDriver for NetnsCompute {
             let _ = std::fs::remove_file(self.state_root.join("netns").join(netns));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    struct FixedCertificate;
+
+    impl CertificateIssuer for FixedCertificate {
+        fn amphora_certificate(&self, _: &str) -> DriverResult<AmphoraCertificate> {
+            Ok(AmphoraCertificate {
+                cert_pem: "cert".into(),
+                key_pem: "key".into(),
+                client_ca_pem: "ca".into(),
+                expires_at: krater_domain::now(),
+            })
+        }
+    }
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).expect("stat").permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn secrets_of_an_amphora_are_root_only() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let compute = NetnsCompute::new(
+            root.path().to_owned(),
+            "kr-mgmt".into(),
+            crate::LocalNetworks::from_config(&krater_config::Networking::default())
+                .expect("default networks")
+                .management
+                .expect("management")
+                .1,
+            AgentSettings {
+                binary: "/bin/true".into(),
+                port: 9443,
+                haproxy_cmd: "/usr/sbin/haproxy".into(),
+                heartbeat_targets: vec!["198.18.0.1:5555".into()],
+                heartbeat_interval_secs: 1,
+                heartbeat_key_file: "/var/lib/krater/heartbeat.key".into(),
+            },
+            Arc::new(FixedCertificate),
+        );
+        let id = "a8e0755b-05b5-4756-bc5e-6fbbd63bc465";
+        let dir = compute.amphora_dir(id);
+        // What an earlier run left: world-readable.
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        std::fs::write(dir.join("server.key"), "old").expect("write");
+        std::fs::set_permissions(
+            dir.join("server.key"),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .expect("chmod");
+
+        let names = AmphoraNames::of(id);
+        compute
+            .prepare_agent(id, &names, "198.18.0.12".parse().expect("ip"))
+            .expect("prepared");
+        register(root.path(), &names.agent_ns).expect("registered");
+        drop(create_private(&dir.join("agent.log")).expect("log"));
+
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&root.path().join("netns")), 0o700);
+        for file in [
+            "server.key",
+            "server.pem",
+            "client_ca.pem",
+            "agent.toml",
+            "agent.log",
+        ] {
+            assert_eq!(mode(&dir.join(file)), 0o600, "{file}");
+        }
+        assert_eq!(
+            std::fs::read_to_string(dir.join("server.key")).expect("read"),
+            "key"
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! The health manager: receives the amphorae's heartbeats over UDP, drops those that
-//! are not signed with the heartbeat key, records when each amphora was last heard
-//! from, maps the HAProxy statuses it reports onto members, pools, listeners and the
+//! do not come from the management network or are not signed with the heartbeat key
+//! (counted by cause, with at most one log line about them per interval), records
+//! when each amphora was last heard from, maps the HAProxy statuses it reports onto members, pools, listeners and the
 //! load balancer (as Octavia's health manager does), and adds its traffic counters to
 //! the statistics.
 
@@ -11,9 +12,10 @@ pub use mapping::{operating_statuses, StatusUpdate};
 use krater_db::{Db, DbError};
 use krater_domain::ListenerStats;
 use krater_heartbeat::HeartbeatMessage;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// Counts what the receiver did, for logs and tests.
 #[derive(Debug, Default)]
@@ -21,21 +23,116 @@ pub struct Counters {
     pub accepted: AtomicU64,
     /// Datagrams whose signature or format was wrong.
     pub rejected: AtomicU64,
+    /// Datagrams from outside the management network, dropped unread.
+    pub foreign: AtomicU64,
 }
 
-/// Receives heartbeats on `bind` until the task is dropped.
-pub async fn run(
-    db: Db,
-    bind: SocketAddr,
-    key: String,
-    counters: Arc<Counters>,
-) -> std::io::Result<()> {
-    let socket = tokio::net::UdpSocket::bind(bind).await?;
-    tracing::info!(%bind, "health manager receiving heartbeats");
+/// An IP network: the addresses heartbeats may come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourceNetwork {
+    pub address: IpAddr,
+    pub prefix_len: u8,
+}
+
+impl SourceNetwork {
+    /// Whether `ip` (an IPv4-mapped IPv6 address counts as IPv4) is in the network.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        fn masked(bits: u128, width: u32, prefix_len: u8) -> u128 {
+            let keep = u32::from(prefix_len).min(width);
+            let mask =
+                u128::MAX.checked_shl(width - keep).unwrap_or(0) & (u128::MAX >> (128 - width));
+            bits & mask
+        }
+        match (self.address, ip.to_canonical()) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                masked(u32::from(net).into(), 32, self.prefix_len)
+                    == masked(u32::from(ip).into(), 32, self.prefix_len)
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                masked(net.into(), 128, self.prefix_len) == masked(ip.into(), 128, self.prefix_len)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Where the receiver listens and whom it hears.
+#[derive(Debug, Clone)]
+pub struct Receiver {
+    pub bind: SocketAddr,
+    /// The heartbeat key.
+    pub key: String,
+    /// The management network: members and VIP clients reach the host's addresses
+    /// too, so a datagram from any other source is dropped before it is read.
+    pub sources: SourceNetwork,
+    /// Dropped datagrams are counted; at most one line about them is logged per
+    /// interval, with the counts since the last one.
+    pub drop_log_interval: Duration,
+}
+
+/// Why a datagram was dropped.
+#[derive(Debug, Clone, Copy)]
+enum DropCause {
+    Foreign,
+    Rejected,
+}
+
+/// The log of dropped datagrams: one line at most per interval, counting by cause
+/// what it did not log.
+struct DropLog {
+    interval: Duration,
+    last: Option<Instant>,
+    foreign: u64,
+    rejected: u64,
+}
+
+impl DropLog {
+    fn new(interval: Duration) -> Self {
+        Self {
+            interval,
+            last: None,
+            foreign: 0,
+            rejected: 0,
+        }
+    }
+
+    fn dropped(&mut self, cause: DropCause, from: SocketAddr, error: &dyn std::fmt::Display) {
+        match cause {
+            DropCause::Foreign => self.foreign += 1,
+            DropCause::Rejected => self.rejected += 1,
+        }
+        if self.last.is_some_and(|last| last.elapsed() < self.interval) {
+            return;
+        }
+        tracing::warn!(
+            %from,
+            ?cause,
+            %error,
+            foreign = self.foreign,
+            rejected = self.rejected,
+            "dropped heartbeats since the last report (at most one report every {:?})",
+            self.interval
+        );
+        self.last = Some(Instant::now());
+        self.foreign = 0;
+        self.rejected = 0;
+    }
+}
+
+/// Receives heartbeats until the task is dropped.
+pub async fn run(db: Db, receiver: Receiver, counters: Arc<Counters>) -> std::io::Result<()> {
+    let socket = tokio::net::UdpSocket::bind(receiver.bind).await?;
+    tracing::info!(bind = %receiver.bind, sources = ?receiver.sources, "health manager receiving heartbeats");
+    let mut drops = DropLog::new(receiver.drop_log_interval);
     let mut buffer = vec![0u8; krater_heartbeat::MAX_DATAGRAM_LEN + 1];
     loop {
         let (len, from) = socket.recv_from(&mut buffer).await?;
-        match krater_heartbeat::decode(&buffer[..len], &key) {
+        if !receiver.sources.contains(from.ip()) {
+            counters.foreign.fetch_add(1, Ordering::Relaxed);
+            drops.dropped(DropCause::Foreign, from, &"not from the management network");
+            continue;
+        }
+        match krater_heartbeat::decode(&buffer[..len], &receiver.key) {
             Ok(message) => {
                 counters.accepted.fetch_add(1, Ordering::Relaxed);
                 if let Err(err) = process(&db, &message).await {
@@ -44,7 +141,7 @@ pub async fn run(
             }
             Err(err) => {
                 counters.rejected.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(%from, error = %err, "dropped a heartbeat");
+                drops.dropped(DropCause::Rejected, from, &err);
             }
         }
     }
@@ -89,4 +186,35 @@ pub async fn process(db: &Db, message: &HeartbeatMessage) -> Result<(), DbError>
         }
     }
     tx.commit().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn network(text: &str) -> SourceNetwork {
+        let (address, prefix_len) = text.split_once('/').expect("cidr");
+        SourceNetwork {
+            address: address.parse().expect("address"),
+            prefix_len: prefix_len.parse().expect("prefix"),
+        }
+    }
+
+    fn contains(net: &str, ip: &str) -> bool {
+        network(net).contains(ip.parse().expect("ip"))
+    }
+
+    #[test]
+    fn sources_are_matched_by_prefix() {
+        assert!(contains("198.18.0.0/24", "198.18.0.12"));
+        assert!(contains("198.18.0.0/24", "::ffff:198.18.0.12"));
+        assert!(!contains("198.18.0.0/24", "198.18.2.20"));
+        assert!(!contains("198.18.0.0/24", "198.18.1.1"));
+        assert!(contains("198.18.0.7/32", "198.18.0.7"));
+        assert!(!contains("198.18.0.7/32", "198.18.0.8"));
+        assert!(contains("0.0.0.0/0", "203.0.113.1"));
+        assert!(contains("fd00:1::/64", "fd00:1::5"));
+        assert!(!contains("fd00:1::/64", "fd00:2::5"));
+        assert!(!contains("198.18.0.0/24", "fd00:1::5"));
+    }
 }

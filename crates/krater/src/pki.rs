@@ -6,7 +6,7 @@ use krater_certs::{CertAuthority, IssuedCert};
 use krater_drivers::netns::{AmphoraCertificate, CertificateIssuer};
 use krater_drivers::{DriverError, DriverResult};
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 /// krater's CA and the controller's certificate.
@@ -43,11 +43,16 @@ impl CertificateIssuer for Pki {
     }
 }
 
-/// The heartbeat key: read from `path`, or made (random, mode 0600) when missing.
+/// The heartbeat key: read from `path`, or made (random) when missing. The file is
+/// root's only (0600, narrowed when it was wider), in a directory made 0700.
 pub fn heartbeat_key(path: &Path) -> anyhow::Result<String> {
     if !path.exists() {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
         }
         let key = format!(
             "{}{}",
@@ -62,7 +67,34 @@ pub fn heartbeat_key(path: &Path) -> anyhow::Result<String> {
             .with_context(|| format!("cannot create {}", path.display()))?;
         file.write_all(key.as_bytes())?;
     }
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("cannot restrict {}", path.display()))?;
     let key =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     Ok(key.trim().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).expect("stat").permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn the_heartbeat_key_is_root_only() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let made = root.path().join("data/heartbeat.key");
+        let key = heartbeat_key(&made).expect("made");
+        assert_eq!(key.len(), 64);
+        assert_eq!(mode(&made), 0o600);
+        assert_eq!(mode(made.parent().expect("dir")), 0o700);
+
+        let old = root.path().join("old.key");
+        std::fs::write(&old, "k3y\n").expect("write");
+        std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        assert_eq!(heartbeat_key(&old).expect("read"), "k3y");
+        assert_eq!(mode(&old), 0o600);
+    }
 }

@@ -10,6 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 
+/// At most one log line about dropped heartbeats per this interval.
+const DROP_LOG_INTERVAL: Duration = Duration::from_secs(60);
+
 /// Names under which the amphora provider is enabled (Octavia's aliases).
 const AMPHORA_PROVIDERS: &[&str] = &["amphora", "octavia", "amphorav2"];
 
@@ -74,8 +77,17 @@ async fn real_drivers(
     // connection would make writers on either side fail with "database is locked".
     let db = db.clone();
     let counters = Arc::new(krater_health_manager::Counters::default());
+    let receiver = krater_health_manager::Receiver {
+        bind,
+        key,
+        sources: krater_health_manager::SourceNetwork {
+            address: mgmt_subnet.network.into(),
+            prefix_len: mgmt_subnet.prefix_len,
+        },
+        drop_log_interval: DROP_LOG_INTERVAL,
+    };
     tokio::spawn(async move {
-        if let Err(err) = krater_health_manager::run(db, bind, key, counters).await {
+        if let Err(err) = krater_health_manager::run(db, receiver, counters).await {
             tracing::error!(error = %err, "health manager stopped");
         }
     });
@@ -111,8 +123,15 @@ async fn real_drivers(
 /// Opens the database, starts the worker and the API.
 pub async fn start(config: Config) -> anyhow::Result<Service> {
     let data_dir = config.data_dir();
-    std::fs::create_dir_all(&data_dir)
-        .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        // It holds the database and the heartbeat key: root's only.
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&data_dir)
+            .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+    }
     let db = krater_db::Db::connect(&config.database_url())
         .await
         .context("cannot open the database")?;

@@ -235,3 +235,157 @@ async fn config_start_reload_stop_delete() {
     assert_eq!(client.get_haproxy_config(LB).await.expect("get"), None);
     client.delete_listeners(LB).await.expect("delete again");
 }
+
+/// Whether `pid` is a process that has not exited (a zombie has).
+fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        let state = stat[stat.rfind(')').expect("stat") + 1..].trim_start();
+        !state.starts_with(['Z', 'X', 'x'])
+    })
+}
+
+/// Waits (bounded) for `done`.
+async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let end = Instant::now() + Duration::from_secs(30);
+    while !done() {
+        assert!(Instant::now() < end, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_killed_haproxy_is_started_again_without_an_api_call() {
+    let lb_ns = Netns::new("sv");
+    lb_ns.ip(&["addr", "add", "198.18.1.10/32", "dev", "lo"]);
+    lb_ns.ip(&["addr", "add", "198.18.2.11/32", "dev", "lo"]);
+    let _m1 = Member::start(&lb_ns, addr("198.18.2.11:8080"), "member-1");
+    let agent = TestAgent::start(&lb_ns.name, None).await;
+    let _reaper = Reaper {
+        dir: agent.config.state_dir.clone(),
+    };
+    let vip80 = addr("198.18.1.10:80");
+    let cfg = graph::config(
+        LB,
+        VIP,
+        &[(80, "198.18.2.11", 8080)],
+        &agent.state_dir_str(),
+    );
+    agent
+        .client
+        .upload_haproxy_config(LB, &cfg)
+        .await
+        .expect("upload");
+    agent
+        .client
+        .loadbalancer_action(LB, LbAction::Start)
+        .await
+        .expect("start");
+    wait_for_body(&lb_ns.name, vip80, "/", "member-1").await;
+    let pid_file = agent.config.state_dir.join(LB).join("haproxy.pid");
+    let master = haproxy_pid(&pid_file).expect("master running");
+
+    // The fault: the master dies (its workers follow it).
+    let pid = rustix::process::Pid::from_raw(master).expect("pid");
+    rustix::process::kill_process(pid, rustix::process::Signal::KILL).expect("kill -9");
+    wait_until("the killed master to be gone", || !alive(master)).await;
+
+    // No API call: the agent notices and starts a new master, which serves the VIP.
+    wait_until("a new HAProxy master", || {
+        haproxy_pid(&pid_file).is_some_and(|new| new != master)
+    })
+    .await;
+    wait_for_body(&lb_ns.name, vip80, "/", "member-1").await;
+
+    // A stopped HAProxy is not started again.
+    agent
+        .client
+        .loadbalancer_action(LB, LbAction::Stop)
+        .await
+        .expect("stop");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        haproxy_pid(&pid_file),
+        None,
+        "a stopped HAProxy stays stopped"
+    );
+}
+
+/// The status of server `server` in HAProxy's `show stat` on `socket`, if listed.
+fn server_status(socket: &std::path::Path, server: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::os::unix::net::UnixStream::connect(socket).ok()?;
+    stream.write_all(b"show stat\n").ok()?;
+    let mut csv = String::new();
+    stream.read_to_string(&mut csv).ok()?;
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next()?.trim_start_matches("# ").split(',').collect();
+    let status = header.iter().position(|c| *c == "status")?;
+    lines
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .find(|row| row.get(1) == Some(&server))
+        .and_then(|row| row.get(status).map(|s| (*s).to_owned()))
+}
+
+#[tokio::test]
+async fn a_removed_monitor_address_takes_effect_at_the_reload() {
+    let lb_ns = Netns::new("ma");
+    lb_ns.ip(&["addr", "add", "198.18.1.10/32", "dev", "lo"]);
+    lb_ns.ip(&["addr", "add", "198.18.2.11/32", "dev", "lo"]);
+    let _m1 = Member::start(&lb_ns, addr("198.18.2.11:8080"), "member-1");
+    let agent = TestAgent::start(&lb_ns.name, None).await;
+    let _reaper = Reaper {
+        dir: agent.config.state_dir.clone(),
+    };
+    let client = &agent.client;
+    let socket = agent.config.state_dir.join(LB).join("haproxy.sock");
+    let member = graph::id(4, 0);
+    let status = || server_status(&socket, &member);
+    let plain = graph::checked_config(
+        LB,
+        VIP,
+        80,
+        &[("198.18.2.11", 8080)],
+        &agent.state_dir_str(),
+    );
+    // Checks go to an address where nothing answers.
+    let monitored = plain.replace(
+        "198.18.2.11:8080 weight 1",
+        "198.18.2.11:8080 weight 1 addr 198.18.2.99",
+    );
+    assert_ne!(monitored, plain);
+
+    client
+        .upload_haproxy_config(LB, &plain)
+        .await
+        .expect("upload");
+    client
+        .loadbalancer_action(LB, LbAction::Start)
+        .await
+        .expect("start");
+    wait_until("the member UP", || status().as_deref() == Some("UP")).await;
+
+    client
+        .upload_haproxy_config(LB, &monitored)
+        .await
+        .expect("upload with monitor address");
+    client
+        .loadbalancer_action(LB, LbAction::Reload)
+        .await
+        .expect("reload");
+    wait_until("the member DOWN (checked at 198.18.2.99)", || {
+        status().is_some_and(|s| s.starts_with("DOWN"))
+    })
+    .await;
+
+    // The monitor address removed: checks go to the member again.
+    client
+        .upload_haproxy_config(LB, &plain)
+        .await
+        .expect("upload without monitor address");
+    client
+        .loadbalancer_action(LB, LbAction::Reload)
+        .await
+        .expect("reload");
+    wait_until("the member UP again", || status().as_deref() == Some("UP")).await;
+    wait_for_body(&lb_ns.name, addr("198.18.1.10:80"), "/", "member-1").await;
+}

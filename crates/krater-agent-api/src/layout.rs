@@ -1,0 +1,18 @@
+//! The files an agent keeps in its state directory (`<base_path>/<hash>/` on the netns
+//! compute driver) that the compute driver relies on to find its processes again.
+//!
+//! | path | written by | what |
+//! |---|---|---|
+//! | `agent.toml` | the compute driver | the agent's configuration (`--agent-config`) |
+//! | `agent.pid` | the agent, when it starts | the agent's pid |
+//! | `<lb id>/haproxy.cfg` | the agent | the configuration HAProxy runs (`-f`) |
+//! | `<lb id>/haproxy.pid` | HAProxy (`-p`) | the pid of its master |
+
+/// The agent's configuration file.
+pub const AGENT_CONFIG: &str = "agent.toml";
+/// The agent's pid file.
+pub const AGENT_PID: &str = "agent.pid";
+/// A load balancer's HAProxy configuration, in the load balancer's directory.
+pub const HAPROXY_CONFIG: &str = "haproxy.cfg";
+/// The pid file of a load balancer's HAProxy master, in the load balancer's directory.
+pub const HAPROXY_PID: &str = "haproxy.pid";

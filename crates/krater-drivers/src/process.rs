@@ -1,0 +1,111 @@
+//! The processes of an amphora (its agent and HAProxy masters), found through the pid
+//! files they wrote in the amphora's directory (`krater_agent_api::layout`). A pid is
+//! killed only while `/proc/<pid>/cmdline` still shows the program that wrote it, run
+//! on this amphora's files: a reused pid, or any other process that merely mentions
+//! the path, is left alone.
+
+use krater_agent_api::layout;
+use std::path::{Path, PathBuf};
+
+/// A process krater started: its pid file and the arguments its command line holds.
+struct Recorded {
+    pid_file: PathBuf,
+    /// Consecutive arguments the process was started with.
+    args: Vec<String>,
+}
+
+impl Recorded {
+    /// The agent of the amphora whose directory is `dir`.
+    fn agent(dir: &Path) -> Self {
+        Self {
+            pid_file: dir.join(layout::AGENT_PID),
+            args: vec![
+                "amphora-agent".into(),
+                "--agent-config".into(),
+                dir.join(layout::AGENT_CONFIG).display().to_string(),
+            ],
+        }
+    }
+
+    /// The HAProxy master of the load balancer whose directory is `lb_dir`.
+    fn haproxy(lb_dir: &Path) -> Self {
+        Self {
+            pid_file: lb_dir.join(layout::HAPROXY_PID),
+            args: vec![
+                "-f".into(),
+                lb_dir.join(layout::HAPROXY_CONFIG).display().to_string(),
+            ],
+        }
+    }
+
+    /// The pid in the pid file, when that process still runs with these arguments.
+    fn live_pid(&self) -> Option<u32> {
+        let text = std::fs::read_to_string(&self.pid_file).ok()?;
+        let pid: u32 = text.lines().next()?.trim().parse().ok()?;
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        let argv: Vec<String> = cmdline
+            .split(|&b| b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        argv.windows(self.args.len())
+            .any(|w| w == self.args.as_slice())
+            .then_some(pid)
+    }
+}
+
+/// Kills (SIGKILL) the agent of the amphora whose directory is `dir`, then the
+/// HAProxy master of each of its load balancers: the agent first, so that it cannot
+/// start a HAProxy again. Returns the pids killed.
+pub fn kill_amphora_processes(dir: &Path) -> Vec<u32> {
+    let mut recorded = vec![Recorded::agent(dir)];
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        recorded.extend(
+            entries
+                .flatten()
+                .filter(|e| e.path().is_dir())
+                .map(|e| Recorded::haproxy(&e.path())),
+        );
+    }
+    let mut killed = Vec::new();
+    for process in recorded {
+        if let Some(pid) = process.live_pid() {
+            // A process that exited in between is no error.
+            let _ = crate::ip::run("kill", &["-9", &pid.to_string()]);
+            killed.push(pid);
+        }
+    }
+    killed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_process_running_the_recorded_command_is_killed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = dir.path().join(layout::AGENT_CONFIG);
+        // Mentions the path, but is not started as the agent.
+        let mut decoy = std::process::Command::new("bash")
+            .args(["-c", "sleep 600; true"])
+            .arg(&config)
+            .spawn()
+            .expect("decoy");
+        let mut agent = std::process::Command::new("bash")
+            .args(["-c", "sleep 600; true", "amphora-agent", "--agent-config"])
+            .arg(&config)
+            .spawn()
+            .expect("agent");
+        let record = |pid: u32| {
+            std::fs::write(dir.path().join(layout::AGENT_PID), format!("{pid}\n")).expect("write")
+        };
+        record(decoy.id());
+        assert_eq!(kill_amphora_processes(dir.path()), Vec::<u32>::new());
+        assert!(decoy.try_wait().expect("wait").is_none(), "the decoy runs");
+        record(agent.id());
+        assert_eq!(kill_amphora_processes(dir.path()), vec![agent.id()]);
+        assert!(agent.wait().expect("wait").code().is_none(), "killed");
+        decoy.kill().expect("kill");
+        decoy.wait().expect("wait");
+    }
+}
