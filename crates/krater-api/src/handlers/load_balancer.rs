@@ -92,10 +92,10 @@ pub async fn create(
         )));
     }
     if flavor_id.is_some() {
-        return Err(ApiError::bad_request("Invalid flavor_id."));
+        return Err(ApiError::validation("Invalid flavor_id."));
     }
     if availability_zone.is_some() {
-        return Err(ApiError::bad_request("Invalid availability zone."));
+        return Err(ApiError::validation("Invalid availability zone."));
     }
     if !vip_sg_ids.is_empty() {
         return Err(ApiError::bad_request(
