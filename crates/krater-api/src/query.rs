@@ -453,14 +453,19 @@ pub fn list_response(
     let limit = page_limit(query, max_limit)?;
     let mut keys = sort_keys(query)?;
 
-    // Filters on Octavia's attributes; unknown keys are refused.
+    // Filters on Octavia's attributes; unknown and repeated keys are refused.
     let filters: Vec<(&str, &str)> = query
         .pairs
         .iter()
         .filter(|(k, _)| !RESERVED.contains(&k.as_str()))
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    if filters.iter().any(|(key, _)| !collection.knows(key)) {
+    let repeated = |i: usize, key: &str| filters[..i].iter().any(|(k, _)| *k == key);
+    if filters
+        .iter()
+        .enumerate()
+        .any(|(i, (key, _))| !collection.knows(key) || repeated(i, key))
+    {
         return Err(ApiError::bad_request(
             "One or more arguments are either duplicate or invalid",
         ));
@@ -710,6 +715,10 @@ mod tests {
         );
         assert_eq!(ids(&run("secret=s3").unwrap()), ["id-3"]);
         assert_eq!(ids(&run("name=n4").unwrap()), ["id-0"]);
+        assert_eq!(
+            run("name=n4&name=n3").unwrap_err().message,
+            "One or more arguments are either duplicate or invalid"
+        );
         assert_eq!(
             run("bogus=1").unwrap_err().message,
             "One or more arguments are either duplicate or invalid"
