@@ -340,6 +340,18 @@ async fn a_project_header_is_checked_as_the_body_project_is() {
     );
     let (_, lbs) = svc.get("/v2/lbaas/loadbalancers").await;
     assert_eq!(lbs["loadbalancers"], json!([]));
+    // A child takes its project from its load balancer in Octavia: the header is not checked.
+    let lb = svc.active_lb("noop_driver").await;
+    let response = reqwest::Client::new()
+        .post(format!("{}/v2/lbaas/listeners", svc.base))
+        .header("X-Project-Id", &long)
+        .json(
+            &json!({"listener": {"loadbalancer_id": lb, "protocol": "HTTP", "protocol_port": 80}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
 }
 
 #[tokio::test]
