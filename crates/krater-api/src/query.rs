@@ -1,5 +1,6 @@
-//! Octavia's list conventions over rendered objects: filters, tags, sorting,
-//! pagination with `<collection>_links`, and `fields` selection.
+//! Octavia's list conventions over rendered objects: filters and sort keys on the
+//! attributes Octavia takes for each collection ([`Collection`]), tags, pagination
+//! with `<collection>_links` as Octavia's `PaginationHelper` makes them, and `fields`.
 //!
 //! Lists are filtered and paged here, on the rendered JSON, so that every resource
 //! gets exactly the same behaviour from one implementation.
@@ -144,6 +145,7 @@ impl Collection {
 
 /// Every collection but the amphorae shows Octavia's `enabled` as `admin_state_up`.
 const ENABLED: (&str, &str) = ("enabled", "/admin_state_up");
+/// What every collection but the amphorae shows.
 const COMMON: [&str; 8] = [
     "id",
     "name",
