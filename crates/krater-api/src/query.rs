@@ -1,5 +1,6 @@
-//! Octavia's list conventions over rendered objects: filters, tags, sorting,
-//! pagination with `<collection>_links`, and `fields` selection.
+//! Octavia's list conventions over rendered objects: filters and sort keys on the
+//! attributes Octavia takes for each collection ([`Collection`]), tags, pagination
+//! with `<collection>_links` as Octavia's `PaginationHelper` makes them, and `fields`.
 //!
 //! Lists are filtered and paged here, on the rendered JSON, so that every resource
 //! gets exactly the same behaviour from one implementation.
@@ -144,6 +145,7 @@ impl Collection {
 
 /// Every collection but the amphorae shows Octavia's `enabled` as `admin_state_up`.
 const ENABLED: (&str, &str) = ("enabled", "/admin_state_up");
+/// What every collection but the amphorae shows.
 const COMMON: [&str; 8] = [
     "id",
     "name",
@@ -453,14 +455,19 @@ pub fn list_response(
     let limit = page_limit(query, max_limit)?;
     let mut keys = sort_keys(query)?;
 
-    // Filters on Octavia's attributes; unknown keys are refused.
+    // Filters on Octavia's attributes; unknown and repeated keys are refused.
     let filters: Vec<(&str, &str)> = query
         .pairs
         .iter()
         .filter(|(k, _)| !RESERVED.contains(&k.as_str()))
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    if filters.iter().any(|(key, _)| !collection.knows(key)) {
+    let repeated = |i: usize, key: &str| filters[..i].iter().any(|(k, _)| *k == key);
+    if filters
+        .iter()
+        .enumerate()
+        .any(|(i, (key, _))| !collection.knows(key) || repeated(i, key))
+    {
         return Err(ApiError::bad_request(
             "One or more arguments are either duplicate or invalid",
         ));
@@ -710,6 +717,10 @@ mod tests {
         );
         assert_eq!(ids(&run("secret=s3").unwrap()), ["id-3"]);
         assert_eq!(ids(&run("name=n4").unwrap()), ["id-0"]);
+        assert_eq!(
+            run("name=n4&name=n3").unwrap_err().message,
+            "One or more arguments are either duplicate or invalid"
+        );
         assert_eq!(
             run("bogus=1").unwrap_err().message,
             "One or more arguments are either duplicate or invalid"

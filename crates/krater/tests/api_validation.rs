@@ -152,8 +152,8 @@ fn cases() -> Vec<(Method, &'static str, String, u16, String)> {
         (M::POST, "/v2/lbaas/loadbalancers", lb(r#""vip_subnet_id": "{subnet}", "vip_address": "198.18.1.255""#), 400, s("Validation failure: VIP address 198.18.1.255 is the broadcast address of subnet {subnet} and cannot be used.")),
         (M::POST, "/v2/lbaas/loadbalancers", lb(r#""vip_subnet_id": "{subnet}", "vip_address": "169.254.169.254""#), 400, s("The selected VIP address is not allowed in this deployment: 169.254.169.254")),
         (M::POST, "/v2/lbaas/loadbalancers", lb(r#""vip_subnet_id": "{subnet}", "provider": "nope""#), 400, s("Provider 'nope' is not enabled.")),
-        (M::POST, "/v2/lbaas/loadbalancers", lb(&format!(r#""vip_subnet_id": "{{subnet}}", "flavor_id": "{MISSING}""#)), 400, s("Invalid flavor_id.")),
-        (M::POST, "/v2/lbaas/loadbalancers", lb(r#""vip_subnet_id": "{subnet}", "availability_zone": "az1""#), 400, s("Invalid availability zone.")),
+        (M::POST, "/v2/lbaas/loadbalancers", lb(&format!(r#""vip_subnet_id": "{{subnet}}", "flavor_id": "{MISSING}""#)), 400, s("Validation failure: Invalid flavor_id.")),
+        (M::POST, "/v2/lbaas/loadbalancers", lb(r#""vip_subnet_id": "{subnet}", "availability_zone": "az1""#), 400, s("Validation failure: Invalid availability zone.")),
         (M::POST, "/v2/lbaas/loadbalancers", lb(r#""vip_subnet_id": "{subnet}", "admin_state_up": "maybe""#), 400, s("Invalid input for field/attribute load_balancer. Value: '{'loadbalancer': {'vip_subnet_id': '{subnet}', 'admin_state_up': 'maybe'}}'. Value not an unambiguous boolean: maybe")),
         (M::PUT, "/v2/lbaas/loadbalancers/{lb}", lb(r#""vip_subnet_id": "{subnet}""#), 400, s("Unknown attribute for argument load_balancer.loadbalancer: vip_subnet_id")),
         (M::GET, &*Box::leak(format!("/v2/lbaas/loadbalancers/{MISSING}").into_boxed_str()), s(""), 404, format!("Load Balancer {MISSING} not found.")),
@@ -360,6 +360,18 @@ async fn a_project_header_is_checked_as_the_body_project_is() {
     );
     let (_, lbs) = svc.get("/v2/lbaas/loadbalancers").await;
     assert_eq!(lbs["loadbalancers"], json!([]));
+    // A child takes its project from its load balancer in Octavia: the header is not checked.
+    let lb = svc.active_lb("noop_driver").await;
+    let response = reqwest::Client::new()
+        .post(format!("{}/v2/lbaas/listeners", svc.base))
+        .header("X-Project-Id", &long)
+        .json(
+            &json!({"listener": {"loadbalancer_id": lb, "protocol": "HTTP", "protocol_port": 80}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
 }
 
 #[tokio::test]

@@ -72,7 +72,7 @@ pub async fn create(
         .string_list("vip_sg_ids", 36)?
         .value()
         .unwrap_or_default();
-    let project_id = project_of(&input, &caller)?;
+    let project_id = load_balancer_project(&input, &caller)?;
     let provider = input.string("provider", 64)?.value();
     let flavor_id = input.uuid("flavor_id")?.value();
     let availability_zone = input.string("availability_zone", 255)?.value();
@@ -93,10 +93,10 @@ pub async fn create(
         )));
     }
     if flavor_id.is_some() {
-        return Err(ApiError::bad_request("Invalid flavor_id."));
+        return Err(ApiError::validation("Invalid flavor_id."));
     }
     if availability_zone.is_some() {
-        return Err(ApiError::bad_request("Invalid availability zone."));
+        return Err(ApiError::validation("Invalid availability zone."));
     }
     if !vip_sg_ids.is_empty() {
         return Err(ApiError::bad_request(

@@ -180,15 +180,25 @@ async fn mark_listeners_of_pool(tx: &mut Tx, pool_id: &str) -> ApiResult<()> {
     Ok(())
 }
 
-/// Reads the project of a new object: body `project_id` (or `tenant_id`), else the
-/// caller's, which Octavia checks as if the body had given it (at most 36 characters).
-fn project_of(input: &crate::body::Input, caller: &crate::Caller) -> ApiResult<String> {
-    const PROJECT_MAX: usize = 36;
-    let project = match input.string("project_id", PROJECT_MAX)? {
+const PROJECT_MAX: usize = 36;
+
+/// The project a body names: `project_id` (or `tenant_id`), at most 36 characters.
+fn body_project(input: &crate::body::Input) -> ApiResult<Option<String>> {
+    Ok(match input.string("project_id", PROJECT_MAX)? {
         Field::Value(p) => Some(p),
         _ => input.string("tenant_id", PROJECT_MAX)?.value(),
-    };
-    match project {
+    })
+}
+
+/// Reads the project of a new child object: the body's, else the caller's.
+fn project_of(input: &crate::body::Input, caller: &crate::Caller) -> ApiResult<String> {
+    Ok(body_project(input)?.unwrap_or_else(|| caller.project_id.clone()))
+}
+
+/// Reads the project of a new load balancer: the body's, else the caller's, which
+/// Octavia checks as if the body had given it.
+fn load_balancer_project(input: &crate::body::Input, caller: &crate::Caller) -> ApiResult<String> {
+    match body_project(input)? {
         Some(project) => Ok(project),
         None if caller.project_id.chars().count() > PROJECT_MAX => Err(crate::body::invalid(
             "project_id",
