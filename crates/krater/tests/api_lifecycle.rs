@@ -621,3 +621,66 @@ async fn a_ping_monitor_takes_an_http_version() {
         "url_path is not a valid option for health monitors of type PING"
     );
 }
+
+/// A child belongs to its load balancer's project, whatever the request says, as in
+/// Octavia (the body's `project_id` is still checked).
+#[tokio::test]
+async fn children_take_the_project_of_their_load_balancer() {
+    let svc = TestService::start().await;
+    let subnet = svc.subnet_id("public-subnet").await;
+    let (code, body) = svc
+        .post(
+            "/v2/lbaas/loadbalancers",
+            json!({"loadbalancer": {"vip_subnet_id": subnet, "project_id": "owner"}}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED, "{body}");
+    let lb = body["loadbalancer"]["id"].as_str().unwrap().to_string();
+    svc.wait_for(
+        &format!("/v2/lbaas/loadbalancers/{lb}"),
+        "loadbalancer",
+        "ACTIVE",
+    )
+    .await;
+    let listener = svc
+        .create_child(
+            &lb,
+            "/v2/lbaas/listeners",
+            "listener",
+            json!({"loadbalancer_id": lb, "protocol": "HTTP", "protocol_port": 80, "project_id": "other"}),
+        )
+        .await;
+    let pool = svc
+        .create_child(
+            &lb,
+            "/v2/lbaas/pools",
+            "pool",
+            json!({"listener_id": listener, "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN", "project_id": "other"}),
+        )
+        .await;
+    let hm = svc
+        .create_child(
+            &lb,
+            "/v2/lbaas/healthmonitors",
+            "healthmonitor",
+            json!({"pool_id": pool, "type": "TCP", "delay": 5, "timeout": 3, "max_retries": 3, "project_id": "other"}),
+        )
+        .await;
+    let member = svc
+        .create_child(
+            &lb,
+            &format!("/v2/lbaas/pools/{pool}/members"),
+            "member",
+            json!({"address": "198.18.2.20", "protocol_port": 80, "project_id": "other"}),
+        )
+        .await;
+    for (path, key) in [
+        (format!("/v2/lbaas/listeners/{listener}"), "listener"),
+        (format!("/v2/lbaas/pools/{pool}"), "pool"),
+        (format!("/v2/lbaas/healthmonitors/{hm}"), "healthmonitor"),
+        (format!("/v2/lbaas/pools/{pool}/members/{member}"), "member"),
+    ] {
+        let (_, body) = svc.get(&path).await;
+        assert_eq!(body[key]["project_id"], "owner", "{body}");
+    }
+}

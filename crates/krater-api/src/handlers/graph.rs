@@ -10,7 +10,6 @@
 
 use super::*;
 use crate::body::Input;
-use crate::Caller;
 use krater_domain::*;
 use std::collections::{HashMap, HashSet};
 
@@ -204,15 +203,12 @@ fn add_pool(
 
     let member_fields = fields_of(super::member::UPDATE_FIELDS, MEMBER_ONLY_FIELDS);
     let argument = format!("{}.members", entry.argument);
-    let project = Caller {
-        project_id: owner.project_id.to_string(),
-    };
     let first_member = graph.members.len();
     for value in input.list("members")? {
         let member_input = input.element(&value, &argument, &member_fields)?;
-        let spec = super::member::parse_spec(&member_input, state, &project)?;
+        let spec = super::member::parse_spec(&member_input, state)?;
         // As in Octavia's graph create, members start without a monitor's verdict.
-        let member = super::member::new_member(spec, &pool.id, false);
+        let member = super::member::new_member(spec, &pool, false);
         if graph.members[first_member..]
             .iter()
             .any(|m| m.address == member.address && m.protocol_port == member.protocol_port)

@@ -3,7 +3,6 @@
 use super::*;
 use crate::body::{invalid, Field, Input};
 use crate::views;
-use crate::Caller;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Uri};
@@ -304,23 +303,18 @@ pub(super) fn new_health_monitor(
     })
 }
 
-pub async fn create(
-    state: State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
-    body: Bytes,
-) -> ApiResult<Response> {
-    let caller = Caller::from_headers(&headers, &state);
+pub async fn create(state: State<AppState>, uri: Uri, body: Bytes) -> ApiResult<Response> {
     let allowed = fields_of(UPDATE_FIELDS, CREATE_ONLY_FIELDS);
     let input = Input::parse(&body, "healthmonitor", "health_monitor_", &allowed)?;
     let pool_field = input.uuid("pool_id")?;
     let pool_id = input.required("pool_id", pool_field)?;
     let spec = parse_spec(&input)?;
-    let project_id = project_of(&input, &caller)?;
+    // A child belongs to its load balancer's project; the body's is only checked.
+    body_project(&input)?;
 
     let mut tx = state.db.begin().await?;
     let pool = super::pool::find(&mut tx, &pool_id).await?;
-    let monitor = new_health_monitor(&input, spec, &pool, project_id)?;
+    let monitor = new_health_monitor(&input, spec, &pool, pool.project_id.clone())?;
     if tx.health_monitor_of(&pool_id).await?.is_some() {
         return Err(ApiError::conflict("This pool already has a health monitor"));
     }

@@ -3,7 +3,6 @@
 use super::*;
 use crate::body::{invalid, Field, Input};
 use crate::views::{self, Catalog};
-use crate::Caller;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Uri};
@@ -378,19 +377,14 @@ pub(super) fn check_port_free(others: &[Listener], new: &Listener) -> ApiResult<
     Ok(())
 }
 
-pub async fn create(
-    state: State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
-    body: Bytes,
-) -> ApiResult<Response> {
-    let caller = Caller::from_headers(&headers, &state);
+pub async fn create(state: State<AppState>, uri: Uri, body: Bytes) -> ApiResult<Response> {
     let allowed = fields_of(COMMON_FIELDS, CREATE_ONLY_FIELDS);
     let input = Input::parse(&body, "listener", "listener_", &allowed)?;
     let spec = parse_spec(&input)?;
     let lb_field = input.uuid("loadbalancer_id")?;
     let lb_id = input.required("loadbalancer_id", lb_field)?;
-    let project_id = project_of(&input, &caller)?;
+    // A child belongs to its load balancer's project; the body's is only checked.
+    body_project(&input)?;
     let nested = nested_child(&input, &["default_pool"], &["l7policies"])?;
 
     let mut tx = state.db.begin().await?;
@@ -399,7 +393,7 @@ pub async fn create(
         .await?
         .ok_or_else(|| missing(Table::LoadBalancer, &lb_id))?;
     refuse_nested(nested, "listener", &lb.provider)?;
-    let listener = new_listener(spec, &lb_id, project_id)?;
+    let listener = new_listener(spec, &lb_id, lb.project_id.clone())?;
     check_port_free(&tx.listeners_of(&lb_id).await?, &listener)?;
     if let Some(pool_id) = &listener.default_pool_id {
         check_default_pool(&mut tx, &lb_id, listener.protocol, pool_id).await?;

@@ -3,7 +3,6 @@
 use super::*;
 use crate::body::{Field, Input};
 use crate::views;
-use crate::Caller;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Uri};
@@ -82,15 +81,10 @@ pub(super) struct MemberSpec {
     address: String,
     protocol_port: u16,
     subnet_id: Option<String>,
-    project_id: String,
     settings: MemberSettings,
 }
 
-pub(super) fn parse_spec(
-    input: &Input,
-    state: &AppState,
-    caller: &Caller,
-) -> ApiResult<MemberSpec> {
+pub(super) fn parse_spec(input: &Input, state: &AppState) -> ApiResult<MemberSpec> {
     let address_field = input.ip_address("address")?;
     let address = input.required("address", address_field)?;
     let port_field = input.port("protocol_port")?;
@@ -99,9 +93,10 @@ pub(super) fn parse_spec(
         address: address.to_string(),
         protocol_port,
         subnet_id: input.uuid("subnet_id")?.value(),
-        project_id: project_of(input, caller)?,
         settings: parse_settings(input)?,
     };
+    // A member belongs to its load balancer's project; the body's is only checked.
+    body_project(input)?;
     if input.boolean("request_sriov")? == Field::Value(true) {
         return Err(ApiError::bad_request(
             "Validation failure: request_sriov is not allowed by the load balancer's flavor.",
@@ -127,12 +122,12 @@ pub(super) fn parse_spec(
     Ok(spec)
 }
 
-pub(super) fn new_member(spec: MemberSpec, pool_id: &str, has_monitor: bool) -> Member {
+pub(super) fn new_member(spec: MemberSpec, pool: &Pool, has_monitor: bool) -> Member {
     let settings = spec.settings;
     Member {
         id: uuid::Uuid::new_v4().to_string(),
-        project_id: spec.project_id,
-        pool_id: pool_id.to_string(),
+        project_id: pool.project_id.clone(),
+        pool_id: pool.id.clone(),
         name: optional_text(settings.name),
         provisioning_status: ProvisioningStatus::PendingCreate,
         operating_status: if has_monitor {
@@ -219,16 +214,14 @@ pub async fn require_pool(
 pub async fn create(
     state: State<AppState>,
     Path(pool_id): Path<String>,
-    headers: HeaderMap,
     uri: Uri,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let caller = Caller::from_headers(&headers, &state);
     let allowed = fields_of(UPDATE_FIELDS, CREATE_ONLY_FIELDS);
     let input = Input::parse(&body, "member", "member_", &allowed)?;
     let mut tx = state.db.begin().await?;
     let pool = super::pool::find(&mut tx, &pool_id).await?;
-    let spec = parse_spec(&input, &state, &caller)?;
+    let spec = parse_spec(&input, &state)?;
     let existing = tx.members_of(&pool_id).await?;
     if existing
         .iter()
@@ -238,7 +231,7 @@ pub async fn create(
     }
     lock_for_member_change(&mut tx, &pool).await?;
     let has_monitor = tx.health_monitor_of(&pool_id).await?.is_some();
-    let member = new_member(spec, &pool_id, has_monitor);
+    let member = new_member(spec, &pool, has_monitor);
     tx.save_member(&member).await.map_err(|e| match e {
         DbError::Duplicate(_) => duplicate(&member.address, member.protocol_port),
         other => other.into(),
@@ -355,11 +348,9 @@ pub async fn delete(
 pub async fn batch_update(
     state: State<AppState>,
     Path(pool_id): Path<String>,
-    headers: HeaderMap,
     uri: Uri,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let caller = Caller::from_headers(&headers, &state);
     let additive_only = Query::parse(uri.query())
         .pairs
         .iter()
@@ -395,7 +386,7 @@ pub async fn batch_update(
                 "Unknown attribute for argument members_.members: {unknown}"
             )));
         }
-        specs.push(parse_spec(&input, &state, &caller)?);
+        specs.push(parse_spec(&input, &state)?);
     }
 
     let mut tx = state.db.begin().await?;
@@ -424,7 +415,7 @@ pub async fn batch_update(
                 changed.push(ObjectRef::new(ObjectKind::Member, &member.id));
             }
             None => {
-                let member = new_member(spec, &pool_id, has_monitor);
+                let member = new_member(spec, &pool, has_monitor);
                 tx.save_member(&member).await?;
                 changed.push(ObjectRef::new(ObjectKind::Member, &member.id));
             }

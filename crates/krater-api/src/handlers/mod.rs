@@ -190,11 +190,6 @@ fn body_project(input: &crate::body::Input) -> ApiResult<Option<String>> {
     })
 }
 
-/// Reads the project of a new child object: the body's, else the caller's.
-fn project_of(input: &crate::body::Input, caller: &crate::Caller) -> ApiResult<String> {
-    Ok(body_project(input)?.unwrap_or_else(|| caller.project_id.clone()))
-}
-
 /// Reads the project of a new load balancer: the body's, else the caller's, which
 /// Octavia checks as if the body had given it.
 fn load_balancer_project(input: &crate::body::Input, caller: &crate::Caller) -> ApiResult<String> {

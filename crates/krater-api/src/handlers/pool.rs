@@ -3,7 +3,6 @@
 use super::*;
 use crate::body::{invalid, Field, Input};
 use crate::views::{self, Catalog};
-use crate::Caller;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Uri};
@@ -229,19 +228,14 @@ pub(super) fn check_listener_protocol(
     Ok(())
 }
 
-pub async fn create(
-    state: State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
-    body: Bytes,
-) -> ApiResult<Response> {
-    let caller = Caller::from_headers(&headers, &state);
+pub async fn create(state: State<AppState>, uri: Uri, body: Bytes) -> ApiResult<Response> {
     let allowed = fields_of(COMMON_FIELDS, CREATE_ONLY_FIELDS);
     let input = Input::parse(&body, "pool", "pool_", &allowed)?;
     let spec = parse_spec(&input)?;
     let listener_id = input.uuid("listener_id")?.value();
     let loadbalancer_id = input.uuid("loadbalancer_id")?.value();
-    let project_id = project_of(&input, &caller)?;
+    // A child belongs to its load balancer's project; the body's is only checked.
+    body_project(&input)?;
     let nested = nested_child(&input, &["healthmonitor"], &["members"])?;
 
     let mut tx = state.db.begin().await?;
@@ -282,7 +276,7 @@ pub async fn create(
     }
     check_unsupported(&input, Some(spec.lb_algorithm))?;
     lock_load_balancer(&mut tx, &lb_id).await?;
-    let pool = new_pool(spec, &lb_id, project_id);
+    let pool = new_pool(spec, &lb_id, lb.project_id.clone());
     unenforced::check_pool(&lb.provider, &pool)?;
     tx.save_pool(&pool).await?;
     if let Some(mut listener) = listener {
