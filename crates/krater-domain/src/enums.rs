@@ -151,9 +151,9 @@ string_enum!(
 string_enum!(
     /// Session persistence of a pool.
     SessionPersistenceType {
-        SourceIp => "SOURCE_IP",
-        HttpCookie => "HTTP_COOKIE",
         AppCookie => "APP_COOKIE",
+        HttpCookie => "HTTP_COOKIE",
+        SourceIp => "SOURCE_IP",
     }
 );
 

@@ -181,7 +181,7 @@ fn add_pool(
             )));
         }
     }
-    let spec = super::pool::parse_spec(input)?;
+    let spec = super::pool::parse_spec(input, entry.argument)?;
     super::pool::check_unsupported(input, Some(spec.lb_algorithm))?;
     let pool = super::pool::new_pool(spec, owner.lb_id, owner.project_id.to_string());
     super::unenforced::check_pool(owner.provider, &pool)?;

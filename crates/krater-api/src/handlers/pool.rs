@@ -35,10 +35,17 @@ const CREATE_ONLY_FIELDS: &[&str] = &[
     "members",
 ];
 
-/// Parses `session_persistence` and checks it against the pool's protocol.
+/// WSME's path of the type of a pool given on its own.
+const POOL_ARG: &str = "pool_.pool";
+
+/// Parses the `session_persistence` of a pool given as `argument` (WSME's path of the
+/// pool's type, for its errors) and checks it against the pool's protocol.
 fn session_persistence(
+    pool: &Input,
+    argument: &str,
     map: Map<String, Value>,
     protocol: PoolProtocol,
+    creating: bool,
 ) -> ApiResult<SessionPersistence> {
     let allowed = [
         "type",
@@ -46,14 +53,22 @@ fn session_persistence(
         "persistence_timeout",
         "persistence_granularity",
     ];
-    let input = Input::nested(map.clone(), Value::Object(map), "session_persistence");
-    if let Some(unknown) = allowed_keys_violation(&input, &allowed) {
-        return Err(ApiError::bad_request(format!(
-            "Unknown attribute for argument session_persistence: {unknown}"
-        )));
-    }
+    let input = pool.element(
+        &Value::Object(map),
+        &format!("{argument}.session_persistence"),
+        &allowed,
+    )?;
     let kind_field = input.enumeration::<SessionPersistenceType>("type")?;
-    let kind = input.required("type", kind_field)?;
+    let kind = match kind_field {
+        Field::Value(kind) => kind,
+        // Octavia's update finds no type only once it checks the whole object.
+        _ if !creating => {
+            return Err(ApiError::validation(
+                "Invalid session_persistence provided.",
+            ))
+        }
+        missing => input.required("type", missing)?,
+    };
     let cookie_name = input.string("cookie_name", 255)?.value();
     if let Some(cookie) = &cookie_name {
         if cookie.is_empty()
@@ -123,13 +138,6 @@ fn session_persistence(
     })
 }
 
-fn allowed_keys_violation(input: &Input, allowed: &[&str]) -> Option<String> {
-    input
-        .keys()
-        .find(|k| !allowed.contains(&k.as_str()))
-        .cloned()
-}
-
 /// Refuses the options this deployment cannot carry out yet.
 pub(super) fn check_unsupported(input: &Input, lb_algorithm: Option<LbAlgorithm>) -> ApiResult<()> {
     if lb_algorithm == Some(LbAlgorithm::SourceIpPort) {
@@ -170,7 +178,8 @@ pub(super) struct PoolSpec {
     tls: TlsOptions,
 }
 
-pub(super) fn parse_spec(input: &Input) -> ApiResult<PoolSpec> {
+/// A pool create as given in `argument` (WSME's path of its type, for errors).
+pub(super) fn parse_spec(input: &Input, argument: &str) -> ApiResult<PoolSpec> {
     let protocol_field = input.enumeration::<PoolProtocol>("protocol")?;
     let protocol = input.required("protocol", protocol_field)?;
     let algorithm_field = input.enumeration::<LbAlgorithm>("lb_algorithm")?;
@@ -186,7 +195,7 @@ pub(super) fn parse_spec(input: &Input) -> ApiResult<PoolSpec> {
             .value()
             .unwrap_or_default(),
         persistence: match input.object("session_persistence")? {
-            Field::Value(map) => Some(session_persistence(map, protocol)?),
+            Field::Value(map) => Some(session_persistence(input, argument, map, protocol, true)?),
             _ => None,
         },
         tls: tls::created(tls::parse(input)?),
@@ -231,7 +240,7 @@ pub(super) fn check_listener_protocol(
 pub async fn create(state: State<AppState>, uri: Uri, body: Bytes) -> ApiResult<Response> {
     let allowed = fields_of(COMMON_FIELDS, CREATE_ONLY_FIELDS);
     let input = Input::parse(&body, "pool", "pool_", &allowed)?;
-    let spec = parse_spec(&input)?;
+    let spec = parse_spec(&input, POOL_ARG)?;
     let listener_id = input.uuid("listener_id")?.value();
     let loadbalancer_id = input.uuid("loadbalancer_id")?.value();
     // A child belongs to its load balancer's project; the body's is only checked.
@@ -350,7 +359,13 @@ pub async fn update(
     let mut tx = state.db.begin().await?;
     let mut pool = find(&mut tx, &id).await?;
     let persistence = match persistence_field {
-        Field::Value(map) => Field::Value(Some(session_persistence(map, pool.protocol)?)),
+        Field::Value(map) => Field::Value(Some(session_persistence(
+            &input,
+            POOL_ARG,
+            map,
+            pool.protocol,
+            false,
+        )?)),
         Field::Null => Field::Null,
         Field::Absent => Field::Absent,
     };
