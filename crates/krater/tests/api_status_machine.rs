@@ -192,3 +192,39 @@ async fn a_create_survives_kill_9_of_the_service() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// A change of a pool's members or monitor checks the pool first, as Octavia does: a
+/// pool that is not ACTIVE answers 409 naming the pool.
+#[tokio::test]
+async fn a_pending_pool_refuses_member_and_monitor_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let svc = without_worker(dir.path()).await;
+    let subnet = svc.subnet_id("public-subnet").await;
+    let (code, body) = svc
+        .post(
+            "/v2/lbaas/loadbalancers",
+            json!({"loadbalancer": {"vip_subnet_id": subnet,
+                   "pools": [{"name": "p", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN"}]}}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED, "{body}");
+    let pool = body["loadbalancer"]["pools"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let immutable = fault(&format!("Pool {pool} is immutable and cannot be updated."));
+    let (code, body) = svc
+        .post(
+            &format!("/v2/lbaas/pools/{pool}/members"),
+            json!({"member": {"address": "198.18.2.20", "protocol_port": 80}}),
+        )
+        .await;
+    assert_eq!((code, body), (StatusCode::CONFLICT, immutable.clone()));
+    let (code, body) = svc
+        .post(
+            "/v2/lbaas/healthmonitors",
+            json!({"healthmonitor": {"pool_id": pool, "type": "TCP", "delay": 5, "timeout": 3, "max_retries": 3}}),
+        )
+        .await;
+    assert_eq!((code, body), (StatusCode::CONFLICT, immutable));
+}

@@ -318,10 +318,7 @@ pub async fn create(state: State<AppState>, uri: Uri, body: Bytes) -> ApiResult<
     if tx.health_monitor_of(&pool_id).await?.is_some() {
         return Err(ApiError::conflict("This pool already has a health monitor"));
     }
-    lock_load_balancer(&mut tx, &pool.load_balancer_id).await?;
-    tx.test_and_set_status(Table::Pool, &pool_id, Transition::Update)
-        .await?;
-    mark_listeners_of_pool(&mut tx, &pool_id).await?;
+    lock_pool(&mut tx, &pool).await?;
     tx.save_health_monitor(&monitor).await?;
     tx.enqueue(&Flow::ApplyChildren {
         lb_id: pool.load_balancer_id.clone(),
@@ -433,10 +430,7 @@ pub async fn update(
         monitor.http_version,
     )?;
     monitor.tags = updated(s.tags, monitor.tags, vec![]);
-    lock_load_balancer(&mut tx, &pool.load_balancer_id).await?;
-    tx.test_and_set_status(Table::Pool, &pool.id, Transition::Update)
-        .await?;
-    mark_listeners_of_pool(&mut tx, &pool.id).await?;
+    lock_pool(&mut tx, &pool).await?;
     monitor.provisioning_status = ProvisioningStatus::PendingUpdate;
     monitor.updated_at = Some(now());
     tx.save_health_monitor(&monitor).await?;
@@ -459,10 +453,7 @@ pub async fn delete(state: State<AppState>, Path(id): Path<String>) -> ApiResult
     let mut tx = state.db.begin().await?;
     let monitor = find(&mut tx, &id).await?;
     let pool = super::pool::find(&mut tx, &monitor.pool_id).await?;
-    lock_load_balancer(&mut tx, &pool.load_balancer_id).await?;
-    tx.test_and_set_status(Table::Pool, &pool.id, Transition::Update)
-        .await?;
-    mark_listeners_of_pool(&mut tx, &pool.id).await?;
+    lock_pool(&mut tx, &pool).await?;
     tx.set_provisioning_status(Table::HealthMonitor, &id, ProvisioningStatus::PendingDelete)
         .await?;
     tx.enqueue(&Flow::ApplyChildren {

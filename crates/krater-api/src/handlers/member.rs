@@ -177,12 +177,6 @@ fn apply_update(member: &mut Member, settings: MemberSettings) {
 
 /// Locks what a member change locks: the load balancer, then the pool (which must be
 /// ACTIVE), and marks the pool's listeners.
-async fn lock_for_member_change(tx: &mut Tx, pool: &Pool) -> ApiResult<()> {
-    lock_load_balancer(tx, &pool.load_balancer_id).await?;
-    tx.test_and_set_status(Table::Pool, &pool.id, Transition::Update)
-        .await?;
-    mark_listeners_of_pool(tx, &pool.id).await
-}
 
 pub(super) fn duplicate(address: &str, port: u16) -> ApiError {
     ApiError::conflict(format!(
@@ -229,7 +223,7 @@ pub async fn create(
     {
         return Err(duplicate(&spec.address, spec.protocol_port));
     }
-    lock_for_member_change(&mut tx, &pool).await?;
+    lock_pool(&mut tx, &pool).await?;
     let has_monitor = tx.health_monitor_of(&pool_id).await?.is_some();
     let member = new_member(spec, &pool, has_monitor);
     tx.save_member(&member).await.map_err(|e| match e {
@@ -305,7 +299,7 @@ pub async fn update(
     let mut tx = state.db.begin().await?;
     let mut member = find(&mut tx, &pool_id, &id).await?;
     let pool = super::pool::find(&mut tx, &pool_id).await?;
-    lock_for_member_change(&mut tx, &pool).await?;
+    lock_pool(&mut tx, &pool).await?;
     apply_update(&mut member, settings);
     tx.save_member(&member).await?;
     tx.enqueue(&Flow::ApplyChildren {
@@ -330,7 +324,7 @@ pub async fn delete(
     let mut tx = state.db.begin().await?;
     find(&mut tx, &pool_id, &id).await?;
     let pool = super::pool::find(&mut tx, &pool_id).await?;
-    lock_for_member_change(&mut tx, &pool).await?;
+    lock_pool(&mut tx, &pool).await?;
     tx.set_provisioning_status(Table::Member, &id, ProvisioningStatus::PendingDelete)
         .await?;
     tx.enqueue(&Flow::ApplyChildren {
@@ -393,7 +387,7 @@ pub async fn batch_update(
     let pool = super::pool::find(&mut tx, &pool_id).await?;
     let existing = tx.members_of(&pool_id).await?;
     let has_monitor = tx.health_monitor_of(&pool_id).await?.is_some();
-    lock_for_member_change(&mut tx, &pool).await?;
+    lock_pool(&mut tx, &pool).await?;
     let mut changed = Vec::new();
     for spec in specs {
         let current = existing

@@ -164,6 +164,16 @@ async fn lock_load_balancer(tx: &mut Tx, lb_id: &str) -> ApiResult<()> {
         .await?)
 }
 
+/// Locks a pool for a change of its members or monitor: the pool first (Octavia's 409
+/// names a pool that is not ACTIVE), then its load balancer, then the listeners that
+/// use it.
+async fn lock_pool(tx: &mut Tx, pool: &krater_domain::Pool) -> ApiResult<()> {
+    tx.test_and_set_status(Table::Pool, &pool.id, Transition::Update)
+        .await?;
+    lock_load_balancer(tx, &pool.load_balancer_id).await?;
+    mark_listeners_of_pool(tx, &pool.id).await
+}
+
 /// Marks the listeners whose default pool is `pool_id` PENDING_UPDATE (their load
 /// balancer is locked already).
 async fn mark_listeners_of_pool(tx: &mut Tx, pool_id: &str) -> ApiResult<()> {
