@@ -107,7 +107,8 @@ async fn build_amphorae(ctx: &Context) -> Result<(), FlowError> {
                 vrrp_port_id: None,
                 ha_port_id: None,
                 vrrp_interface: None,
-                vrrp_id: None,
+                // Octavia's VRRP router id, which every amphora carries.
+                vrrp_id: Some(1),
                 vrrp_priority: None,
                 cert_expiration: None,
                 cert_busy: false,

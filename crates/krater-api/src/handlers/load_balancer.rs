@@ -454,15 +454,17 @@ pub async fn status_tree(state: State<AppState>, Path(id): Path<String>) -> ApiR
                         "provisioning_status": pg.pool.provisioning_status.as_str(),
                         "operating_status": pg.pool.operating_status.as_str(),
                     });
-                    if let Some(hm) = &pg.health_monitor {
-                        pool["health_monitor"] = json!({
+                    // Octavia writes `"health_monitor": null` for a pool without one.
+                    pool["health_monitor"] = match &pg.health_monitor {
+                        Some(hm) => json!({
                             "id": hm.id,
                             "name": text(&hm.name),
                             "type": hm.kind.as_str(),
                             "provisioning_status": hm.provisioning_status.as_str(),
                             "operating_status": hm.operating_status.as_str(),
-                        });
-                    }
+                        }),
+                        None => Value::Null,
+                    };
                     pool["members"] = pg
                         .members
                         .iter()
@@ -498,6 +500,20 @@ pub async fn status_tree(state: State<AppState>, Path(id): Path<String>) -> ApiR
         "listeners": listeners,
     }}});
     Ok(Json(body).into_response())
+}
+
+/// `PUT /loadbalancers/{id}/failover`: not available yet (it comes with the health
+/// manager's failover flows); a missing load balancer is still a 404.
+pub async fn failover(state: State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+    let mut tx = state.db.begin().await?;
+    let lb = find(&mut tx, &id).await?;
+    Err(ApiError::new(
+        StatusCode::NOT_IMPLEMENTED,
+        format!(
+            "Provider '{}' does not support a requested action: load balancer failover is not available yet.",
+            lb.provider
+        ),
+    ))
 }
 
 pub async fn stats(state: State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {

@@ -175,9 +175,6 @@ fn apply_update(member: &mut Member, settings: MemberSettings) {
     member.updated_at = Some(now());
 }
 
-/// Locks what a member change locks: the load balancer, then the pool (which must be
-/// ACTIVE), and marks the pool's listeners.
-
 pub(super) fn duplicate(address: &str, port: u16) -> ApiError {
     ApiError::conflict(format!(
         "Another member on this pool is already using ip {address} on protocol_port {port}"

@@ -77,6 +77,7 @@ pub fn lbaas_routes(state: &AppState) -> Router<AppState> {
             get(load_balancer::status_tree),
         )
         .route("/loadbalancers/:id/stats", get(load_balancer::stats))
+        .route("/loadbalancers/:id/failover", put(load_balancer::failover))
         .route(
             "/listeners",
             get(listener::list)
