@@ -36,12 +36,12 @@ def free_port():
 
 
 class Server:
-    def __init__(self, name, cmd, port, log_path, cwd=None):
+    def __init__(self, name, cmd, port, log_path, env=None):
         self.name, self.port, self.log_path = name, port, log_path
         self.base = f"http://127.0.0.1:{port}"
         self.log = open(log_path, "w")
         self.process = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
-                                        cwd=cwd, start_new_session=True)
+                                        env=env, start_new_session=True)
 
     def wait_up(self):
         deadline = time.monotonic() + START_TIMEOUT
@@ -82,7 +82,9 @@ def servers():
         oport = free_port()
         octavia = Server("octavia", [python, str(HERE / "octavia_server.py"), "--port",
                                      str(oport), "--workdir", str(tmp / "octavia")],
-                         oport, tmp / "octavia.log")
+                         oport, tmp / "octavia.log",
+                         # the same set order in every run (Octavia prints sets)
+                         env=dict(os.environ, PYTHONHASHSEED="0"))
         started.append(octavia)
         kport = free_port()
         config = tmp / "krater.toml"

@@ -9,6 +9,9 @@ with its own ids. Answers are compared as (status, normalised JSON body):
   JSON key it sits under, N the order of first appearance under that key, keys visited
   in sorted order), so one extra id on one side does not shift every later one;
 * timestamps become `<ts>`, the endpoint's base URL `<base>`;
+* lists that are sets in Octavia (tags, `[{"id": ...}]` references, the children in a
+  status tree) are sorted, and so
+  are the values in "Value should be one of: ..." (Octavia prints a Python set);
 * allocated addresses (`vip_address`, amphora `lb_network_ip`/`vrrp_ip`/`ha_ip`) that
   no request asked for become `<allocated>`; `vip_port_id`, `vip_network_id` and the
   amphora's `compute_id`/`vrrp_port_id`/`ha_port_id` become `<allocated-id>`.
@@ -26,6 +29,8 @@ ALLOCATED_ADDRESS_KEYS = {"vip_address", "lb_network_ip", "vrrp_ip", "ha_ip"}
 ALLOCATED_ID_KEYS = {"vip_port_id", "vip_network_id", "vrrp_port_id", "ha_port_id"}
 DRIVER_KEYS = {"compute_id"}   # whatever the compute driver calls its server
 ADDRESS = re.compile(r"^[0-9a-f.:]+$")
+# Octavia lists an enum's values in the order of a Python set (per process)
+ONE_OF = re.compile(r"(Value should be one of: )([A-Za-z0-9_, -]+)")
 PENDING = ("PENDING_CREATE", "PENDING_UPDATE", "PENDING_DELETE")
 
 
@@ -102,12 +107,15 @@ class Normaliser:
             self.unnamed[value] = f"<id:{key}:{n}>"
         return self.unnamed[value]
 
-    def norm(self, obj, key=""):
+    def norm(self, obj, key="", in_tree=False):
         if isinstance(obj, dict):
-            return {k: self.norm(obj[k], k) for k in sorted(obj)}
+            return {k: self.norm(obj[k], k, in_tree or k == "statuses") for k in sorted(obj)}
         if isinstance(obj, list):
-            items = [self.norm(v, key) for v in obj]
-            if key == "tags":   # a set in Octavia: its order is the database's
+            items = [self.norm(v, key, in_tree) for v in obj]
+            # tags, the {"id": ...} references to children or parents and the children
+            # in a status tree are sets in Octavia: their order is the database's
+            if key == "tags" or in_tree or all(isinstance(v, dict) and list(v) == ["id"]
+                                               for v in items):
                 items.sort(key=lambda v: json.dumps(v, sort_keys=True))
             return items
         if isinstance(obj, str):
@@ -120,20 +128,22 @@ class Normaliser:
             if TS.match(obj):
                 return "<ts>"
             obj = obj.replace(self.side.base, "<base>")
+            obj = ONE_OF.sub(lambda m: m.group(1) + ", ".join(
+                sorted(v.strip() for v in m.group(2).split(","))), obj)
             return UUID.sub(lambda m: self.uuid(m.group(0), key), obj)
         return obj
 
 
 def diff_paths(a, b, path=""):
-    """JSON paths where a and b differ."""
+    """JSON paths where a (krater's answer) and b (Octavia's) differ."""
     if isinstance(a, dict) and isinstance(b, dict):
         out = []
         for k in sorted(set(a) | set(b)):
             p = f"{path}.{k}"
             if k not in a:
-                out.append(p + " (only krater)")
-            elif k not in b:
                 out.append(p + " (only octavia)")
+            elif k not in b:
+                out.append(p + " (only krater)")
             else:
                 out += diff_paths(a[k], b[k], p)
         return out

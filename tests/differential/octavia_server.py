@@ -18,6 +18,8 @@ CONF_TEMPLATE = """[DEFAULT]
 debug = False
 transport_url = fake://
 host = krater-differential
+# The worker takes one RPC message at a time (see [task_flow] below).
+executor_thread_pool_size = 1
 
 [api_settings]
 bind_host = 127.0.0.1
@@ -57,6 +59,10 @@ topic = octavia_prov
 
 [task_flow]
 jobboard_enabled = False
+# One task at a time: concurrent flows or tasks writing the one SQLite file fail with
+# "database is locked" (a deferred transaction cannot wait for another writer).
+engine = serial
+max_workers = 1
 """
 
 

@@ -225,9 +225,7 @@ def loadbalancer_vip_choices(s):
     s.list(LBS, "sort=name:asc")
     for name in ("lb_a", "lb_b", "lb_c", "dup"):
         s.wait(name)
-        s.delete(f"{LBS}/{{{name}}}", label=f"DELETE {name}")
-    for name in ("lb_a", "lb_b", "lb_c", "dup"):
-        s.wait(name)
+        s.delete(f"{LBS}/{{{name}}}", label=f"DELETE {name}", then_wait=name)
     s.list(LBS)
 
 
@@ -237,12 +235,12 @@ def status_machine(s):
     s.put(f"{LBS}/{{lb}}", {"loadbalancer": {"name": "pending"}}, race=True,
           label="PUT lb while PENDING_CREATE")
     s.wait()
-    s.lb(save="lb2", wait=False)
+    s.lb(save="lb2", wait=False, name="lb2")
     s.post(LIS, {"listener": {"protocol": "HTTP", "protocol_port": 80,
                               "loadbalancer_id": "{lb2}"}}, race=True,
            label="POST listener while lb PENDING_CREATE")
     s.wait("lb2")
-    s.lb(save="lb3", wait=False)
+    s.lb(save="lb3", wait=False, name="lb3")
     s.delete(f"{LBS}/{{lb3}}", race=True, label="DELETE lb while PENDING_CREATE")
     s.wait("lb3")
     s.listener(wait=False, name="l")
@@ -337,11 +335,15 @@ def listener_validation(s):
         {"hsts_max_age": 10},
     ]
     for i, over in enumerate(bad):
-        body = dict(base)
+        # a port of its own, so that one accepted on one side does not collide later
+        body = dict(base, protocol_port=100 + i)
         body.update(over)
         body = {k: v for k, v in body.items() if v is not None}
         s.post(LIS, {"listener": body}, label=f"POST listener bad #{i}", then_wait="lb")
     s.post(LIS, {"listeners": base}, label="POST listener wrong root")
+    s.post(LIS, {"listener": dict(base, protocol_port=200, default_pool={
+        "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN"})}, label="POST listener nested default_pool",
+        then_wait="lb")
     s.get(f"{LIS}/00000000-0000-0000-0000-00000000dead")
     s.put(f"{LIS}/00000000-0000-0000-0000-00000000dead", {"listener": {"name": "x"}})
     s.delete(f"{LIS}/00000000-0000-0000-0000-00000000dead")
@@ -455,6 +457,11 @@ def pool_validation(s):
         s.post(POOLS, {"pool": body}, label=f"POST pool bad #{i}", then_wait="lb")
     s.post(POOLS, {"pool": {"protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN"}},
            label="POST pool without lb or listener")
+    s.post(POOLS, {"pool": dict(base, members=[{"address": "198.18.2.5", "protocol_port": 80}])},
+           label="POST pool nested members", then_wait="lb")
+    s.post(POOLS, {"pool": dict(base, healthmonitor={"type": "HTTP", "delay": 5, "timeout": 3,
+                                                     "max_retries": 3})},
+           label="POST pool nested healthmonitor", then_wait="lb")
     s.pool(save="p1", listener_id="{http}")
     s.post(POOLS, {"pool": {"protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN",
                             "listener_id": "{http}"}}, label="POST second pool on listener")
@@ -550,7 +557,8 @@ def member_validation(s):
         {"project_id": "x" * 256},
     ]
     for i, over in enumerate(bad):
-        body = dict(base)
+        # an address of its own, so that one accepted on one side does not collide later
+        body = dict(base, address=f"198.18.2.{100 + i}")
         body.update(over)
         body = {k: v for k, v in body.items() if v is not None}
         s.post(m, {"member": body}, label=f"POST member bad #{i}", then_wait="lb")
@@ -743,7 +751,8 @@ def listing(s, path, names, extra_filters):
         "limit=100", "sort=name", "sort=name:desc", "sort=name:asc,id:desc",
         "sort_key=name&sort_dir=desc", "sort_key=name&sort_dir=asc", "sort_key=created_at",
         "sort=bogus:asc", "sort=name:sideways", "sort_key=name&sort_dir=up",
-        f"name={names[1]}", "name=nothing", f"name={names[0]}&name={names[2]}",
+        # (a repeated filter, name=a&name=b, is left out: Octavia on SQLite answers 500)
+        f"name={names[1]}", "name=nothing",
         "fields=name", "fields=name&fields=id", "fields=name,tags", "fields=bogus",
         "tags=t0", "tags=t0,t1", "tags=t0&tags=t1", "tags-any=t1,t2", "not-tags=t0",
         "not-tags-any=t0,t2", "tags=nothing", "not-tags=t0,shared",
