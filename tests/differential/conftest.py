@@ -71,7 +71,7 @@ class Server:
 
 
 @pytest.fixture(scope="session")
-def servers():
+def servers(request):
     python = octavia_python()
     if not os.path.exists(python):
         pytest.fail(f"no Octavia virtualenv at {python}: run scripts/setup.sh")
@@ -100,7 +100,8 @@ def servers():
     finally:
         for server in started:
             server.stop()
-        if os.environ.get("KRATER_DIFF_KEEP_TMP") == "1":
+        if os.environ.get("KRATER_DIFF_KEEP_TMP") == "1" or request.session.testsfailed:
+            # both servers' logs, for a failure on either side
             print(f"differential: logs kept in {tmp}", file=sys.stderr)
         else:
             shutil.rmtree(tmp, ignore_errors=True)

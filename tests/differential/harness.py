@@ -168,6 +168,18 @@ def addresses_in(body):
     return found
 
 
+def pending_in(obj):
+    """The PENDING_* statuses anywhere in an answer."""
+    if isinstance(obj, dict):
+        found = [obj["provisioning_status"]] if obj.get("provisioning_status") in PENDING else []
+        for v in obj.values():
+            found += pending_in(v)
+        return found
+    if isinstance(obj, list):
+        return [p for v in obj for p in pending_in(v)]
+    return []
+
+
 class Result:
     def __init__(self, scenario, key, request, octavia, krater, paths, race=False):
         self.scenario = scenario
@@ -186,14 +198,14 @@ class Result:
     def fingerprint(self):
         return json.dumps([self.octavia, self.krater], sort_keys=True)
 
-    def render(self):
+    def render(self, width=1500):
         method, path, body = self.request
         lines = [f"[{self.key}] {method} {path}"]
         if body is not None:
             lines.append("  request: " + json.dumps(body, sort_keys=True)[:600])
         lines.append(f"  differs at: {', '.join(self.paths)}")
         for name, (status, data) in (("octavia", self.octavia), ("krater ", self.krater)):
-            lines.append(f"  {name}: {status} {json.dumps(data, sort_keys=True)[:1500]}")
+            lines.append(f"  {name}: {status} {json.dumps(data, sort_keys=True)[:width]}")
         return "\n".join(lines)
 
 
@@ -262,7 +274,7 @@ class Replay:
         return results
 
     def wait(self, scenario, step):
-        """Polls each side until the object is no longer PENDING_* (or is gone)."""
+        """Polls each side until nothing in the answer is PENDING_* (or it is gone)."""
         for side in (self.octavia, self.krater):
             path = side.expand(step["path"])
             deadline = time.monotonic() + self.wait_timeout
@@ -270,12 +282,11 @@ class Replay:
                 status, data = side.call("GET", path, headers={"X-Project-Id": scenario.project})
                 if status == 404 or not isinstance(data, dict):
                     break
-                obj = next((v for v in data.values() if isinstance(v, dict)), {})
-                if obj.get("provisioning_status") not in PENDING:
+                pending = pending_in(data)
+                if not pending:
                     break
                 if time.monotonic() > deadline:
                     self.problems.append(f"{scenario.name}: {side.name} {path} still "
-                                         f"{obj.get('provisioning_status')} after "
-                                         f"{self.wait_timeout:.0f} s")
+                                         f"{pending} after {self.wait_timeout:.0f} s")
                     break
                 time.sleep(0.05)

@@ -111,6 +111,35 @@ def keep_noop_state_in(workdir):
         module.create_engine = create_engine
 
 
+CAST_DELAY = 0.25
+
+
+def cast_after_commit():
+    """Octavia's API casts to the worker inside its still open transaction. On MySQL
+    that is harmless; on SQLite the worker's first write can then meet the API's
+    commit and fail at once with "database is locked", leaving the object in ERROR.
+    Handing the message over a little later lets the API commit first."""
+    import threading
+    from octavia.common import rpc
+
+    original = rpc.get_client
+
+    class DeferredCasts:
+        def __init__(self, client):
+            self._client = client
+
+        def cast(self, ctxt, method, **kwargs):
+            threading.Timer(CAST_DELAY, self._client.cast, (ctxt, method),
+                            kwargs).start()
+
+        def __getattr__(self, name):
+            return getattr(self._client, name)
+
+    def get_client(*args, **kwargs):
+        return DeferredCasts(original(*args, **kwargs))
+    rpc.get_client = get_client
+
+
 def create_database(url):
     """The tables from Octavia's models plus its lookup rows (what Octavia's own
     functional tests do; the alembic migrations need ALTER, which SQLite lacks)."""
@@ -183,6 +212,7 @@ def main():
     create_database(cfg.CONF.database.connection)
     if rpc.TRANSPORT is None:
         rpc.init()
+    cast_after_commit()
     worker = consumer.ConsumerService(0, cfg.CONF)
     worker.run()
     server = simple_server.make_server("127.0.0.1", args.port, app, handler_class=QuietHandler)

@@ -45,7 +45,8 @@ class Scenario:
         return self.req("DELETE", path, **kw)
 
     def wait(self, name="lb"):
-        self.steps.append({"kind": "wait", "path": f"{LBS}/{{{name}}}"})
+        # the status tree: the load balancer and every child, none PENDING_* any more
+        self.steps.append({"kind": "wait", "path": f"{LBS}/{{{name}}}/status"})
         return self
 
     def list(self, path, query=""):
@@ -223,6 +224,7 @@ def loadbalancer_vip_choices(s):
     s.lb(save="lb_c", provider="amphora", name="amp", description="")
     s.get(f"{LBS}/{{lb_b}}")
     s.list(LBS, "sort=name:asc")
+    s.list(LBS, "vip_address=198.18.1.90&sort=name:asc")   # an address asked for
     for name in ("lb_a", "lb_b", "lb_c", "dup"):
         s.wait(name)
         s.delete(f"{LBS}/{{{name}}}", label=f"DELETE {name}", then_wait=name)
@@ -387,14 +389,14 @@ def listener_lifecycle(s):
               then_wait="lb")
     s.pool(save="p_tcp", protocol="TCP")
     s.put(f"{LIS}/{{listener}}", {"listener": {"default_pool_id": "{p_tcp}"}},
-          label="PUT listener HTTP default_pool TCP")
+          label="PUT listener HTTP default_pool TCP", then_wait="lb")
     s.pool(save="p_http")
     s.put(f"{LIS}/{{listener}}", {"listener": {"default_pool_id": "{p_http}"}})
     s.wait()
     s.get(f"{LIS}/{{listener}}")
     s.get(f"{POOLS}/{{p_http}}")
     s.put(f"{LIS}/{{tcp}}", {"listener": {"default_pool_id": "{p_http}"}},
-          label="PUT second listener same pool")
+          label="PUT second listener same pool", then_wait="lb")
     s.put(f"{LIS}/{{listener}}", {"listener": {"default_pool_id": None}})
     s.wait()
     s.get(f"{LIS}/{{listener}}")
@@ -779,7 +781,7 @@ def list_loadbalancers(s):
              tags=[f"t{i}", "shared"] + (["t0"] if i == 3 else []),
              admin_state_up=(i != 2))
         s.wait(n)
-    listing(s, LBS, names, ["vip_address=198.18.1.12", "vip_subnet_id={pub}",
+    listing(s, LBS, names, ["vip_subnet_id={pub}",
                             "provider=amphora", "fields=vip_address&limit=1"])
     s.get(f"{LBS}?fields=id&limit=2&marker={{lb0}}&project_id={s.project}",
           label="GET lbs fields+marker")

@@ -149,7 +149,7 @@ def finish(replay):
         out = [line, ""]
         for r in results:
             if not r.equal:
-                out += [f"## {r.verdict}", r.render(), ""]
+                out += [f"## {r.verdict}", r.render(width=100000), ""]
         out += replay.problems
         Path(report).write_text("\n".join(out) + "\n")
         SUMMARY["report"] = report
