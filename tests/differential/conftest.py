@@ -1,10 +1,12 @@
 """Starts the real Octavia (octavia_server.py in the cached virtualenv that
 scripts/setup.sh makes) and `krater serve` with noop amphora drivers side by side, each
 on a free loopback port with its own temporary directory, for the differential test."""
+import ctypes
 import hashlib
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -29,6 +31,12 @@ def octavia_python():
     return os.path.join(cache, "krater", f"octavia-venv-{digest}", "bin", "python")
 
 
+def die_with_parent():
+    """Runs in the child before exec: SIGTERM to it when the test process dies, so that
+    not even a killed pytest leaves a server behind (Linux prctl PR_SET_PDEATHSIG)."""
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -41,7 +49,7 @@ class Server:
         self.base = f"http://127.0.0.1:{port}"
         self.log = open(log_path, "w")
         self.process = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
-                                        env=env, start_new_session=True)
+                                        env=env, preexec_fn=die_with_parent)
 
     def wait_up(self):
         deadline = time.monotonic() + START_TIMEOUT
