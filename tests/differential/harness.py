@@ -252,8 +252,10 @@ class Replay:
                                          side.expand(step.get("body")), step.get("raw"),
                                          headers)
                 if step.get("save") and isinstance(data, dict) and 200 <= status < 300:
-                    obj = data.get(step.get("root")) if step.get("root") else next(
-                        (v for v in data.values() if isinstance(v, dict)), None)
+                    obj = next((v for v in data.values() if isinstance(v, dict)), None)
+                    if obj is None:   # a list: its first element
+                        obj = next((v[0] for v in data.values()
+                                    if isinstance(v, list) and v and isinstance(v[0], dict)), None)
                     if obj and obj.get("id"):
                         side.saved[step["save"]] = obj["id"]
                 answers[side.name] = (side, status, data)

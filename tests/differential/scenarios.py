@@ -840,8 +840,13 @@ def list_children(s):
 @scenario
 def amphorae(s):
     s.lb()
-    s.get(f"{AMPS}?loadbalancer_id={{lb}}", label="GET amphorae of lb")
+    s.get(f"{AMPS}?loadbalancer_id={{lb}}", label="GET amphorae of lb", save="amp")
     s.get(f"{AMPS}?loadbalancer_id={{lb}}&fields=role&fields=status", label="GET amphorae fields")
+    s.get(f"{AMPS}/{{amp}}", label="GET amphora")
+    s.get(f"{AMPS}/{{amp}}?fields=id&fields=loadbalancer_id", label="GET amphora fields")
+    s.get(f"{AMPS}/{{amp}}/stats", label="GET amphora stats")
+    s.put(f"{AMPS}/{{amp}}/failover", label="PUT amphora failover", then_wait="lb")
+    s.get(f"{LBS}/{{lb}}/statuses", label="GET lb statuses")
     s.get(f"{AMPS}/00000000-0000-0000-0000-00000000dead")
     s.get(f"{AMPS}/00000000-0000-0000-0000-00000000dead/stats")
     s.put(f"{AMPS}/00000000-0000-0000-0000-00000000dead/failover")
