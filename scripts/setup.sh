@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs what krater and its tests need on a fresh Debian machine (run as root):
 # HAProxy, keepalived, nftables and iproute2 from the distribution, and a Python
-# virtualenv (.venv) with the unmodified OpenStack clients used by the end-to-end tests.
+# virtualenv (.venv) with the unmodified OpenStack clients used by the end-to-end tests,
+# and a cached virtualenv with the real Octavia 19 (from PyPI) for the differential test.
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-for pkg in haproxy keepalived nftables iproute2 procps curl python3-venv; do
+for pkg in haproxy keepalived nftables iproute2 procps curl openssl python3-venv; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -35,5 +36,22 @@ if [ "${KRATER_SKIP_VENV:-0}" != 1 ]; then
   if [ "$(readlink .venv 2>/dev/null)" != "$clients_venv" ]; then
     rm -rf .venv
     ln -s "$clients_venv" .venv
+  fi
+fi
+
+# The real Octavia for tests/differential, outside the clone so that it is built once per
+# machine: its directory name carries the hash of the pinned constraints
+# (scripts/octavia-venv.sh prints it), so changed pins build a new one and unchanged pins
+# reuse it. `.complete` is written last, so an interrupted install is redone.
+if [ "${KRATER_SKIP_OCTAVIA:-0}" != 1 ]; then
+  octavia_venv=$(scripts/octavia-venv.sh)
+  if [ ! -f "$octavia_venv/.complete" ]; then
+    echo "setup: creating $octavia_venv with octavia==19.0.0 from PyPI"
+    rm -rf "$octavia_venv"
+    mkdir -p "$(dirname "$octavia_venv")"
+    python3 -m venv "$octavia_venv"
+    "$octavia_venv/bin/pip" install -q --upgrade pip
+    "$octavia_venv/bin/pip" install -q -c tests/differential/octavia-constraints.txt 'octavia==19.0.0'
+    touch "$octavia_venv/.complete"
   fi
 fi
