@@ -115,6 +115,12 @@ impl Input {
         pyarg: &'static str,
         allowed: &[&str],
     ) -> ApiResult<Self> {
+        // No body at all: the controller's argument is missing, as pecan says.
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(ApiError::bad_request(format!(
+                "Missing argument: \"{pyarg}\""
+            )));
+        }
         let whole = parse_json(bytes)?;
         let Value::Object(top) = &whole else {
             return Err(ApiError::bad_request("Request is not in valid JSON format"));
@@ -234,6 +240,12 @@ impl Input {
 
     /// A UUID in its canonical textual form (any case, dashes optional as WSME allows).
     pub fn uuid(&self, name: &str) -> ApiResult<Field<String>> {
+        // WSME's UUID type refuses a number or a list with its own message.
+        if let Field::Value(other) = self.raw(name) {
+            if !other.is_string() {
+                return Err(invalid(name, &shown(other), "Value should be UUID format"));
+            }
+        }
         let field = self.string(name, usize::MAX)?;
         if let Field::Value(s) = &field {
             match uuid::Uuid::parse_str(s) {
@@ -390,8 +402,9 @@ impl Input {
     pub fn object(&self, name: &str) -> ApiResult<Field<Map<String, Value>>> {
         match self.raw(name) {
             Field::Value(Value::Object(map)) => Ok(Field::Value(map.clone())),
+            // WSME fails the conversion of the whole body.
             Field::Value(other) => {
-                Err(invalid(name, &shown(other), "Value should be a dictionary"))
+                Err(self.whole_body_error(format!("Value not a valid dict: {}", shown(other))))
             }
             Field::Null => Ok(Field::Null),
             Field::Absent => Ok(Field::Absent),

@@ -93,22 +93,28 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(check_accept))
         .layer(middleware::from_fn(request_id))
         .with_state(state);
-    // Routed again without a `.json` suffix, which Octavia (pecan) accepts on any path;
-    // the outer router keeps the original URI for links.
+    // Routed again without a `.json` suffix or a trailing `/`, which Octavia (pecan)
+    // accepts on any path; the outer router keeps the original URI for links.
     Router::new()
         .fallback_service(api)
-        .layer(axum::middleware::map_request(strip_json_suffix))
+        .layer(axum::middleware::map_request(normalise_path))
 }
 
-async fn strip_json_suffix(mut request: Request) -> Request {
+async fn normalise_path(mut request: Request) -> Request {
     let uri = request.uri();
-    if let Some(path) = uri.path().strip_suffix(".json") {
+    let path = uri.path();
+    let trimmed = path.strip_suffix(".json").unwrap_or(path);
+    let trimmed = match trimmed.strip_suffix('/') {
+        Some(rest) if !rest.is_empty() => rest,
+        _ => trimmed,
+    };
+    if trimmed.len() != path.len() {
         let rebuilt = match uri.query() {
-            Some(query) => format!("{path}?{query}"),
-            None => path.to_string(),
+            Some(query) => format!("{trimmed}?{query}"),
+            None => trimmed.to_string(),
         };
-        if let Ok(stripped) = rebuilt.parse() {
-            *request.uri_mut() = stripped;
+        if let Ok(normalised) = rebuilt.parse() {
+            *request.uri_mut() = normalised;
         }
     }
     request

@@ -103,6 +103,15 @@ fn cases() -> Vec<(Method, &'static str, String, u16, String)> {
         (M::POST, "/v2/lbaas/pools/{pool}/members", s(r#"{"member": {"foo": 1}}"#), 400, s("Unknown attribute for argument member_.member: foo")),
         (M::POST, "/v2/lbaas/healthmonitors", s(r#"{"healthmonitor": {"foo": 1}}"#), 400, s("Unknown attribute for argument health_monitor_.healthmonitor: foo")),
         // Load balancer.
+        (M::POST, "/v2/lbaas/loadbalancers", s(""), 400, s("Missing argument: \"load_balancer\"")),
+        (M::PUT, "/v2/lbaas/listeners/{listener}", s(""), 400, s("Missing argument: \"listener_\"")),
+        (M::POST, "/v2/lbaas/loadbalancers", lb(r#""vip_subnet_id": 12"#), 400, s("Invalid input for field/attribute vip_subnet_id. Value: '12'. Value should be UUID format")),
+        (M::POST, "/v2/lbaas/listeners", listener(r#""protocol_port": 81, "insert_headers": "x""#), 400, s("Invalid input for field/attribute listener_. Value: '{'listener': {'loadbalancer_id': '{lb}', 'protocol': 'HTTP', 'protocol_port': 81, 'insert_headers': 'x'}}'. Value not a valid dict: x")),
+        (M::POST, "/v2/lbaas/listeners", listener(r#""protocol_port": 81, "sni_container_refs": ["x"]"#), 400, s("Validation failure: Certificate container references are not allowed on HTTP protocol listeners.")),
+        (M::POST, "/v2/lbaas/listeners", listener(r#""protocol_port": 81, "default_tls_container_ref": "x""#), 400, s("Validation failure: Certificate container references are not allowed on HTTP protocol listeners.")),
+        (M::POST, "/v2/lbaas/listeners", listener(r#""protocol_port": 81, "protocol": "TERMINATED_HTTPS""#).replace(r#""protocol": "HTTP", "#, ""), 400, s("Validation failure: An SNI or default certificate container reference must be provided for TERMINATED_HTTPS protocol listeners.")),
+        (M::POST, "/v2/lbaas/listeners", listener(r#""protocol_port": 81, "protocol": "TERMINATED_HTTPS", "sni_container_refs": ["a", "b"]"#).replace(r#""protocol": "HTTP", "#, ""), 400, s("Could not retrieve certificate: ['a', 'b']")),
+        (M::PUT, "/v2/lbaas/listeners/{listener}", s(r#"{"listener": {"insert_headers": {"X-Bogus": "1"}}}"#), 400, s("['X-Bogus'] is not a valid option for insert_headers")),
         (M::POST, "/v2/lbaas/loadbalancers", lb(""), 400, s("Validation failure: VIP must contain one of: vip_port_id, vip_network_id, vip_subnet_id.")),
         (M::POST, "/v2/lbaas/loadbalancers", lb(r#""vip_subnet_id": "x""#), 400, s("Invalid input for field/attribute vip_subnet_id. Value: 'x'. Value should be UUID format")),
         (M::POST, "/v2/lbaas/loadbalancers", lb(&format!(r#""vip_subnet_id": "{MISSING}""#)), 400, format!("Subnet {MISSING} not found.")),
@@ -400,6 +409,12 @@ async fn routing_answers_as_octavia() {
             "/v2/lbaas/loadbalancers".into(),
             405,
             pecan(405, "Method Not Allowed", ""),
+        ),
+        (
+            Method::GET,
+            format!("/v2/lbaas/loadbalancers/{lb}/"),
+            200,
+            svc.get(&format!("/v2/lbaas/loadbalancers/{lb}")).await.1,
         ),
         (
             Method::PUT,

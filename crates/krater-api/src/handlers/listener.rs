@@ -87,11 +87,36 @@ struct Settings {
     hsts_max_age: Field<i64>,
     /// `hsts_include_subdomains` or `hsts_preload` asked for.
     hsts_flags: bool,
+    /// The certificate references given (default, client CA, SNI).
+    tls_refs: Vec<String>,
+}
+
+/// Certificate references need a TERMINATED_HTTPS listener, and a certificate store,
+/// which this deployment does not have yet: the references can never be retrieved.
+fn check_tls_refs(protocol: ListenerProtocol, refs: &[String]) -> ApiResult<()> {
+    if refs.is_empty() {
+        return Ok(());
+    }
+    if protocol != ListenerProtocol::TerminatedHttps {
+        return Err(ApiError::validation(format!(
+            "Certificate container references are not allowed on {protocol} protocol listeners."
+        )));
+    }
+    Err(could_not_retrieve(refs))
+}
+
+fn could_not_retrieve(refs: &[String]) -> ApiError {
+    let shown: Vec<String> = refs.iter().map(|r| format!("'{r}'")).collect();
+    ApiError::bad_request(format!(
+        "Could not retrieve certificate: [{}]",
+        shown.join(", ")
+    ))
 }
 
 fn parse_settings(input: &Input) -> ApiResult<Settings> {
     let timeout = |name: &str| input.int(name, Some(0), Some(TIMEOUT_MAX));
-    let settings = Settings {
+    let mut settings = Settings {
+        tls_refs: Vec::new(),
         name: input.string("name", NAME_MAX)?,
         description: input.string("description", NAME_MAX)?,
         admin_state_up: input.boolean("admin_state_up")?,
@@ -151,24 +176,16 @@ fn parse_settings(input: &Input) -> ApiResult<Settings> {
             || input.boolean("hsts_preload")? == Field::Value(true),
     };
     // TLS settings need a certificate store, which this deployment does not have yet.
-    for tls in [
-        "default_tls_container_ref",
-        "client_ca_tls_container_ref",
-        "client_crl_container_ref",
-    ] {
+    for tls in ["default_tls_container_ref", "client_ca_tls_container_ref"] {
         if let Field::Value(reference) = input.string(tls, 255)? {
-            return Err(ApiError::bad_request(format!(
-                "Could not retrieve certificate: ['{reference}']"
-            )));
+            settings.tls_refs.push(reference);
         }
     }
     if let Field::Value(refs) = input.string_list("sni_container_refs", 255)? {
-        if !refs.is_empty() {
-            return Err(ApiError::bad_request(format!(
-                "Could not retrieve certificate: {:?}",
-                refs
-            )));
-        }
+        settings.tls_refs.extend(refs);
+    }
+    if let Field::Value(reference) = input.string("client_crl_container_ref", 255)? {
+        return Err(could_not_retrieve(&[reference]));
     }
     if let Field::Value(auth) = input.string("client_authentication", 16)? {
         if !["NONE", "OPTIONAL", "MANDATORY"].contains(&auth.as_str()) {
@@ -233,7 +250,13 @@ fn normalise_cidr(text: &str) -> Option<String> {
     Some(format!("{network}/{len}"))
 }
 
-fn check_insert_headers(protocol: ListenerProtocol, headers: &[(String, String)]) -> ApiResult<()> {
+/// The headers a listener of `protocol` may insert. Octavia quotes the unknown ones as
+/// a Python `dict_keys` on a create and as a list on an update.
+fn check_insert_headers(
+    protocol: ListenerProtocol,
+    headers: &[(String, String)],
+    creating: bool,
+) -> ApiResult<()> {
     if headers.is_empty() {
         return Ok(());
     }
@@ -255,8 +278,10 @@ fn check_insert_headers(protocol: ListenerProtocol, headers: &[(String, String)]
         .collect();
     if !unknown.is_empty() {
         return Err(ApiError::bad_request(format!(
-            "dict_keys([{}]) is not a valid option for insert_headers",
-            unknown.join(", ")
+            "{}[{}]{} is not a valid option for insert_headers",
+            if creating { "dict_keys(" } else { "" },
+            unknown.join(", "),
+            if creating { ")" } else { "" },
         )));
     }
     Ok(())
@@ -328,10 +353,11 @@ pub(super) fn new_listener(
         settings,
     } = spec;
     let insert_headers = settings.insert_headers.value().unwrap_or_default();
-    check_insert_headers(protocol, &insert_headers)?;
+    check_insert_headers(protocol, &insert_headers, true)?;
+    check_tls_refs(protocol, &settings.tls_refs)?;
     if protocol == ListenerProtocol::TerminatedHttps {
         return Err(ApiError::validation(
-            "An SNI or default certificate container reference must be provided for TERMINATED_HTTPS listeners.",
+            "An SNI or default certificate container reference must be provided for TERMINATED_HTTPS protocol listeners.",
         ));
     }
     let [client, connect, data, inspect] = settings.timeouts;
@@ -468,8 +494,9 @@ pub async fn update(
         Some(DEFAULT_LISTENER_ALPN_PROTOCOLS),
     )?;
     if let Field::Value(headers) = &settings.insert_headers {
-        check_insert_headers(listener.protocol, headers)?;
+        check_insert_headers(listener.protocol, headers, false)?;
     }
+    check_tls_refs(listener.protocol, &settings.tls_refs)?;
     if let Field::Value(pool_id) = &settings.default_pool_id {
         check_default_pool(
             &mut tx,

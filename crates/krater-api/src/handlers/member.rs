@@ -99,7 +99,7 @@ pub(super) fn parse_spec(input: &Input, state: &AppState) -> ApiResult<MemberSpe
     body_project(input)?;
     if input.boolean("request_sriov")? == Field::Value(true) {
         return Err(ApiError::bad_request(
-            "Validation failure: request_sriov is not allowed by the load balancer's flavor.",
+            "The load balancer flavor does not allow SR-IOV member ports.",
         ));
     }
     if spec
