@@ -203,8 +203,6 @@ def loadbalancer_lifecycle(s):
     s.put(f"{LBS}/{{lb}}", {"loadbalancer": {}}, label="PUT lb empty")
     s.wait()
     s.put(f"{LBS}/{{lb}}", {"listener": {"name": "x"}}, label="PUT lb wrong root")
-    s.put(f"{LBS}/{{lb}}/failover", label="PUT lb failover")
-    s.wait()
     s.get(f"{AMPS}?loadbalancer_id={{lb}}", label="GET amphorae of lb")
     s.delete(f"{LBS}/{{lb}}")
     s.get(f"{LBS}/{{lb}}", label="GET lb while deleting", race=True, race_done=(404,))
@@ -360,15 +358,14 @@ def listener_lifecycle(s):
     s.listener(name="web", description="d", connection_limit=100,
                insert_headers={"X-Forwarded-For": "true", "X-Forwarded-Port": "true"},
                timeout_client_data=10000, timeout_member_connect=2000,
-               timeout_member_data=30000, timeout_tcp_inspect=5,
-               allowed_cidrs=["10.0.0.0/8", "192.168.0.0/16"], tags=["t1"])
+               timeout_member_data=30000, timeout_tcp_inspect=5, tags=["t1"])
     s.get(f"{LIS}/{{listener}}")
     s.get(f"{LIS}/{{listener}}?fields=protocol_port&fields=id")
     s.get(f"{LIS}/{{listener}}/stats")
     s.listener(save="tcp", protocol="TCP", protocol_port=443)
-    s.listener(save="udp", protocol="UDP", protocol_port=53)
+    s.listener(save="extra", protocol="TCP", protocol_port=53)
     s.listener(save="https", protocol="HTTPS", protocol_port=8443, admin_state_up=False)
-    s.get(f"{LIS}/{{udp}}")
+    s.get(f"{LIS}/{{extra}}")
     s.get(f"{LIS}/{{https}}")
     s.put(f"{LIS}/{{listener}}", {"listener": {"name": "web2", "connection_limit": -1,
                                                "insert_headers": {}, "allowed_cidrs": None,
@@ -402,10 +399,10 @@ def listener_lifecycle(s):
     s.get(f"{LIS}/{{listener}}")
     s.get(f"{LBS}/{{lb}}")
     s.get(f"{LBS}/{{lb}}/status")
-    s.delete(f"{LIS}/{{udp}}")
+    s.delete(f"{LIS}/{{extra}}")
     s.wait()
-    s.get(f"{LIS}/{{udp}}", label="GET deleted listener")
-    s.delete(f"{LIS}/{{udp}}", label="DELETE deleted listener")
+    s.get(f"{LIS}/{{extra}}", label="GET deleted listener")
+    s.delete(f"{LIS}/{{extra}}", label="DELETE deleted listener")
     s.list(LIS, "sort=protocol_port:asc")
     s.delete(f"{LBS}/{{lb}}?cascade=true")
     s.wait()
@@ -416,7 +413,6 @@ def pool_validation(s):
     s.lb()
     s.listener(save="http")
     s.listener(save="tcp", protocol="TCP", protocol_port=90)
-    s.listener(save="udp", protocol="UDP", protocol_port=91)
     base = {"protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN", "loadbalancer_id": "{lb}"}
     bad = [
         {"protocol": None},
@@ -428,7 +424,6 @@ def pool_validation(s):
         {"loadbalancer_id": "not-a-uuid"},
         {"loadbalancer_id": "00000000-0000-0000-0000-00000000dead"},
         {"listener_id": "00000000-0000-0000-0000-00000000dead"},
-        {"loadbalancer_id": None, "listener_id": "{udp}"},
         {"loadbalancer_id": None, "listener_id": "{tcp}", "protocol": "UDP"},
         {"loadbalancer_id": None, "listener_id": "{tcp}", "protocol": "HTTP"},
         {"loadbalancer_id": None, "listener_id": "{http}", "protocol": "TCP"},
@@ -485,12 +480,7 @@ def pool_lifecycle(s):
     s.pool(save="p_src", lb_algorithm="SOURCE_IP",
            session_persistence={"type": "SOURCE_IP"})
     s.pool(save="p_cookie", session_persistence={"type": "HTTP_COOKIE"}, admin_state_up=False)
-    s.listener(save="udp", protocol="UDP", protocol_port=53)
-    s.pool(save="p_udp", protocol="UDP", listener_id="{udp}",
-           session_persistence={"type": "SOURCE_IP", "persistence_timeout": 60,
-                                "persistence_granularity": "255.255.255.0"})
     s.pool(save="p_proxy", protocol="PROXY")
-    s.get(f"{POOLS}/{{p_udp}}")
     s.get(f"{POOLS}/{{p_cookie}}")
     s.put(f"{POOLS}/{{pool}}", {"pool": {"name": "p2", "lb_algorithm": "ROUND_ROBIN",
                                          "session_persistence": None, "tags": ["y", "z"]}})
@@ -643,8 +633,6 @@ def healthmonitor_validation(s):
     s.lb()
     s.pool()
     s.pool(save="p_tcp", protocol="TCP")
-    s.listener(save="udp", protocol="UDP", protocol_port=53)
-    s.pool(save="p_udp", protocol="UDP", listener_id="{udp}")
     base = {"pool_id": "{pool}", "type": "HTTP", "delay": 5, "timeout": 3, "max_retries": 3}
     bad = [
         {"pool_id": None},
@@ -674,8 +662,6 @@ def healthmonitor_validation(s):
         {"type": "TCP", "http_method": "GET"},
         {"type": "TCP", "url_path": "/x"},
         {"type": "PING", "expected_codes": "200"},
-        {"pool_id": "{p_udp}", "type": "HTTP"},
-        {"pool_id": "{p_udp}", "type": "TLS-HELLO"},
         {"delay": 2, "timeout": 3},
         {"name": "x" * 256},
         {"admin_state_up": "x"},
@@ -703,17 +689,13 @@ def healthmonitor_lifecycle(s):
     s.pool()
     s.pool(save="p_tcp", protocol="TCP")
     s.pool(save="p_https", protocol="HTTPS")
-    s.listener(save="udp", protocol="UDP", protocol_port=53)
-    s.pool(save="p_udp", protocol="UDP", listener_id="{udp}")
     s.hm(name="h", http_method="HEAD", url_path="/health", expected_codes="200-204",
          max_retries_down=2, http_version=1.1, domain_name="example.com", tags=["h"])
     s.get(f"{HMS}/{{hm}}")
     s.get(f"{POOLS}/{{pool}}")
     s.hm(save="hm_tcp", pool="p_tcp", type="TCP")
     s.hm(save="hm_tls", pool="p_https", type="TLS-HELLO", admin_state_up=False)
-    s.hm(save="hm_udp", pool="p_udp", type="UDP-CONNECT")
     s.get(f"{HMS}/{{hm_tcp}}")
-    s.get(f"{HMS}/{{hm_udp}}")
     s.put(f"{HMS}/{{hm}}", {"healthmonitor": {"delay": 10, "timeout": 5, "max_retries": 5,
                                               "http_method": "GET", "url_path": "/",
                                               "expected_codes": "200", "name": "h2"}})
@@ -865,3 +847,66 @@ def unsupported_methods(s):
     s.req("POST", f"{V2}/providers", {})
     s.delete(f"{LBS}/{{lb}}")
     s.wait()
+
+
+@scenario
+def not_yet_available(s):
+    """What krater's amphora cannot honour yet: Octavia takes each of these, krater
+    answers 501 (allowlisted as `not-yet-available`). Each probe stands alone, on a
+    load balancer of its own for the ones Octavia builds, so that nothing after it
+    depends on an object only one side made."""
+    probes = [
+        (LIS, {"listener": {"protocol": "UDP", "protocol_port": 53}}),
+        (LIS, {"listener": {"protocol": "SCTP", "protocol_port": 53}}),
+        (LIS, {"listener": {"protocol": "PROMETHEUS", "protocol_port": 9100}}),
+        (LIS, {"listener": {"protocol": "HTTP", "protocol_port": 80,
+                            "allowed_cidrs": ["10.0.0.0/8"]}}),
+        (LIS, {"listener": {"protocol": "HTTP", "protocol_port": 80,
+                            "insert_headers": {"X-Real-IP": "true"}}}),
+        (POOLS, {"pool": {"protocol": "UDP", "lb_algorithm": "ROUND_ROBIN"}}),
+        (POOLS, {"pool": {"protocol": "SCTP", "lb_algorithm": "ROUND_ROBIN"}}),
+        (POOLS, {"pool": {"protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN",
+                          "tls_enabled": True}}),
+    ]
+    for i, (path, body) in enumerate(probes):
+        name = f"lb{i}"
+        s.lb(save=name)
+        key = next(iter(body))
+        body[key]["loadbalancer_id"] = f"{{{name}}}"
+        s.post(path, body, label=f"POST not yet available #{i}", then_wait=name)
+        s.delete(f"{LBS}/{{{name}}}?cascade=true")
+        s.wait(name)
+    s.lb(save="graph", wait=False, listeners=[{"protocol": "UDP", "protocol_port": 53}])
+    s.lb(save="failover")
+    s.put(f"{LBS}/{{failover}}/failover", label="PUT lb failover", then_wait="failover")
+    s.delete(f"{LBS}/{{failover}}?cascade=true")
+    s.wait("failover")
+
+
+@scenario
+def haproxy_grammar(s):
+    """Values Octavia takes that HAProxy cannot use: krater refuses them with 400
+    (allowlisted as `haproxy-grammar`); each on a pool of its own load balancer, so
+    that what only Octavia made stays out of every later comparison."""
+    probes = [
+        (HMS, {"type": "HTTP", "delay": 5, "timeout": 3, "max_retries": 3, "url_path": "/a#b"}),
+        (HMS, {"type": "HTTP", "delay": 5, "timeout": 3, "max_retries": 3,
+               "expected_codes": "999"}),
+        (HMS, {"type": "HTTP", "delay": 5, "timeout": 3, "max_retries": 3,
+               "expected_codes": "500-200"}),
+        (HMS, {"type": "TCP", "delay": 0, "timeout": 3, "max_retries": 3}),
+        (HMS, {"type": "TCP", "delay": 5, "timeout": 2147483647, "max_retries": 3}),
+        (POOLS, {"protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN",
+                 "session_persistence": {"type": "APP_COOKIE", "cookie_name": "a#b"}}),
+    ]
+    for i, (path, body) in enumerate(probes):
+        name = f"lb{i}"
+        s.lb(save=name)
+        if path == HMS:
+            s.pool(save=f"pool{i}", lb=name)
+            body = {"healthmonitor": dict(body, pool_id=f"{{pool{i}}}")}
+        else:
+            body = {"pool": dict(body, loadbalancer_id=f"{{{name}}}")}
+        s.post(path, body, label=f"POST value HAProxy cannot use #{i}", then_wait=name)
+        s.delete(f"{LBS}/{{{name}}}?cascade=true")
+        s.wait(name)

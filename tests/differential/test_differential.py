@@ -1,17 +1,11 @@
 """Differential test: the same request sequences (scenarios.py) on the real Octavia 19
 and on krater, answers compared after normalisation (harness.py).
 
-A difference fails the test unless it is
-* on the allowlist (allowlist.json: a deliberate difference, each with its reason,
-  the same entries as README "Where krater differs from Octavia on purpose"), or
-* in the known-differences file named by KRATER_DIFF_KNOWN with the very same two
-  answers (krater's not-yet-fixed gaps; a changed answer is a failure again).
-
-KRATER_DIFF_RECORD=FILE writes every difference not allowlisted to FILE in that
-format (to refresh the known-differences file); KRATER_DIFF_REPORT=FILE writes a
-readable list of all differences.
+A difference fails the test unless it is on the allowlist (allowlist.json: a
+deliberate difference, each with its reason, the same entries as README "Where krater
+differs from Octavia on purpose"). KRATER_DIFF_REPORT=FILE writes a readable list of
+all differences.
 """
-import hashlib
 import json
 import os
 import re
@@ -29,14 +23,6 @@ MAX_ALLOWLIST = 10
 ALLOWLIST = json.loads((HERE / "allowlist.json").read_text())
 
 
-def load_known():
-    path = os.environ.get("KRATER_DIFF_KNOWN")
-    if not path:
-        return {}
-    return json.loads(Path(path).read_text())["differences"]
-
-
-KNOWN = load_known()
 STATE = {"replay": None, "ran": set()}
 
 
@@ -52,12 +38,17 @@ def allowed_by(result):
             continue
         if "krater_status" in m and result.krater[0] != m["krater_status"]:
             continue
+        if not all(re.fullmatch(m[f"{side}_faultstring"], faultstring(answer))
+                   for side, answer in (("octavia", result.octavia), ("krater", result.krater))
+                   if f"{side}_faultstring" in m):
+            continue
         return entry["id"]
     return None
 
 
-def digest(result):
-    return hashlib.sha256(result.fingerprint().encode()).hexdigest()[:16]
+def faultstring(answer):
+    _, body = answer
+    return body.get("faultstring", "") if isinstance(body, dict) else ""
 
 
 def judge(result):
@@ -69,8 +60,6 @@ def judge(result):
     entry = allowed_by(result)
     if entry:
         return "allowed:" + entry
-    if KNOWN.get(result.key, {}).get("sha") == digest(result):
-        return "known"
     return "different"
 
 
@@ -122,28 +111,13 @@ def finish(replay):
     results = replay.results
     compared = [r for r in results if r.verdict != "race"]
     allowed = [r for r in results if (r.verdict or "").startswith("allowed:")]
-    known = [r for r in results if r.verdict == "known"]
     failed = [r for r in results if r.verdict == "different"]
     races = len(results) - len(compared)
-    fixed = sorted(k for k in KNOWN if any(r.key == k and r.equal for r in results))
     line = (f"differential: compared {len(compared)} requests, {len(allowed)} allowed "
             f"differences, {len(failed) + len(replay.problems)} failures")
-    if KNOWN:
-        line += f", {len(known)} known differences ({os.environ['KRATER_DIFF_KNOWN']})"
     if races:
         line += f", {races} PENDING_* races not compared"
-    if fixed:
-        line += f"; {len(fixed)} known differences are gone, remove them: {', '.join(fixed)}"
     SUMMARY["line"] = line
-    record = os.environ.get("KRATER_DIFF_RECORD")
-    if record:
-        differences = {r.key: {"octavia": r.octavia[0], "krater": r.krater[0],
-                               "paths": r.paths, "sha": digest(r)}
-                       for r in results if r.verdict in ("known", "different")}
-        Path(record).write_text(json.dumps({
-            "about": "Differences krater still has from Octavia 19 (see FINDINGS.md); "
-                     "written by KRATER_DIFF_RECORD, read by KRATER_DIFF_KNOWN.",
-            "differences": differences}, indent=1, sort_keys=True) + "\n")
     report = os.environ.get("KRATER_DIFF_REPORT")
     if report:
         out = [line, ""]
