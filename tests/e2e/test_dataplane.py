@@ -204,3 +204,67 @@ def test_cleanup_kills_only_the_processes_krater_recorded(dataplane):
     finally:
         decoy.kill()
         decoy.wait()
+
+
+def test_amphorae_are_found_again_by_a_control_plane_restarted_in_a_new_mount_namespace(
+        dataplane):
+    """`krater serve` runs under `ip netns exec`, which gives each start a mount
+    namespace of its own: the amphora's namespace names made by the first start do not
+    open in the second. A member plugged after the restart (a new veth into the
+    amphora) still works and carries traffic."""
+    run, os = dataplane.run, dataplane.openstack
+    os("loadbalancer", "create", "--name", "lb1", "--vip-subnet-id", "public-subnet", "--wait")
+    os("loadbalancer", "listener", "create", "--name", "listener1", "--protocol", "HTTP",
+       "--protocol-port", "80", "--wait", "lb1")
+    os("loadbalancer", "pool", "create", "--name", "pool1", "--lb-algorithm", "ROUND_ROBIN",
+       "--listener", "listener1", "--protocol", "HTTP", "--wait")
+    agent_ns = os("loadbalancer", "amphora", "list", "-f", "json")[0]
+    agent_ns = os("loadbalancer", "amphora", "show", agent_ns["id"], "-f", "json")["compute_id"]
+    dataplane.kill()  # SIGKILL
+    dataplane.start()
+    stale = run.exec("ip", "-n", agent_ns, "link", "show", "dev", "lo", capture_output=True)
+    assert stale.returncode != 0, "the name made by the first start does not open here"
+
+    m1 = run.add_member("m1", "198.18.2.20")
+    os("loadbalancer", "member", "create", "--name", "m1", "--subnet-id", "private-subnet",
+       "--address", m1["address"], "--protocol-port", "80", "pool1", check=False)
+    wait_until(lambda: os("loadbalancer", "member", "show", "pool1", "m1", "-f", "json")
+               ["provisioning_status"] in ("ACTIVE", "ERROR"), 120, "m1 to leave PENDING")
+    assert os("loadbalancer", "member", "show", "pool1", "m1", "-f", "json")[
+        "provisioning_status"] == "ACTIVE", dataplane.log_path.read_text()[-3000:]
+    vip = os("loadbalancer", "show", "lb1", "-f", "json")["vip_address"]
+    assert set(answers(dataplane, vip)) == {"m1"}
+    os("loadbalancer", "delete", "--cascade", "--wait", "lb1")
+
+
+def test_a_removed_monitor_address_brings_the_member_back(dataplane):
+    """A monitor address where nothing answers puts the member in ERROR; removing it
+    (null) checks the member itself again: ONLINE, and traffic reaches it."""
+    run, os = dataplane.run, dataplane.openstack
+    os("loadbalancer", "create", "--name", "lb1", "--vip-subnet-id", "public-subnet", "--wait")
+    os("loadbalancer", "listener", "create", "--name", "listener1", "--protocol", "HTTP",
+       "--protocol-port", "80", "--wait", "lb1")
+    pool = os("loadbalancer", "pool", "create", "--name", "pool1", "--lb-algorithm",
+              "ROUND_ROBIN", "--listener", "listener1", "--protocol", "HTTP", "--wait",
+              "-f", "json")
+    os("loadbalancer", "healthmonitor", "create", "--delay", "1", "--max-retries", "1",
+       "--timeout", "1", "--type", "HTTP", "--url-path", "/healthcheck", "--wait", "pool1")
+    m1 = run.add_member("m1", "198.18.2.20")
+    member = os("loadbalancer", "member", "create", "--name", "m1", "--subnet-id",
+                "private-subnet", "--address", m1["address"], "--protocol-port", "80",
+                "--wait", "pool1", "-f", "json")
+    wait_until(lambda: member_status(dataplane, "m1") == "ONLINE", 60, "m1 ONLINE")
+    vip = os("loadbalancer", "show", "lb1", "-f", "json")["vip_address"]
+    path = f"/v2/lbaas/pools/{pool['id']}/members/{member['id']}"
+
+    def update(monitor_address):
+        dataplane.api("PUT", path, {"member": {"monitor_address": monitor_address}})
+        wait_until(lambda: os("loadbalancer", "member", "show", "pool1", "m1", "-f", "json")
+                   ["provisioning_status"] == "ACTIVE", 60, "m1 ACTIVE")
+
+    update("198.18.2.99")
+    wait_until(lambda: member_status(dataplane, "m1") == "ERROR", 60, "m1 ERROR")
+    update(None)
+    wait_until(lambda: member_status(dataplane, "m1") == "ONLINE", 60, "m1 ONLINE again")
+    assert set(answers(dataplane, vip)) == {"m1"}
+    os("loadbalancer", "delete", "--cascade", "--wait", "lb1")

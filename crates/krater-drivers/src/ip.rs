@@ -44,10 +44,46 @@ pub fn ensure_bridge(name: &str, address_cidr: &str) -> DriverResult<()> {
     Ok(())
 }
 
+/// True when the named namespace opens in this process's mount namespace (a name
+/// made in another mount namespace is only an empty file here).
+pub fn netns_usable(name: &str) -> bool {
+    netns_exists(name) && ip(&["-n", name, "link", "show", "dev", "lo"]).is_ok()
+}
+
+/// Names, in this process's mount namespace, the network namespace that `source`
+/// (a path this process can open, such as `/proc/<pid>/ns/net`) refers to:
+/// `/run/netns/<name>` is bind-mounted from it, as `ip netns add` does.
+pub fn pin_netns(name: &str, source: &std::path::Path) -> DriverResult<()> {
+    let dir = std::path::Path::new("/run/netns");
+    let path = dir.join(name);
+    std::fs::create_dir_all(dir)
+        .and_then(|()| {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+        })
+        .map_err(|e| DriverError(format!("cannot create {}: {e}", path.display())))?;
+    // Entering the namespace first makes it `/proc/self/ns/net` of `mount`, which can
+    // be bound whichever mount namespace `source` lives in.
+    run(
+        "nsenter",
+        &[
+            &format!("--net={}", source.display()),
+            "mount",
+            "--bind",
+            "/proc/self/ns/net",
+            &path.display().to_string(),
+        ],
+    )?;
+    Ok(())
+}
+
 /// Makes sure a usable named namespace exists, with `lo` up. A name left half made
 /// (the file without its namespace, after a crash during `ip netns add`) is replaced.
 pub fn ensure_netns(name: &str) -> DriverResult<()> {
-    if netns_exists(name) && ip(&["-n", name, "link", "set", "lo", "up"]).is_ok() {
+    if netns_usable(name) && ip(&["-n", name, "link", "set", "lo", "up"]).is_ok() {
         return Ok(());
     }
     if netns_exists(name) {

@@ -30,7 +30,11 @@ pub struct AmphoraNames {
 
 impl AmphoraNames {
     pub fn of(amphora_id: &str) -> Self {
-        let h = short_hash(amphora_id);
+        Self::of_hash(&short_hash(amphora_id))
+    }
+
+    /// The names of the amphora whose id hashes to `h` (its directory's name).
+    fn of_hash(h: &str) -> Self {
         Self {
             agent_ns: format!("amp-{h}"),
             lb_ns: format!("amp-{h}-lb"),
@@ -212,6 +216,52 @@ fn write_private(path: &Path, text: &str) -> DriverResult<()> {
     create_private(path)?
         .write_all(text.as_bytes())
         .map_err(|e| DriverError(format!("cannot write {}: {e}", path.display())))
+}
+
+/// Names again, in this process's mount namespace, the namespaces of every amphora
+/// under `state_root` whose agent runs but whose names do not open here: `ip netns
+/// add` binds a name in the mount namespace of its caller only, and `ip netns exec`
+/// (which a control plane may run under) gives each start a new one. The agent's
+/// namespace is found through its pid (`/proc/<pid>/ns/net`), the load-balancing one
+/// through the agent's mount namespace (`/proc/<pid>/root/run/netns/<name>`), where
+/// the names it was started with still hold. Returns each name it pinned again, with
+/// the outcome.
+pub fn adopt_amphorae(state_root: &Path) -> Vec<(String, DriverResult<()>)> {
+    let mut pinned = Vec::new();
+    let Ok(entries) = std::fs::read_dir(state_root) else {
+        return pinned;
+    };
+    for entry in entries.flatten() {
+        let hash = entry.file_name().to_string_lossy().into_owned();
+        let names = AmphoraNames::of_hash(&hash);
+        if hash == "netns"
+            || [&names.agent_ns, &names.lb_ns]
+                .iter()
+                .all(|ns| ip::netns_usable(ns))
+        {
+            continue;
+        }
+        let Some(pid) = process::agent_pid(&entry.path()) else {
+            continue;
+        };
+        let sources = [
+            (
+                &names.agent_ns,
+                PathBuf::from(format!("/proc/{pid}/ns/net")),
+            ),
+            (
+                &names.lb_ns,
+                PathBuf::from(format!("/proc/{pid}/root/run/netns/{}", names.lb_ns)),
+            ),
+        ];
+        for (name, source) in sources {
+            if ip::netns_usable(name) {
+                continue;
+            }
+            pinned.push((name.clone(), ip::pin_netns(name, &source)));
+        }
+    }
+    pinned
 }
 
 /// Records a namespace so that `krater cleanup` finds it after a crash.

@@ -53,6 +53,11 @@ impl Recorded {
     }
 }
 
+/// The pid of the running agent of the amphora whose directory is `dir`.
+pub fn agent_pid(dir: &Path) -> Option<u32> {
+    Recorded::agent(dir).live_pid()
+}
+
 /// Kills (SIGKILL) the agent of the amphora whose directory is `dir`, then the
 /// HAProxy master of each of its load balancers: the agent first, so that it cannot
 /// start a HAProxy again. Returns the pids killed.

@@ -1,13 +1,16 @@
 //! Heartbeats against a real SQLite database: statuses and statistics as a user sees
 //! them after an amphora reports, and forged heartbeats dropped.
 
+mod support;
+
 use krater_db::Db;
 use krater_domain::*;
-use krater_health_manager::{process, run, Counters, Receiver, SourceNetwork};
+use krater_health_manager::{process, run, Counters};
 use krater_heartbeat::{HeartbeatMessage, ListenerHealth, ListenerStats as Counts, PoolHealth};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
+use support::{receiver, wait_for};
 
 const LB: &str = "lb-1";
 const LISTENER: &str = "listener-1";
@@ -225,37 +228,6 @@ async fn statuses_follow_the_heartbeats() {
     assert!(tx.last_heartbeat(AMPHORA).await.unwrap().is_some());
 }
 
-/// A receiver on a free loopback port that hears only `sources`, logging at most one
-/// line about drops an hour.
-fn receiver(sources: &str) -> Receiver {
-    let port = std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let (address, prefix_len) = sources.split_once('/').unwrap();
-    Receiver {
-        bind: format!("127.0.0.1:{port}").parse().unwrap(),
-        key: "right-key".into(),
-        sources: SourceNetwork {
-            address: address.parse().unwrap(),
-            prefix_len: prefix_len.parse().unwrap(),
-        },
-        drop_log_interval: Duration::from_secs(3600),
-    }
-}
-
-/// Waits (bounded) until `counter` reaches `value`.
-async fn wait_for(counter: &AtomicU64, value: u64) {
-    for _ in 0..500 {
-        if counter.load(Ordering::Relaxed) >= value {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("counter stuck at {counter:?}, expected {value}");
-}
-
 #[tokio::test]
 async fn forged_heartbeats_are_dropped() {
     let (db, _dir) = database().await;
@@ -275,72 +247,4 @@ async fn forged_heartbeats_are_dropped() {
     assert_eq!(counters.rejected.load(Ordering::Relaxed), 2);
     assert_eq!(counters.accepted.load(Ordering::Relaxed), 1);
     assert_eq!(statuses(&db).await.0, OperatingStatus::Online);
-}
-
-/// Log lines, as a subscriber writes them.
-#[derive(Clone, Default)]
-struct Log(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Log {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-#[tokio::test]
-async fn a_flood_from_outside_the_management_network_is_counted_not_logged() {
-    use tracing::instrument::WithSubscriber;
-    const FLOOD: u64 = 20_000;
-    const BATCH: u64 = 100;
-    let (db, _dir) = database().await;
-    let counters = Arc::new(Counters::default());
-    // The management network is 127.0.0.2 alone; the flood comes from 127.0.0.1.
-    let settings = receiver("127.0.0.2/32");
-    let bind = settings.bind;
-    let log = Log::default();
-    let writer = log.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let receiver =
-        tokio::spawn(run(db.clone(), settings, counters.clone()).with_subscriber(subscriber));
-    tokio::time::sleep(Duration::from_millis(100)).await;
-
-    // Correctly signed, but from a member's or a client's side of the host.
-    let forged = krater_heartbeat::encode(&message("UP", "UP", "UP", 1), "right-key").unwrap();
-    let outside = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    for sent in (BATCH..=FLOOD).step_by(BATCH as usize) {
-        for _ in 0..BATCH {
-            outside.send_to(&forged, bind).await.unwrap();
-        }
-        // In batches the socket's buffer holds: none is lost before it is counted.
-        wait_for(&counters.foreign, sent).await;
-    }
-    let management = tokio::net::UdpSocket::bind("127.0.0.2:0").await.unwrap();
-    management.send_to(&forged, bind).await.unwrap();
-    wait_for(&counters.accepted, 1).await;
-    receiver.abort();
-
-    assert_eq!(counters.foreign.load(Ordering::Relaxed), FLOOD);
-    assert_eq!(counters.rejected.load(Ordering::Relaxed), 0);
-    assert_eq!(
-        counters.accepted.load(Ordering::Relaxed),
-        1,
-        "the management network is heard"
-    );
-    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
-    let dropped: Vec<&str> = text.lines().filter(|l| l.contains("dropped")).collect();
-    assert_eq!(
-        dropped.len(),
-        1,
-        "one line within the interval, not one per datagram:\n{}",
-        &text[..text.len().min(2000)]
-    );
-    assert!(dropped[0].contains("Foreign"), "{}", dropped[0]);
 }

@@ -91,6 +91,16 @@ async fn real_drivers(
             tracing::error!(error = %err, "health manager stopped");
         }
     });
+    // Amphorae started by an earlier run, maybe in another mount namespace.
+    for (netns, outcome) in krater_drivers::netns::adopt_amphorae(&config.haproxy_amphora.base_path)
+    {
+        match outcome {
+            Ok(()) => tracing::info!(%netns, "amphora namespace named again"),
+            Err(err) => {
+                tracing::warn!(%netns, error = %err, "cannot name an amphora namespace again")
+            }
+        }
+    }
     let compute = krater_drivers::NetnsCompute::new(
         config.haproxy_amphora.base_path.clone(),
         mgmt_network.bridge.clone(),
