@@ -61,37 +61,8 @@ fn rows() -> Vec<(&'static str, Value, Expect)> {
 /// An ACTIVE load balancer with an HTTP listener, pool, monitor and member.
 async fn setup(svc: &TestService) -> (String, String, String) {
     let lb = svc.active_lb("amphora").await;
-    let listener = svc
-        .create_child(
-            &lb,
-            "/v2/lbaas/listeners",
-            "listener",
-            json!({"protocol": "HTTP", "protocol_port": 80, "loadbalancer_id": lb}),
-        )
-        .await;
-    let pool = svc
-        .create_child(
-            &lb,
-            "/v2/lbaas/pools",
-            "pool",
-            json!({"lb_algorithm": "ROUND_ROBIN", "listener_id": listener, "protocol": "HTTP"}),
-        )
-        .await;
-    let hm = svc
-        .create_child(
-            &lb,
-            "/v2/lbaas/healthmonitors",
-            "healthmonitor",
-            json!({"pool_id": pool, "type": "HTTP", "delay": 5, "timeout": 3, "max_retries": 3}),
-        )
-        .await;
-    svc.create_child(
-        &lb,
-        &format!("/v2/lbaas/pools/{pool}/members"),
-        "member",
-        json!({"address": "198.18.2.20", "protocol_port": 80}),
-    )
-    .await;
+    let stack = svc.http_stack(&lb).await;
+    let (pool, hm) = (stack.pool, stack.hm);
     (lb, pool, hm)
 }
 

@@ -6,7 +6,7 @@ mod common;
 
 use common::{fault, TestService};
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// Three load balancers on the noop provider, oldest first.
 async fn three_load_balancers(svc: &TestService) -> Vec<String> {
@@ -162,38 +162,12 @@ async fn every_filter_octavia_takes_works() {
 
     let lb = svc.active_lb("noop_driver").await;
     let other = svc.active_lb("noop_driver").await;
-    let listener = svc
-        .create_child(
-            &lb,
-            "/v2/lbaas/listeners",
-            "listener",
-            json!({"protocol": "HTTP", "protocol_port": 80, "loadbalancer_id": lb}),
-        )
-        .await;
-    let pool = svc
-        .create_child(
-            &lb,
-            "/v2/lbaas/pools",
-            "pool",
-            json!({"lb_algorithm": "ROUND_ROBIN", "listener_id": listener, "protocol": "HTTP"}),
-        )
-        .await;
-    let hm = svc
-        .create_child(
-            &lb,
-            "/v2/lbaas/healthmonitors",
-            "healthmonitor",
-            json!({"pool_id": pool, "type": "HTTP", "delay": 5, "timeout": 3, "max_retries": 3}),
-        )
-        .await;
-    let member = svc
-        .create_child(
-            &lb,
-            &format!("/v2/lbaas/pools/{pool}/members"),
-            "member",
-            json!({"address": "198.18.2.20", "protocol_port": 80}),
-        )
-        .await;
+    let common::HttpStack {
+        listener,
+        pool,
+        hm,
+        member,
+    } = svc.http_stack(&lb).await;
     let members = format!("pools/{pool}/members");
     let none: &[&str] = &[];
     let cases: Vec<(String, &str, Vec<&str>)> = vec![

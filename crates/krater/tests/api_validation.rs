@@ -21,38 +21,12 @@ struct Ids {
 /// An ACTIVE load balancer with a listener, a pool, a monitor and a member.
 async fn setup(svc: &TestService) -> Ids {
     let lb = svc.active_lb("amphora").await;
-    let listener = svc
-        .create_child(
-            &lb,
-            "/v2/lbaas/listeners",
-            "listener",
-            json!({"protocol": "HTTP", "protocol_port": 80, "loadbalancer_id": lb}),
-        )
-        .await;
-    let pool = svc
-        .create_child(
-            &lb,
-            "/v2/lbaas/pools",
-            "pool",
-            json!({"lb_algorithm": "ROUND_ROBIN", "listener_id": listener, "protocol": "HTTP"}),
-        )
-        .await;
-    let hm = svc
-        .create_child(
-            &lb,
-            "/v2/lbaas/healthmonitors",
-            "healthmonitor",
-            json!({"pool_id": pool, "type": "HTTP", "delay": 5, "timeout": 3, "max_retries": 3}),
-        )
-        .await;
-    let member = svc
-        .create_child(
-            &lb,
-            &format!("/v2/lbaas/pools/{pool}/members"),
-            "member",
-            json!({"address": "198.18.2.20", "protocol_port": 80}),
-        )
-        .await;
+    let common::HttpStack {
+        listener,
+        pool,
+        hm,
+        member,
+    } = svc.http_stack(&lb).await;
     Ids {
         subnet: svc.subnet_id("public-subnet").await,
         private: svc.subnet_id("private-subnet").await,

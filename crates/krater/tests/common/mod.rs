@@ -172,6 +172,49 @@ impl TestService {
         created[key]["id"].as_str().unwrap().to_string()
     }
 
+    /// An HTTP listener on port 80 of `lb`, its default pool with an HTTP monitor and
+    /// one member (198.18.2.20:80), each waited for.
+    pub async fn http_stack(&self, lb: &str) -> HttpStack {
+        let listener = self
+            .create_child(
+                lb,
+                "/v2/lbaas/listeners",
+                "listener",
+                json!({"protocol": "HTTP", "protocol_port": 80, "loadbalancer_id": lb}),
+            )
+            .await;
+        let pool = self
+            .create_child(
+                lb,
+                "/v2/lbaas/pools",
+                "pool",
+                json!({"lb_algorithm": "ROUND_ROBIN", "listener_id": listener, "protocol": "HTTP"}),
+            )
+            .await;
+        let hm = self
+        .create_child(
+            lb,
+            "/v2/lbaas/healthmonitors",
+            "healthmonitor",
+            json!({"pool_id": pool, "type": "HTTP", "delay": 5, "timeout": 3, "max_retries": 3}),
+        )
+        .await;
+        let member = self
+            .create_child(
+                lb,
+                &format!("/v2/lbaas/pools/{pool}/members"),
+                "member",
+                json!({"address": "198.18.2.20", "protocol_port": 80}),
+            )
+            .await;
+        HttpStack {
+            listener,
+            pool,
+            hm,
+            member,
+        }
+    }
+
     /// Every visible object, to prove that a refused request wrote nothing.
     pub async fn snapshot(&self) -> Value {
         let mut all = serde_json::Map::new();
@@ -189,6 +232,14 @@ impl TestService {
         all.insert("ports".into(), ports["ports"].clone());
         Value::Object(all)
     }
+}
+
+/// The ids of what [`TestService::http_stack`] made.
+pub struct HttpStack {
+    pub listener: String,
+    pub pool: String,
+    pub hm: String,
+    pub member: String,
 }
 
 /// `{"faultcode": "Client", "faultstring": …, "debuginfo": null}`
