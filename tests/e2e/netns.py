@@ -1,14 +1,16 @@
 """Network namespaces for end-to-end tests: a host namespace per test run (where
 `krater serve` runs and creates its bridges) and one namespace per member, each with a
 unique name. Every namespace is recorded in the run's registry under
-/run/krater/<run>/netns, so that `krater cleanup` removes what a killed run left."""
+/run/krater-e2e/<run>/netns, so that `krater cleanup` removes what a killed run left.
+Runs live outside krater's default base path (/run/krater), which README command 1
+uses, so that test runs in parallel never see each other's amphorae."""
 import shutil
 import subprocess
 import tempfile
 import uuid
 from pathlib import Path
 
-STATE_ROOT = Path("/run/krater")
+STATE_ROOT = Path("/run/krater-e2e")
 
 
 def ip(*args, check=True):

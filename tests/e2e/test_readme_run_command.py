@@ -53,7 +53,9 @@ def test_readme_command_1_serves_the_embedded_defaults(tmp_path):
     log = open(service.log_path, "a")
     process = run.popen("bash", "-c", command, cwd=ROOT, stdout=log,
                         stderr=subprocess.STDOUT, start_new_session=True)
-    state_before = set(DEFAULT_BASE_PATH.iterdir())  # Run() made DEFAULT_BASE_PATH
+    made_base_path = not DEFAULT_BASE_PATH.exists()
+    DEFAULT_BASE_PATH.mkdir(parents=True, exist_ok=True)
+    state_before = set(DEFAULT_BASE_PATH.iterdir())
     try:
         deadline = time.time() + BUILD_AND_START_TIMEOUT
         while service.curl(service.base + "/", timeout=2) is None:
@@ -100,4 +102,6 @@ def test_readme_command_1_serves_the_embedded_defaults(tmp_path):
         if REGISTRY not in state_before and REGISTRY.exists() and not any(REGISTRY.iterdir()):
             REGISTRY.rmdir()
         shutil.rmtree(DEFAULT_DATA_DIR, ignore_errors=True)
+        if made_base_path and not any(DEFAULT_BASE_PATH.iterdir()):
+            DEFAULT_BASE_PATH.rmdir()
         run.cleanup(KRATER_BIN)
