@@ -86,21 +86,40 @@ pub fn kill_amphora_processes(dir: &Path) -> Vec<u32> {
 mod tests {
     use super::*;
 
+    /// Waits (bounded) until process `pid` runs bash, i.e. has exec'd.
+    fn wait_for_exec(pid: u32) {
+        for _ in 0..500 {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            if cmdline.starts_with(b"bash\0") {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!("process {pid} never started bash");
+    }
+
     #[test]
     fn only_a_process_running_the_recorded_command_is_killed() {
         let dir = tempfile::tempdir().expect("tempdir");
         let config = dir.path().join(layout::AGENT_CONFIG);
         // Mentions the path, but is not started as the agent.
-        let mut decoy = std::process::Command::new("bash")
-            .args(["-c", "sleep 600; true"])
-            .arg(&config)
-            .spawn()
-            .expect("decoy");
-        let mut agent = std::process::Command::new("bash")
-            .args(["-c", "sleep 600; true", "amphora-agent", "--agent-config"])
-            .arg(&config)
-            .spawn()
-            .expect("agent");
+        // Both wait in bash's own `read` on a pipe the test holds: no child process
+        // outlives them.
+        let blocked = |args: &[&str]| {
+            std::process::Command::new("bash")
+                .args(["-c", "read -r -t 600 _"])
+                .args(args)
+                .arg(&config)
+                .stdin(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn")
+        };
+        let mut decoy = blocked(&["decoy"]);
+        let mut agent = blocked(&["amphora-agent", "--agent-config"]);
+        // Right after the fork a child still shows the test's command line.
+        for child in [&decoy, &agent] {
+            wait_for_exec(child.id());
+        }
         let record = |pid: u32| {
             std::fs::write(dir.path().join(layout::AGENT_PID), format!("{pid}\n")).expect("write")
         };
