@@ -41,6 +41,20 @@ impl ApiError {
     pub fn validation(detail: impl std::fmt::Display) -> Self {
         Self::bad_request(format!("Validation failure: {detail}"))
     }
+    /// 501 for an option `provider` cannot honour (Octavia's UnsupportedOptionError).
+    pub fn unsupported_option(provider: &str, what: impl std::fmt::Display) -> Self {
+        Self::new(
+            StatusCode::NOT_IMPLEMENTED,
+            format!("Provider '{provider}' does not support a requested option: {what}"),
+        )
+    }
+    /// 501 for an action `provider` cannot carry out (Octavia's NotImplementedError).
+    pub fn unsupported_action(provider: &str, what: impl std::fmt::Display) -> Self {
+        Self::new(
+            StatusCode::NOT_IMPLEMENTED,
+            format!("Provider '{provider}' does not support a requested action: {what}"),
+        )
+    }
     /// An error in pecan's body format.
     pub fn pecan(status: StatusCode, description: impl Into<String>) -> Self {
         Self {

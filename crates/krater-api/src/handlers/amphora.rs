@@ -76,8 +76,8 @@ pub async fn stats(state: State<AppState>, Path(id): Path<String>) -> ApiResult<
 pub async fn failover(state: State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
     let mut tx = state.db.begin().await?;
     find(&mut tx, &id).await?;
-    Err(ApiError::new(
-        StatusCode::NOT_IMPLEMENTED,
-        "Provider 'amphora' does not support a requested action: amphora failover is not available yet.",
+    Err(ApiError::unsupported_action(
+        "amphora",
+        "amphora failover is not available yet.",
     ))
 }

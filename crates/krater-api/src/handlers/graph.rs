@@ -79,12 +79,9 @@ pub(super) fn parse(input: &Input, state: &AppState, owner: &Owner) -> ApiResult
     for value in input.list("listeners")? {
         let listener = input.element(&value, LISTENERS_ARG, &listener_fields)?;
         if !listener.list("l7policies")?.is_empty() {
-            return Err(ApiError::new(
-                StatusCode::NOT_IMPLEMENTED,
-                format!(
-                    "Provider '{}' does not support a requested action: L7 policies are not available yet",
-                    owner.provider
-                ),
+            return Err(ApiError::unsupported_action(
+                owner.provider,
+                "L7 policies are not available yet",
             ));
         }
         let default_pool = match listener.raw_value("default_pool") {

@@ -302,7 +302,7 @@ fn check_additional_vips(
         }
     }
     // The noop provider cannot take them either: they would not be stored.
-    Err(super::unenforced::unsupported(
+    Err(ApiError::unsupported_option(
         provider,
         "additional_vips are not available yet.",
     ))
@@ -507,12 +507,9 @@ pub async fn status_tree(state: State<AppState>, Path(id): Path<String>) -> ApiR
 pub async fn failover(state: State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
     let mut tx = state.db.begin().await?;
     let lb = find(&mut tx, &id).await?;
-    Err(ApiError::new(
-        StatusCode::NOT_IMPLEMENTED,
-        format!(
-            "Provider '{}' does not support a requested action: load balancer failover is not available yet.",
-            lb.provider
-        ),
+    Err(ApiError::unsupported_action(
+        &lb.provider,
+        "load balancer failover is not available yet.",
     ))
 }
 

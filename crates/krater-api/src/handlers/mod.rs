@@ -285,9 +285,9 @@ fn nested_child(
 /// naming the `provider` of its load balancer.
 fn refuse_nested(nested: Option<&str>, resource: &str, provider: &str) -> ApiResult<()> {
     match nested {
-        Some(field) => Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            format!("Provider '{provider}' does not support a requested action: {field} in a {resource} create"),
+        Some(field) => Err(ApiError::unsupported_action(
+            provider,
+            format!("{field} in a {resource} create"),
         )),
         None => Ok(()),
     }

@@ -141,15 +141,15 @@ fn session_persistence(
 /// Refuses the options this deployment cannot carry out yet.
 pub(super) fn check_unsupported(input: &Input, lb_algorithm: Option<LbAlgorithm>) -> ApiResult<()> {
     if lb_algorithm == Some(LbAlgorithm::SourceIpPort) {
-        return Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "Provider 'amphora' does not support a requested option: Amphora provider does not support SOURCE_IP_PORT algorithm.",
+        return Err(ApiError::unsupported_option(
+            "amphora",
+            "Amphora provider does not support SOURCE_IP_PORT algorithm.",
         ));
     }
     if input.boolean("tls_enabled")? == Field::Value(true) {
-        return Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "Provider 'amphora' does not support a requested option: TLS to members is not supported yet.",
+        return Err(ApiError::unsupported_option(
+            "amphora",
+            "TLS to members is not supported yet.",
         ));
     }
     for tls in [

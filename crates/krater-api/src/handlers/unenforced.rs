@@ -14,14 +14,6 @@ const NOOP_PROVIDER: &str = "noop_driver";
 /// Headers Octavia accepts on HTTP listeners but no amphora inserts.
 const HEADERS_NOT_INSERTED: &[&str] = &["X-Forwarded-IP", "X-Client-IP", "X-Real-IP"];
 
-/// Octavia's answer to an option a provider lacks.
-pub(super) fn unsupported(provider: &str, what: impl std::fmt::Display) -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_IMPLEMENTED,
-        format!("Provider '{provider}' does not support a requested option: {what}"),
-    )
-}
-
 /// A listener as it would be stored by a create or an update.
 pub(super) fn check_listener(provider: &str, listener: &Listener) -> ApiResult<()> {
     if provider == NOOP_PROVIDER {
@@ -31,13 +23,13 @@ pub(super) fn check_listener(provider: &str, listener: &Listener) -> ApiResult<(
         listener.protocol,
         ListenerProtocol::Udp | ListenerProtocol::Sctp | ListenerProtocol::Prometheus
     ) {
-        return Err(unsupported(
+        return Err(ApiError::unsupported_option(
             provider,
             format!("{} listeners are not available yet.", listener.protocol),
         ));
     }
     if !listener.allowed_cidrs.is_empty() {
-        return Err(unsupported(
+        return Err(ApiError::unsupported_option(
             provider,
             "allowed_cidrs are not enforced yet; leave them empty.",
         ));
@@ -45,7 +37,7 @@ pub(super) fn check_listener(provider: &str, listener: &Listener) -> ApiResult<(
     if let Some((header, _)) = listener.insert_headers.iter().find(|(key, value)| {
         HEADERS_NOT_INSERTED.contains(&key.as_str()) && value.eq_ignore_ascii_case("true")
     }) {
-        return Err(unsupported(
+        return Err(ApiError::unsupported_option(
             provider,
             format!("the {header} header cannot be inserted yet."),
         ));
@@ -57,7 +49,7 @@ pub(super) fn check_listener(provider: &str, listener: &Listener) -> ApiResult<(
 pub(super) fn check_pool(provider: &str, pool: &Pool) -> ApiResult<()> {
     if provider != NOOP_PROVIDER && matches!(pool.protocol, PoolProtocol::Udp | PoolProtocol::Sctp)
     {
-        return Err(unsupported(
+        return Err(ApiError::unsupported_option(
             provider,
             format!("{} pools are not available yet.", pool.protocol),
         ));
