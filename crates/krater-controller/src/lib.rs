@@ -48,8 +48,6 @@ pub struct WorkerSettings {
     pub task_attempts: u32,
     /// Pause between two attempts of a task.
     pub retry_delay: Duration,
-    /// Where amphorae keep their files (see `krater_drivers::netns::amphora_dir`).
-    pub amphora_base_dir: String,
 }
 
 /// A failure inside a flow.
@@ -187,7 +185,6 @@ impl Worker {
         let ctx = tasks::Context {
             db: self.db.clone(),
             drivers: self.drivers_for(&provider),
-            settings: self.settings.clone(),
             networks: self.networks.clone(),
             lb_id: lb_id.clone(),
         };

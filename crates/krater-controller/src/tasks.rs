@@ -2,7 +2,7 @@
 //! the database and the drivers, and does the rest, so a resumed flow can run a task
 //! that had half-finished before a crash.
 
-use crate::{finalize, Drivers, FlowError, WorkerSettings};
+use crate::{finalize, Drivers, FlowError};
 use krater_db::{Db, PortRequest};
 use krater_domain::flow::Flow;
 use krater_domain::*;
@@ -14,7 +14,6 @@ use std::sync::Arc;
 pub(crate) struct Context {
     pub db: Db,
     pub drivers: Drivers,
-    pub settings: WorkerSettings,
     pub networks: Arc<LocalNetworks>,
     pub lb_id: String,
 }
@@ -270,28 +269,15 @@ async fn apply_config(ctx: &Context) -> Result<(), FlowError> {
         let mut tx = ctx.db.begin().await?;
         tx.load_balancer_graph(&ctx.lb_id).await?
     };
+    // An amphora serves one load balancer: its bundle holds that one's HAProxy, or
+    // nothing once no listener is left.
+    let mut bundle = krater_drivers::AmphoraBundle::default();
+    if !krater_render::haproxy_listeners(&graph).is_empty() {
+        let config = krater_render::render(&graph, &krater_render::RenderOptions::default())?;
+        bundle.haproxy.insert(ctx.lb_id.clone(), config);
+    }
     for amphora in &graph.amphorae {
-        let options = krater_render::RenderOptions {
-            base_dir: krater_drivers::netns::amphora_dir(
-                std::path::Path::new(&ctx.settings.amphora_base_dir),
-                &amphora.id,
-            )
-            .display()
-            .to_string(),
-            ..krater_render::RenderOptions::default()
-        };
-        if krater_render::haproxy_listeners(&graph).is_empty() {
-            ctx.drivers
-                .amphora
-                .remove_config(amphora, &ctx.lb_id)
-                .await?;
-        } else {
-            let config = krater_render::render(&graph, &options)?;
-            ctx.drivers
-                .amphora
-                .apply_config(amphora, &ctx.lb_id, &config)
-                .await?;
-        }
+        ctx.drivers.amphora.apply_bundle(amphora, &bundle).await?;
     }
     Ok(())
 }

@@ -4,7 +4,7 @@
 
 use crate::{AmphoraDriver, DriverError, DriverResult, Interface};
 use async_trait::async_trait;
-use krater_agent_api::{AgentClient, ClientSettings, FixedIp, LbAction, PlugNetwork, PlugVip};
+use krater_agent_api::{AgentClient, AmphoraBundle, ClientSettings, FixedIp, PlugNetwork, PlugVip};
 use krater_domain::Amphora;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -115,28 +115,12 @@ impl AmphoraDriver for AgentAmphora {
             .map_err(failed)
     }
 
-    async fn apply_config(
-        &self,
-        amphora: &Amphora,
-        lb_id: &str,
-        haproxy_cfg: &str,
-    ) -> DriverResult<()> {
-        let client = self.client(amphora)?;
-        client
-            .upload_haproxy_config(lb_id, haproxy_cfg)
-            .await
-            .map_err(failed)?;
-        // A reload of a stopped load balancer starts it.
-        client
-            .loadbalancer_action(lb_id, LbAction::Reload)
-            .await
-            .map_err(failed)
-    }
-
-    async fn remove_config(&self, amphora: &Amphora, lb_id: &str) -> DriverResult<()> {
+    async fn apply_bundle(&self, amphora: &Amphora, bundle: &AmphoraBundle) -> DriverResult<()> {
+        // The client skips a bundle the agent reports running already.
         self.client(amphora)?
-            .delete_listeners(lb_id)
+            .ensure_bundle(bundle)
             .await
+            .map(drop)
             .map_err(failed)
     }
 }

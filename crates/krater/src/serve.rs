@@ -167,7 +167,6 @@ pub async fn start(config: Config) -> anyhow::Result<Service> {
         poll_interval: Duration::from_millis(worker_config.poll_interval_ms),
         task_attempts: worker_config.task_retries.max(1),
         retry_delay: Duration::from_secs(1),
-        amphora_base_dir: config.haproxy_amphora.base_path.display().to_string(),
     };
     let worker = Worker::new(
         db.clone(),
