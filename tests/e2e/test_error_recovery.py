@@ -59,8 +59,13 @@ def test_a_failed_child_is_fixed_by_an_update_and_a_failed_lb_can_be_deleted(fla
     assert set(answers(dataplane, vip, 5)) == {"m1"}
 
     # A failed update of the load balancer itself leaves it ERROR: it refuses changes
-    # (409) and serves on; only a delete (or, later, a failover) is left.
+    # (409) and serves on; only a delete (or, later, a failover) is left. An update
+    # that changes nothing the amphora runs does not reach it (its bundle is in force
+    # already), so a member change fails first and the update carries it.
     dataplane.refuse_configs.touch()
+    os("loadbalancer", "member", "set", "--weight", "4", "pool1", "m1")
+    wait_until(lambda: status(dataplane, "member", "show", "pool1", "m1") == "ERROR", 120,
+               "m1 ERROR again")
     os("loadbalancer", "set", "--enable", "lb1")
     wait_until(lambda: status(dataplane, "show", "lb1") == "ERROR", 120, "lb1 ERROR")
     refused = os("loadbalancer", "listener", "create", "--name", "l2", "--protocol", "TCP",

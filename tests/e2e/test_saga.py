@@ -138,6 +138,10 @@ class Scenario:
         assert len(namespaces) == 2 * len(live), (namespaces, live)
 
 
+def settle(check, ok, what, timeout=90):
+    wait_until(lambda: check(ok), timeout, what)
+
+
 def starting_points(plane, scenario, cases):
     """The load balancer each case's flow starts from (None for a create), built at
     once by a worker without failpoints."""

@@ -13,9 +13,10 @@ use std::time::{Duration, Instant};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 
+use crate::bundle::{AmphoraBundle, BundleStatus};
 use crate::types::{
-    config_etag, parse_id, AgentInfo, ApiVersion, LbAction, Message, ParseError, PlugNetwork,
-    PlugVip, API_VERSION,
+    parse_id, AgentInfo, ApiVersion, LbAction, Message, ParseError, PlugNetwork, PlugVip,
+    API_VERSION,
 };
 
 /// The first pause of [`AgentClient::wait_reachable`]; pauses double from there up to
@@ -83,6 +84,15 @@ pub enum ClientError {
     /// The agent answered something this client does not understand.
     #[error("unexpected answer from the agent: {0}")]
     Decode(String),
+}
+
+/// What [`AgentClient::ensure_bundle`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// The agent ran this version already; nothing was sent.
+    AlreadyRunning,
+    /// The bundle was sent and the agent runs it now.
+    Sent,
 }
 
 /// Client of the agent of one amphora.
@@ -183,26 +193,29 @@ impl AgentClient {
             .map(drop)
     }
 
-    /// `PUT /1.0/loadbalancer/{amphora_id}/{lb_id}/haproxy`: the agent checks the
-    /// configuration and keeps it for the next start or reload (the running HAProxy
-    /// is not touched). Returns the agent's `ETag` (see
-    /// [`config_etag`](crate::config_etag)).
-    pub async fn upload_haproxy_config(
-        &self,
-        lb_id: &str,
-        config: &str,
-    ) -> Result<String, ClientError> {
-        let lb_id = parse_id("load balancer id", lb_id)?;
-        let path = v1(&format!("loadbalancer/{}/{lb_id}/haproxy", self.amphora_id));
-        let resp = self
-            .send(Method::PUT, &path, Some(config.as_bytes().to_vec()))
-            .await?;
-        let etag = resp
-            .headers()
-            .get(reqwest::header::ETAG)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| v.trim_matches('"').to_owned());
-        Ok(etag.unwrap_or_else(|| config_etag(config.as_bytes())))
+    /// `GET /1.0/bundle`: the version of the bundle the agent runs.
+    pub async fn bundle_status(&self) -> Result<BundleStatus, ClientError> {
+        json(self.send(Method::GET, &v1("bundle"), None).await?).await
+    }
+
+    /// Makes the agent run `bundle`: sends it (`PUT /1.0/bundle`) unless the agent
+    /// reports its version applied already. The agent checks the whole bundle and
+    /// keeps the one it runs when it refuses it (400).
+    pub async fn ensure_bundle(&self, bundle: &AmphoraBundle) -> Result<Applied, ClientError> {
+        let version = bundle.version();
+        if self.bundle_status().await?.version.as_deref() == Some(version.as_str()) {
+            return Ok(Applied::AlreadyRunning);
+        }
+        let body = to_json(bundle)?;
+        let status: BundleStatus =
+            json(self.send(Method::PUT, &v1("bundle"), Some(body)).await?).await?;
+        if status.version.as_deref() != Some(version.as_str()) {
+            return Err(ClientError::Decode(format!(
+                "the agent applied version {:?}, not {version}",
+                status.version
+            )));
+        }
+        Ok(Applied::Sent)
     }
 
     /// `GET /1.0/loadbalancer/{lb_id}/haproxy`: the stored configuration, or `None`
@@ -232,15 +245,6 @@ impl AgentClient {
         let lb_id = parse_id("load balancer id", lb_id)?;
         let path = v1(&format!("loadbalancer/{lb_id}/{action}"));
         self.send(Method::PUT, &path, None).await.map(drop)
-    }
-
-    /// `DELETE /1.0/listeners/{lb_id}` (Octavia's name): stops the load balancer's
-    /// HAProxy and removes its files; succeeds when the agent knows nothing of it.
-    pub async fn delete_listeners(&self, lb_id: &str) -> Result<(), ClientError> {
-        let lb_id = parse_id("load balancer id", lb_id)?;
-        self.send(Method::DELETE, &v1(&format!("listeners/{lb_id}")), None)
-            .await
-            .map(drop)
     }
 
     /// Sends one request, retrying while the connection cannot be made, and turns an

@@ -5,14 +5,21 @@
 //! |---|---|---|
 //! | `agent.toml` | the compute driver | the agent's configuration (`--agent-config`) |
 //! | `agent.pid` | the agent, when it starts | the agent's pid |
-//! | `<lb id>/haproxy.cfg` | the agent | the configuration HAProxy runs (`-f`) |
+//! | `bundle/<lb id>/haproxy.cfg` | the agent | the configuration HAProxy runs (`-f`) |
 //! | `<lb id>/haproxy.pid` | HAProxy (`-p`) | the pid of its master |
+//!
+//! Everything else in it is the agent's own business.
 
 /// The agent's configuration file.
 pub const AGENT_CONFIG: &str = "agent.toml";
 /// The agent's pid file.
 pub const AGENT_PID: &str = "agent.pid";
-/// A load balancer's HAProxy configuration, in the load balancer's directory.
+/// The bundle in force (a link the agent swaps), holding one directory per load
+/// balancer.
+pub const BUNDLE: &str = "bundle";
+/// A load balancer's HAProxy configuration, in the load balancer's directory of the
+/// bundle.
 pub const HAPROXY_CONFIG: &str = "haproxy.cfg";
-/// The pid file of a load balancer's HAProxy master, in the load balancer's directory.
+/// The pid file of a load balancer's HAProxy master, in the load balancer's runtime
+/// directory.
 pub const HAPROXY_PID: &str = "haproxy.pid";

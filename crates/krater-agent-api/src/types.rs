@@ -149,7 +149,7 @@ pub struct ParseError {
 }
 
 impl ParseError {
-    fn new(what: &'static str, value: &str) -> Self {
+    pub(crate) fn new(what: &'static str, value: &str) -> Self {
         Self {
             what,
             value: value.chars().take(100).collect(),

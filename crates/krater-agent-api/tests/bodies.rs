@@ -4,8 +4,8 @@
 use std::net::IpAddr;
 
 use krater_agent_api::{
-    config_etag, parse_id, AgentInfo, ApiVersion, Cidr, FixedIp, LbAction, MacAddress, Message,
-    PlugNetwork, PlugVip,
+    config_etag, parse_id, AgentInfo, AmphoraBundle, ApiVersion, Cidr, FixedIp, LbAction,
+    MacAddress, Message, PlugNetwork, PlugVip,
 };
 use serde_json::{json, Value};
 
@@ -170,4 +170,47 @@ fn ids_must_be_canonical_uuids() {
 fn etag_is_the_md5_of_the_body() {
     assert_eq!(config_etag(b""), "d41d8cd98f00b204e9800998ecf8427e");
     assert_eq!(config_etag(b"abc"), "900150983cd24fb0d6963f7d28e17f72");
+}
+
+fn sample_bundle() -> AmphoraBundle {
+    AmphoraBundle {
+        haproxy: [(
+            "10000000-0000-4000-8000-000000000001".to_owned(),
+            "global\n".to_owned(),
+        )]
+        .into(),
+        ..AmphoraBundle::default()
+    }
+}
+
+#[test]
+fn a_bundles_version_follows_its_content() {
+    let bundle = sample_bundle();
+    assert_eq!(bundle.version(), sample_bundle().version());
+    assert_eq!(bundle.version().len(), 64);
+    // The same content sent over the wire keeps its version.
+    let wire: AmphoraBundle =
+        serde_json::from_slice(&serde_json::to_vec(&bundle).expect("json")).expect("parse");
+    assert_eq!(wire.version(), bundle.version());
+    let mut changed = sample_bundle();
+    changed.nftables = Some("table inet krater {}\n".into());
+    assert_ne!(changed.version(), bundle.version());
+    assert_ne!(AmphoraBundle::default().version(), bundle.version());
+}
+
+#[test]
+fn bundle_names_must_be_safe_path_components() {
+    let parse = |body: serde_json::Value| serde_json::from_value::<AmphoraBundle>(body);
+    assert!(parse(json!({"haproxy": {"10000000-0000-4000-8000-000000000001": "x"}})).is_ok());
+    assert!(parse(json!({"certificates": {"listener-1.pem": "x"}})).is_ok());
+    for body in [
+        json!({"haproxy": {"../etc": "x"}}),
+        json!({"haproxy": {"10000000-0000-4000-8000-00000000000A": "x"}}),
+        json!({"certificates": {"../key.pem": "x"}}),
+        json!({"certificates": {".hidden": "x"}}),
+        json!({"certificates": {"a/b": "x"}}),
+        json!({"haproxies": {}}),
+    ] {
+        assert!(parse(body.clone()).is_err(), "{body}");
+    }
 }

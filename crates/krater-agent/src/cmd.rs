@@ -25,6 +25,7 @@ pub struct CmdError {
 pub(crate) struct Cmd {
     program: OsString,
     args: Vec<OsString>,
+    envs: Vec<(OsString, OsString)>,
 }
 
 impl Cmd {
@@ -32,6 +33,7 @@ impl Cmd {
         Self {
             program: program.into(),
             args: Vec::new(),
+            envs: Vec::new(),
         }
     }
 
@@ -49,6 +51,12 @@ impl Cmd {
         self
     }
 
+    /// Sets an environment variable of the command (passed on by `ip netns exec`).
+    pub(crate) fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
+        self.envs.push((key.into(), value.into()));
+        self
+    }
+
     /// The command line as text, for logs and error details.
     pub(crate) fn display(&self) -> String {
         std::iter::once(&self.program)
@@ -60,7 +68,10 @@ impl Cmd {
 
     fn command(&self) -> Command {
         let mut cmd = Command::new(&self.program);
-        cmd.args(&self.args).stdin(Stdio::null()).kill_on_drop(true);
+        cmd.args(&self.args)
+            .envs(self.envs.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
         cmd
     }
 

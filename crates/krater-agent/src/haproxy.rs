@@ -1,13 +1,14 @@
-//! One HAProxy per load balancer: its files, the check of an uploaded configuration,
-//! and start, reload and stop.
+//! One HAProxy per load balancer of the bundle in force: its files, the check of a
+//! configuration, and start, reload and stop.
 //!
-//! Files of load balancer `<lb>` under the state directory (the renderer's
-//! `RenderOptions::lb_dir`):
+//! The configuration HAProxy runs is `bundle/<lb>/haproxy.cfg` of the state directory
+//! (see the `bundle` module); its runtime files are in the load balancer's own
+//! directory `<lb>/`, which HAProxy knows as `${KRATER_LB_DIR}`
+//! ([`krater_render::LB_DIR_VAR`]), set by the agent for `haproxy -c` and for the
+//! HAProxy it starts:
 //!
-//! | file | what |
+//! | file in `<lb>/` | what |
 //! |---|---|
-//! | `haproxy.cfg` | the configuration in force, checked with `haproxy -c` on upload |
-//! | `haproxy.cfg.last-good` | the configuration it replaced |
 //! | `haproxy.pid` | pid of the master (`-p`) |
 //! | `haproxy.sock` | the stats socket (admin, `expose-fd listeners`), from the config |
 //! | `servers-state` | `show servers state`, saved before a reload, read on start; pruned of servers whose check address or port changed |
@@ -18,9 +19,9 @@
 //! the listeners cannot be bound, so the master survives the agent. The agent
 //! supervises it: a master that died while its pid file says it should run is
 //! started again ([`Haproxy::revive`]). A reload is
-//! SIGUSR2 to the master, which re-executes itself on the same file and hands the
-//! listening sockets to the new workers (`expose-fd listeners`); the old workers
-//! finish their connections.
+//! SIGUSR2 to the master, which re-executes itself on the same file (through the
+//! bundle link, the file of the bundle in force) and hands the listening sockets to
+//! the new workers (`expose-fd listeners`); the old workers finish their connections.
 
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
@@ -46,7 +47,10 @@ const EMPTY_SERVER_STATE: &str = "1\n";
 
 /// The files of one load balancer.
 pub(crate) struct LbFiles {
+    /// The runtime directory, `${KRATER_LB_DIR}`.
     dir: PathBuf,
+    /// `haproxy.cfg` of the bundle in force.
+    config: PathBuf,
 }
 
 impl LbFiles {
@@ -54,15 +58,15 @@ impl LbFiles {
     pub(crate) fn new(state_dir: &Path, lb_id: &str) -> Self {
         Self {
             dir: state_dir.join(lb_id),
+            config: state_dir
+                .join(layout::BUNDLE)
+                .join(lb_id)
+                .join(layout::HAPROXY_CONFIG),
         }
     }
 
-    pub(crate) fn config(&self) -> PathBuf {
-        self.dir.join(layout::HAPROXY_CONFIG)
-    }
-
-    fn last_good(&self) -> PathBuf {
-        self.dir.join("haproxy.cfg.last-good")
+    pub(crate) fn config(&self) -> &Path {
+        &self.config
     }
 
     pub(crate) fn pid_file(&self) -> PathBuf {
@@ -70,11 +74,11 @@ impl LbFiles {
     }
 
     pub(crate) fn stats_socket(&self) -> PathBuf {
-        self.dir.join("haproxy.sock")
+        self.dir.join(krater_render::STATS_SOCKET)
     }
 
     fn server_state(&self) -> PathBuf {
-        self.dir.join("servers-state")
+        self.dir.join(krater_render::SERVER_STATE)
     }
 
     fn log(&self) -> PathBuf {
@@ -89,65 +93,36 @@ pub(crate) struct Haproxy {
     pub(crate) state_dir: PathBuf,
 }
 
-/// What became of an uploaded configuration.
-pub(crate) enum Upload {
-    Stored { etag: String },
-    Refused { output: String },
-}
-
 impl Haproxy {
     pub(crate) fn files(&self, lb_id: &str) -> LbFiles {
         LbFiles::new(&self.state_dir, lb_id)
     }
 
-    /// Checks `body` with `haproxy -c`; when it passes, it becomes the load
-    /// balancer's `haproxy.cfg` and the previous one `haproxy.cfg.last-good`. The
-    /// running HAProxy is not touched.
-    pub(crate) async fn upload(&self, lb_id: &str, body: &[u8]) -> ApiResult<Upload> {
-        let files = self.files(lb_id);
-        let created = !files.dir.exists();
-        create_dir(&files.dir)?;
-        let tmp = tempfile::Builder::new()
-            .prefix(".haproxy.cfg.")
-            .tempfile_in(&files.dir)
-            .map_err(|e| file_error(&files.dir, e))?;
-        std::fs::write(tmp.path(), body).map_err(|e| file_error(tmp.path(), e))?;
-
+    /// `haproxy -c` of the configuration in `config` for load balancer `lb_id`: `None`
+    /// when it passes, else what HAProxy said.
+    pub(crate) async fn check(&self, lb_id: &str, config: &Path) -> ApiResult<Option<String>> {
         let check = Cmd::new(&self.haproxy_cmd)
+            .env(krater_render::LB_DIR_VAR, self.files(lb_id).dir)
             .arg("-c")
             .arg("-f")
-            .arg(tmp.path())
+            .arg(config)
             .output()
             .await?;
-        if !check.status.success() {
-            let mut output = String::from_utf8_lossy(&check.stdout).into_owned();
-            output.push_str(&String::from_utf8_lossy(&check.stderr));
-            drop(tmp);
-            if created {
-                // Leave nothing behind for a load balancer the agent did not know.
-                let _ = std::fs::remove_dir(&files.dir);
-            }
-            return Ok(Upload::Refused { output });
+        if check.status.success() {
+            return Ok(None);
         }
-
-        let config = files.config();
-        if config.exists() {
-            std::fs::copy(&config, files.last_good()).map_err(|e| file_error(&config, e))?;
-        }
-        tmp.persist(&config)
-            .map_err(|e| file_error(&config, e.error))?;
-        Ok(Upload::Stored {
-            etag: krater_agent_api::config_etag(body),
-        })
+        let mut output = String::from_utf8_lossy(&check.stdout).into_owned();
+        output.push_str(&String::from_utf8_lossy(&check.stderr));
+        Ok(Some(output))
     }
 
-    /// The stored configuration, if any.
+    /// The configuration in force, if any.
     pub(crate) fn config(&self, lb_id: &str) -> ApiResult<Option<Vec<u8>>> {
-        let path = self.files(lb_id).config();
-        match std::fs::read(&path) {
+        let files = self.files(lb_id);
+        match std::fs::read(files.config()) {
             Ok(text) => Ok(Some(text)),
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(file_error(&path, e)),
+            Err(e) => Err(file_error(files.config(), e)),
         }
     }
 
@@ -182,9 +157,9 @@ impl Haproxy {
         self.stop_files(&files).await
     }
 
-    /// Stops HAProxy and removes every file of the load balancer; nothing to do for
-    /// an unknown one.
-    pub(crate) async fn delete(&self, lb_id: &str) -> ApiResult<()> {
+    /// Stops HAProxy and removes the load balancer's runtime directory; nothing to do
+    /// for an unknown one.
+    pub(crate) async fn remove(&self, lb_id: &str) -> ApiResult<()> {
         let files = self.files(lb_id);
         self.stop_files(&files).await?;
         match std::fs::remove_dir_all(&files.dir) {
@@ -194,13 +169,13 @@ impl Haproxy {
         }
     }
 
-    /// Starts again the HAProxy of every load balancer that should run but does not:
-    /// its pid file is there (HAProxy writes it when it starts; a stop or a delete
-    /// removes it) but names no live master, as when HAProxy crashed or was killed.
-    /// Octavia leaves this to systemd in the amphora. Returns the load balancers
-    /// started.
+    /// Starts again the HAProxy of every load balancer of the bundle in force that
+    /// should run but does not: its pid file is there (HAProxy writes it when it
+    /// starts; a stop removes it) but names no live master, as when HAProxy crashed or
+    /// was killed. Octavia leaves this to systemd in the amphora. Returns the load
+    /// balancers started.
     pub(crate) async fn revive(&self) -> Vec<String> {
-        let Ok(entries) = std::fs::read_dir(&self.state_dir) else {
+        let Ok(entries) = std::fs::read_dir(self.state_dir.join(layout::BUNDLE)) else {
             return Vec::new();
         };
         let mut started = Vec::new();
@@ -248,9 +223,11 @@ impl Haproxy {
         }
     }
 
-    /// `ip netns exec <lb_netns> haproxy -W -D -f <cfg> -p <pid>`, waiting only for
-    /// the starting process (the master daemonizes).
+    /// `ip netns exec <lb_netns> haproxy -W -D -f <cfg> -p <pid>` with
+    /// `KRATER_LB_DIR` set, waiting only for the starting process (the master
+    /// daemonizes).
     async fn spawn(&self, files: &LbFiles) -> ApiResult<()> {
+        create_dir(&files.dir)?;
         // A state saved before the configuration changed must not outlive it.
         let state = match std::fs::read_to_string(files.server_state()) {
             Ok(state) => state,
@@ -261,6 +238,7 @@ impl Haproxy {
         let cmd = Cmd::new("ip")
             .args(["netns", "exec"])
             .arg(&self.lb_netns)
+            .env(krater_render::LB_DIR_VAR, &files.dir)
             .arg(&self.haproxy_cmd)
             .args(["-W", "-D", "-f"])
             .arg(files.config())
@@ -326,7 +304,7 @@ pub(crate) async fn stats_command(socket: &Path, command: &str) -> std::io::Resu
         })?
 }
 
-fn create_dir(dir: &Path) -> ApiResult<()> {
+pub(crate) fn create_dir(dir: &Path) -> ApiResult<()> {
     use std::os::unix::fs::DirBuilderExt;
     std::fs::DirBuilder::new()
         .recursive(true)
@@ -335,6 +313,6 @@ fn create_dir(dir: &Path) -> ApiResult<()> {
         .map_err(|e| file_error(dir, e))
 }
 
-fn file_error(path: &Path, e: std::io::Error) -> ApiError {
+pub(crate) fn file_error(path: &Path, e: std::io::Error) -> ApiError {
     ApiError::internal("Error handling a file", format!("{}: {e}", path.display()))
 }

@@ -273,9 +273,11 @@ impl Sender {
             .collect()
     }
 
-    /// The next message: every running load balancer whose stats can be read.
+    /// The next message: every running load balancer whose stats can be read, and the
+    /// version of the bundle in force.
     async fn message(&mut self) -> HeartbeatMessage {
         let mut message = HeartbeatMessage::new(self.amphora_id.clone(), self.seq);
+        message.bundle_version = crate::bundle::current_version(&self.state_dir);
         self.seq += 1;
         let running = self.running();
         for lb in &running {

@@ -1,6 +1,9 @@
 //! The amphora agent: serves the agent API (`krater_agent_api`) over mutual TLS inside
-//! an amphora, keeps and checks each load balancer's HAProxy configuration, runs that
-//! HAProxy in the load-balancing namespace, and plugs interfaces into it.
+//! an amphora, checks and swaps in the amphora's bundle (every load balancer's HAProxy
+//! configuration, keepalived, nftables, certificates) and reloads what changed, runs
+//! each HAProxy in the load-balancing namespace, and plugs interfaces into it. Where
+//! its files are is its own business: rendered configurations name them through
+//! `${KRATER_LB_DIR}`, which the agent sets.
 //!
 //! The agent runs in the amphora's management namespace (`amp-<id>`); tenant traffic
 //! is served from the load-balancing namespace (`amp-<id>-lb`), which the agent
@@ -12,8 +15,10 @@
 //! a second or so, and is left out of the heartbeats meanwhile (its listeners go ERROR).
 //!
 //! Every heartbeat interval the agent sends each health manager a signed Octavia v3
-//! heartbeat with the statuses and counters of the HAProxy processes it runs.
+//! heartbeat with the statuses and counters of the HAProxy processes it runs and the
+//! version of its bundle.
 
+mod bundle;
 mod cmd;
 mod config;
 mod error;
@@ -34,6 +39,8 @@ use std::time::Duration;
 use anyhow::{bail, Context as _};
 use tokio::net::TcpListener;
 
+/// Longest path of a Unix socket (`sun_path` less its terminating NUL).
+const MAX_SOCKET_PATH: usize = 107;
 /// How often the agent looks for a HAProxy that died.
 const SUPERVISE_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -53,9 +60,8 @@ pub struct AgentConfig {
     pub client_ca_pem_path: PathBuf,
     /// The load-balancing namespace, e.g. `amp-<short id>-lb`; it must exist.
     pub lb_netns: String,
-    /// Holds one directory per load balancer; must be the `base_dir` the controller
-    /// renders configurations with (`RenderOptions::base_dir`), as they name their
-    /// stats socket and server-state file there.
+    /// Holds the bundles and one runtime directory per load balancer; short enough
+    /// for the path of a stats socket below it (at most 107 bytes).
     pub state_dir: PathBuf,
     /// The HAProxy binary, e.g. `/usr/sbin/haproxy`.
     pub haproxy_cmd: PathBuf,
@@ -81,6 +87,15 @@ impl AgentConfig {
         }
         if !self.state_dir.is_absolute() {
             bail!("state_dir {} is not absolute", self.state_dir.display());
+        }
+        // `<state_dir>/<lb id>/haproxy.sock`
+        let socket_len =
+            self.state_dir.as_os_str().len() + 2 + 36 + krater_render::STATS_SOCKET.len();
+        if socket_len > MAX_SOCKET_PATH {
+            bail!(
+                "state_dir {} is too long for the stats sockets below it",
+                self.state_dir.display()
+            );
         }
         if self.heartbeat_interval.is_zero() {
             bail!("heartbeat_interval must not be zero");

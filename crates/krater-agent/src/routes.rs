@@ -9,16 +9,18 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post, put};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use krater_agent_api::{
-    parse_id, ApiVersion, LbAction, Message, PlugNetwork, PlugVip, API_VERSION,
+    parse_id, AmphoraBundle, ApiVersion, BundleStatus, LbAction, Message, PlugNetwork, PlugVip,
+    API_VERSION,
 };
 use serde::de::DeserializeOwned;
 use tokio::sync::Mutex;
 
+use crate::bundle::{Bundles, Outcome};
 use crate::error::{ApiError, ApiResult};
-use crate::haproxy::{Haproxy, Upload};
+use crate::haproxy::Haproxy;
 use crate::info;
 use crate::plug::Plugger;
 
@@ -39,10 +41,9 @@ pub(crate) fn router(agent: Arc<Agent>) -> Router {
         .route("/1.0/info", get(get_info))
         .route("/1.0/plug/vip/:vip", post(plug_vip))
         .route("/1.0/plug/network", post(plug_network))
-        .route("/1.0/loadbalancer/:id/:part/haproxy", put(upload_config))
+        .route("/1.0/bundle", put(apply_bundle).get(get_bundle))
         .route("/1.0/loadbalancer/:id/haproxy", get(get_config))
         .route("/1.0/loadbalancer/:id/:part", put(lb_action))
-        .route("/1.0/listeners/:id", delete(delete_listeners))
         .fallback(not_found)
         .with_state(agent)
 }
@@ -78,23 +79,21 @@ async fn plug_network(State(agent): Shared, body: Bytes) -> ApiResult<Response> 
     Ok(accepted("Network plugged"))
 }
 
-async fn upload_config(
-    State(agent): Shared,
-    Path((amphora_id, lb_id)): Path<(String, String)>,
-    body: Bytes,
-) -> ApiResult<Response> {
-    parse_id("amphora id", &amphora_id)?;
-    let lb_id = parse_id("load balancer id", &lb_id)?;
+async fn apply_bundle(State(agent): Shared, body: Bytes) -> ApiResult<Json<BundleStatus>> {
+    let bundle: AmphoraBundle = parse_body(&body)?;
     let _guard = agent.lock.lock().await;
-    match agent.haproxy.upload(&lb_id, &body).await? {
-        Upload::Stored { etag } => Ok((
-            StatusCode::ACCEPTED,
-            [(header::ETAG, etag)],
-            Json(Message::new("OK")),
-        )
-            .into_response()),
-        Upload::Refused { output } => Err(ApiError::invalid(output)),
+    match Bundles::new(&agent.haproxy).apply(&bundle).await? {
+        Outcome::Applied { version } => Ok(Json(BundleStatus {
+            version: Some(version),
+        })),
+        Outcome::Refused { reason } => Err(ApiError::invalid(reason)),
     }
+}
+
+async fn get_bundle(State(agent): Shared) -> Json<BundleStatus> {
+    Json(BundleStatus {
+        version: Bundles::new(&agent.haproxy).version(),
+    })
 }
 
 async fn get_config(State(agent): Shared, Path(lb_id): Path<String>) -> ApiResult<Response> {
@@ -131,13 +130,6 @@ async fn lb_action(
     };
     tracing::info!(lb_id, %action, "{done}");
     Ok(accepted(done))
-}
-
-async fn delete_listeners(State(agent): Shared, Path(lb_id): Path<String>) -> ApiResult<Response> {
-    let lb_id = parse_id("load balancer id", &lb_id)?;
-    let _guard = agent.lock.lock().await;
-    agent.haproxy.delete(&lb_id).await?;
-    Ok((StatusCode::OK, Json(Message::new("OK"))).into_response())
 }
 
 async fn not_found() -> ApiError {

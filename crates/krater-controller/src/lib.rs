@@ -57,8 +57,6 @@ pub struct WorkerSettings {
     pub retry_delay: Duration,
     /// Claims of one job before it is reverted without running its tasks again.
     pub max_job_attempts: i64,
-    /// Where amphorae keep their files (see `krater_drivers::netns::amphora_dir`).
-    pub amphora_base_dir: String,
     pub failpoints: Failpoints,
 }
 
@@ -82,7 +80,8 @@ impl FlowError {
     fn is_retryable(&self) -> bool {
         match self {
             FlowError::Db(DbError::LeaseLost { .. }) => false,
-            FlowError::Db(_) | FlowError::Driver(_) => true,
+            FlowError::Db(_) => true,
+            FlowError::Driver(err) => err.is_retryable(),
             FlowError::Render(_) | FlowError::Failpoint(_) | FlowError::Other(_) => false,
         }
     }
@@ -227,7 +226,6 @@ impl Worker {
         let ctx = tasks::Context {
             db: self.db.clone(),
             drivers: self.drivers_for(&provider),
-            settings: self.settings.clone(),
             networks: self.networks.clone(),
             lb_id: lb_id.clone(),
             lease: job.lease.clone(),
@@ -236,6 +234,7 @@ impl Worker {
             reverting = job.reverting, attempt = job.attempts, "running flow");
         saga::Run {
             ctx: &ctx,
+            settings: &self.settings,
             job,
             stop,
             lost,

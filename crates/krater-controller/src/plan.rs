@@ -5,7 +5,7 @@
 //! worker that resumes the job runs exactly the same tasks on the same objects.
 
 use krater_domain::flow::Flow;
-use krater_domain::{Amphora, AmphoraRole, LoadBalancer, Topology};
+use krater_domain::{Amphora, AmphoraRole, LoadBalancer, Topology, NOOP_PROVIDER};
 use serde::{Deserialize, Serialize};
 
 /// One task of a flow, with its parameters. Each has an `execute` and a `revert`
@@ -63,6 +63,13 @@ pub fn flow_name(flow: &Flow) -> &'static str {
 
 /// The tasks of `flow` on `lb` (whose amphorae are `amphorae`), in order.
 pub fn plan(flow: &Flow, lb: &LoadBalancer, amphorae: &[Amphora]) -> Vec<Step> {
+    // A provider without amphorae: its flows only mark what the API asked.
+    if lb.provider == NOOP_PROVIDER {
+        return match flow {
+            Flow::DeleteLoadBalancer { .. } => vec![Step::MarkDeleted],
+            _ => vec![Step::MarkActive],
+        };
+    }
     match flow {
         Flow::CreateLoadBalancer { .. } => {
             let roles: &[AmphoraRole] = match lb.topology {

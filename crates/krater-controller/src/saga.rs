@@ -12,7 +12,7 @@
 use crate::failpoint::Moment;
 use crate::plan::{flow_name, plan, Step};
 use crate::tasks::Context;
-use crate::{finalize, FlowError};
+use crate::{finalize, FlowError, WorkerSettings};
 use krater_db::{DbError, Job, JobState};
 use tokio_util::sync::CancellationToken;
 
@@ -32,6 +32,7 @@ pub(crate) enum Outcome {
 /// One job being run, with the signals that end a run early.
 pub(crate) struct Run<'a> {
     pub ctx: &'a Context,
+    pub settings: &'a WorkerSettings,
     pub job: &'a Job,
     /// The worker is stopping.
     pub stop: &'a CancellationToken,
@@ -48,7 +49,7 @@ impl Run<'_> {
     }
 
     async fn drive(&self) -> Result<Outcome, FlowError> {
-        let settings = &self.ctx.settings;
+        let settings = &self.settings;
         let steps = self.steps().await?;
         let job = self.job;
         if job.reverting {
@@ -127,7 +128,7 @@ impl Run<'_> {
 
     /// Runs a task, retrying what may pass on a second try.
     async fn execute(&self, step: &Step) -> Result<krater_db::Tx, FlowError> {
-        let settings = &self.ctx.settings;
+        let settings = &self.settings;
         let mut attempt = 1;
         loop {
             match step.execute(self.ctx).await {
@@ -144,7 +145,7 @@ impl Run<'_> {
 
     async fn start_revert(&self, done: &[Step], error: &str) -> Result<Outcome, FlowError> {
         let mut tx = self.ctx.write().await?;
-        tx.start_revert(&self.ctx.lease, done.len(), error, self.ctx.settings.lease)
+        tx.start_revert(&self.ctx.lease, done.len(), error, self.settings.lease)
             .await?;
         tx.commit().await?;
         self.revert(done).await
@@ -152,7 +153,7 @@ impl Run<'_> {
 
     /// Undoes `done` from its last task down, recording each revert, then ends.
     async fn revert(&self, done: &[Step]) -> Result<Outcome, FlowError> {
-        let settings = &self.ctx.settings;
+        let settings = &self.settings;
         for (index, step) in done.iter().enumerate().rev() {
             if self.lost.is_cancelled() {
                 return Ok(Outcome::LeaseLost);

@@ -9,7 +9,7 @@
 //! worker that lost its job writes nothing.
 
 use crate::plan::Step;
-use crate::{finalize, Drivers, FlowError, WorkerSettings};
+use crate::{finalize, Drivers, FlowError};
 use krater_db::{Db, Lease, PortRequest, Tx};
 use krater_domain::*;
 use krater_drivers::{LocalNetworks, Subnet};
@@ -20,7 +20,6 @@ use std::sync::Arc;
 pub(crate) struct Context {
     pub db: Db,
     pub drivers: Drivers,
-    pub settings: WorkerSettings,
     pub networks: Arc<LocalNetworks>,
     pub lb_id: String,
     pub lease: Lease,
@@ -318,28 +317,15 @@ async fn plug_member_networks(ctx: &Context) -> Result<Tx, FlowError> {
 async fn apply_config(ctx: &Context) -> Result<Tx, FlowError> {
     // The renderer leaves out objects in PENDING_DELETE.
     let graph = ctx.graph().await?;
+    // An amphora serves one load balancer: its bundle holds that one's HAProxy, or
+    // nothing once no listener is left.
+    let mut bundle = krater_drivers::AmphoraBundle::default();
+    if !krater_render::haproxy_listeners(&graph).is_empty() {
+        let config = krater_render::render(&graph, &krater_render::RenderOptions::default())?;
+        bundle.haproxy.insert(ctx.lb_id.clone(), config);
+    }
     for amphora in &graph.amphorae {
-        let options = krater_render::RenderOptions {
-            base_dir: krater_drivers::netns::amphora_dir(
-                std::path::Path::new(&ctx.settings.amphora_base_dir),
-                &amphora.id,
-            )
-            .display()
-            .to_string(),
-            ..krater_render::RenderOptions::default()
-        };
-        if krater_render::haproxy_listeners(&graph).is_empty() {
-            ctx.drivers
-                .amphora
-                .remove_config(amphora, &ctx.lb_id)
-                .await?;
-        } else {
-            let config = krater_render::render(&graph, &options)?;
-            ctx.drivers
-                .amphora
-                .apply_config(amphora, &ctx.lb_id, &config)
-                .await?;
-        }
+        ctx.drivers.amphora.apply_bundle(amphora, &bundle).await?;
     }
     ctx.write().await
 }

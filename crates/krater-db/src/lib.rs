@@ -118,6 +118,11 @@ impl Db {
                         sqlx::query("PRAGMA journal_mode=WAL")
                             .execute(&mut *conn)
                             .await?;
+                        // WAL with NORMAL: a commit survives the process (a kill -9);
+                        // only a crash of the machine may lose the last ones.
+                        sqlx::query("PRAGMA synchronous=NORMAL")
+                            .execute(&mut *conn)
+                            .await?;
                         sqlx::query("PRAGMA busy_timeout=10000")
                             .execute(&mut *conn)
                             .await?;
@@ -229,10 +234,17 @@ impl Db {
         Ok(())
     }
 
-    /// Starts a transaction. Every read and write goes through one.
+    /// Starts a transaction. Every read and write goes through one. On SQLite it takes
+    /// the write lock at once (`BEGIN IMMEDIATE`, waiting up to the busy timeout): a
+    /// transaction that read first and then wrote would fail with "database is locked"
+    /// whenever another process wrote in between.
     pub async fn begin(&self) -> Result<Tx> {
+        let inner = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
         Ok(Tx {
-            inner: self.pool.begin().await?,
+            inner,
             backend: self.backend,
             enqueued: false,
             jobs_signal: self.jobs_signal.clone(),

@@ -16,6 +16,10 @@ pub use enums::*;
 pub use model::*;
 pub use tls::*;
 
+/// The provider whose load balancers have no amphorae (Octavia's `noop_driver`): it
+/// accepts every change and builds nothing.
+pub const NOOP_PROVIDER: &str = "noop_driver";
+
 /// Timestamps are naive UTC, as Octavia stores and renders them.
 pub type Timestamp = chrono::NaiveDateTime;
 

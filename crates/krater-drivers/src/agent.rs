@@ -4,7 +4,9 @@
 
 use crate::{AmphoraDriver, DriverError, DriverResult, Interface};
 use async_trait::async_trait;
-use krater_agent_api::{AgentClient, ClientSettings, FixedIp, LbAction, PlugNetwork, PlugVip};
+use krater_agent_api::{
+    AgentClient, AmphoraBundle, ClientError, ClientSettings, FixedIp, PlugNetwork, PlugVip,
+};
 use krater_domain::Amphora;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -22,11 +24,19 @@ pub struct AgentAmphora {
 
 fn parse<T: std::str::FromStr>(what: &str, text: &str) -> DriverResult<T> {
     text.parse()
-        .map_err(|_| DriverError(format!("invalid {what}: {text}")))
+        .map_err(|_| DriverError::permanent(format!("invalid {what}: {text}")))
 }
 
-fn failed(err: impl std::fmt::Display) -> DriverError {
-    DriverError(err.to_string())
+/// An agent that answered 4xx refused the request itself (a configuration it checked
+/// and rejected, say): asking again would get the same answer. Anything else (no
+/// answer, a 5xx) may pass on a retry.
+fn failed(err: ClientError) -> DriverError {
+    match err {
+        ClientError::Status { status, .. } if (400..500).contains(&status) => {
+            DriverError::permanent(err.to_string())
+        }
+        other => DriverError::retryable(other.to_string()),
+    }
 }
 
 impl AgentAmphora {
@@ -59,7 +69,7 @@ impl AgentAmphora {
             &self.client_key_pem,
             &amphora.id,
         )
-        .map_err(failed)?;
+        .map_err(|e| DriverError::permanent(e.to_string()))?;
         AgentClient::new(
             &amphora.id,
             SocketAddr::new(ip, self.port),
@@ -115,28 +125,34 @@ impl AmphoraDriver for AgentAmphora {
             .map_err(failed)
     }
 
-    async fn apply_config(
-        &self,
-        amphora: &Amphora,
-        lb_id: &str,
-        haproxy_cfg: &str,
-    ) -> DriverResult<()> {
-        let client = self.client(amphora)?;
-        client
-            .upload_haproxy_config(lb_id, haproxy_cfg)
+    async fn apply_bundle(&self, amphora: &Amphora, bundle: &AmphoraBundle) -> DriverResult<()> {
+        // The client skips a bundle the agent reports running already.
+        self.client(amphora)?
+            .ensure_bundle(bundle)
             .await
-            .map_err(failed)?;
-        // A reload of a stopped load balancer starts it.
-        client
-            .loadbalancer_action(lb_id, LbAction::Reload)
-            .await
+            .map(drop)
             .map_err(failed)
     }
+}
 
-    async fn remove_config(&self, amphora: &Amphora, lb_id: &str) -> DriverResult<()> {
-        self.client(amphora)?
-            .delete_listeners(lb_id)
-            .await
-            .map_err(failed)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(code: u16) -> ClientError {
+        ClientError::Status {
+            status: code,
+            message: "Invalid configuration".into(),
+            details: None,
+        }
+    }
+
+    #[test]
+    fn a_refusal_is_permanent_and_a_server_error_is_worth_a_retry() {
+        assert!(!failed(status(400)).is_retryable());
+        assert!(!failed(status(404)).is_retryable());
+        assert!(failed(status(500)).is_retryable());
+        assert!(failed(status(503)).is_retryable());
+        assert!(failed(ClientError::Decode("?".into())).is_retryable());
     }
 }

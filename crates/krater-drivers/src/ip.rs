@@ -8,9 +8,9 @@ pub fn run(program: &str, args: &[&str]) -> DriverResult<String> {
     let output = Command::new(program)
         .args(args)
         .output()
-        .map_err(|e| DriverError(format!("cannot run {program}: {e}")))?;
+        .map_err(|e| DriverError::retryable(format!("cannot run {program}: {e}")))?;
     if !output.status.success() {
-        return Err(DriverError(format!(
+        return Err(DriverError::retryable(format!(
             "{program} {} failed: {}",
             args.join(" "),
             String::from_utf8_lossy(&output.stderr).trim()
@@ -64,7 +64,7 @@ pub fn pin_netns(name: &str, source: &std::path::Path) -> DriverResult<()> {
                 .truncate(false)
                 .open(&path)
         })
-        .map_err(|e| DriverError(format!("cannot create {}: {e}", path.display())))?;
+        .map_err(|e| DriverError::retryable(format!("cannot create {}: {e}", path.display())))?;
     // Entering the namespace first makes it `/proc/self/ns/net` of `mount`, which can
     // be bound whichever mount namespace `source` lives in.
     run(

@@ -18,12 +18,39 @@ pub use networks::{LocalNetworks, Network, Subnet};
 pub use noop::{NoopAmphora, NoopCompute, NoopNetwork};
 
 use async_trait::async_trait;
+pub use krater_agent_api::AmphoraBundle;
 use krater_domain::{Amphora, Port};
 
-/// A driver call that failed; the worker retries it, then reverts the flow.
+/// A driver call that failed. A retryable failure may pass when tried again (an agent
+/// that does not answer yet, a command that failed); the worker retries it, then reverts
+/// the flow. A permanent one will not (the amphora refused the configuration, a value is
+/// invalid): the worker reverts at once.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct DriverError(pub String);
+#[error("{message}")]
+pub struct DriverError {
+    message: String,
+    retryable: bool,
+}
+
+impl DriverError {
+    pub fn retryable(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            retryable: true,
+        }
+    }
+
+    pub fn permanent(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            retryable: false,
+        }
+    }
+
+    pub fn is_retryable(&self) -> bool {
+        self.retryable
+    }
+}
 
 pub type DriverResult<T> = Result<T, DriverError>;
 
@@ -89,14 +116,8 @@ pub trait AmphoraDriver: Send + Sync {
     ) -> DriverResult<()>;
     /// Moves a member-network interface into the load-balancing side of the amphora.
     async fn plug_network(&self, amphora: &Amphora, interface: &Interface) -> DriverResult<()>;
-    /// Replaces the load balancer's HAProxy configuration and reloads it (starts it when
-    /// it is not running).
-    async fn apply_config(
-        &self,
-        amphora: &Amphora,
-        lb_id: &str,
-        haproxy_cfg: &str,
-    ) -> DriverResult<()>;
-    /// Stops the load balancer's HAProxy and removes its configuration.
-    async fn remove_config(&self, amphora: &Amphora, lb_id: &str) -> DriverResult<()>;
+    /// Makes the amphora run `bundle` (and nothing else): the agent checks it whole,
+    /// swaps it in and reloads only what changed; a bundle the amphora runs already
+    /// is not sent again. A refused bundle leaves the running one in place.
+    async fn apply_bundle(&self, amphora: &Amphora, bundle: &AmphoraBundle) -> DriverResult<()>;
 }

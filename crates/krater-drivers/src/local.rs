@@ -33,7 +33,7 @@ impl LocalNetwork {
                 .subnet(&network.subnet_id)
                 .or(self.networks.management.as_ref().map(|(_, s)| s))
                 .ok_or_else(|| {
-                    crate::DriverError(format!("network {} has no subnet", network.name))
+                    crate::DriverError::permanent(format!("network {} has no subnet", network.name))
                 })?;
             ip::ensure_bridge(
                 &network.bridge,
@@ -66,9 +66,9 @@ impl NetworkDriver for LocalNetwork {
         let host_end = format!("kp{h}");
         let amphora_end = format!("np{h}");
         let mac = mac_for(&port.id);
-        let bridge = self
-            .bridge_of(subnet)
-            .ok_or_else(|| crate::DriverError(format!("subnet {} has no bridge", subnet.id)))?;
+        let bridge = self.bridge_of(subnet).ok_or_else(|| {
+            crate::DriverError::permanent(format!("subnet {} has no bridge", subnet.id))
+        })?;
         if !ip::link_exists(&host_end) {
             ip(&[
                 "link",

@@ -153,7 +153,7 @@ impl NetnsCompute {
         let log = create_private(&dir.join("agent.log"))?;
         let log_err = log
             .try_clone()
-            .map_err(|e| DriverError(format!("cannot create agent log: {e}")))?;
+            .map_err(|e| DriverError::retryable(format!("cannot create agent log: {e}")))?;
         let config = dir.join(layout::AGENT_CONFIG);
         let status = std::process::Command::new("ip")
             .arg("netns")
@@ -169,9 +169,11 @@ impl NetnsCompute {
             .stdout(log)
             .stderr(log_err)
             .status()
-            .map_err(|e| DriverError(format!("cannot start the agent: {e}")))?;
+            .map_err(|e| DriverError::retryable(format!("cannot start the agent: {e}")))?;
         if !status.success() {
-            return Err(DriverError(format!("starting the agent failed: {status}")));
+            return Err(DriverError::retryable(format!(
+                "starting the agent failed: {status}"
+            )));
         }
         Ok(())
     }
@@ -192,7 +194,7 @@ fn private_dir(dir: &Path) -> DriverResult<()> {
         .mode(0o700)
         .create(dir)
         .and_then(|()| std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)))
-        .map_err(|e| DriverError(format!("cannot create {}: {e}", dir.display())))
+        .map_err(|e| DriverError::retryable(format!("cannot create {}: {e}", dir.display())))
 }
 
 /// Creates or truncates `path` with mode 0600, also when it existed with another.
@@ -208,14 +210,14 @@ fn create_private(path: &Path) -> DriverResult<std::fs::File> {
             file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
             Ok(file)
         })
-        .map_err(|e| DriverError(format!("cannot create {}: {e}", path.display())))
+        .map_err(|e| DriverError::retryable(format!("cannot create {}: {e}", path.display())))
 }
 
 fn write_private(path: &Path, text: &str) -> DriverResult<()> {
     use std::io::Write;
     create_private(path)?
         .write_all(text.as_bytes())
-        .map_err(|e| DriverError(format!("cannot write {}: {e}", path.display())))
+        .map_err(|e| DriverError::retryable(format!("cannot write {}: {e}", path.display())))
 }
 
 /// Names again, in this process's mount namespace, the namespaces of every amphora
@@ -269,7 +271,7 @@ fn register(state_root: &Path, netns: &str) -> DriverResult<()> {
     let dir = state_root.join("netns");
     private_dir(&dir)?;
     std::fs::write(dir.join(netns), b"")
-        .map_err(|e| DriverError(format!("cannot record namespace {netns}: {e}")))
+        .map_err(|e| DriverError::retryable(format!("cannot record namespace {netns}: {e}")))
 }
 
 /// Removes every namespace recorded under `state_root` (and their processes), the
@@ -347,7 +349,7 @@ impl ComputeDriver for NetnsCompute {
         ])?;
         ip(&["-n", &names.agent_ns, "link", "set", "eth0", "up"])?;
         let address: IpAddr = management.ip_address.parse().map_err(|_| {
-            DriverError(format!(
+            DriverError::permanent(format!(
                 "management port has an invalid address {:?}",
                 management.ip_address
             ))

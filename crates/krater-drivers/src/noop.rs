@@ -61,10 +61,7 @@ impl AmphoraDriver for NoopAmphora {
     async fn plug_network(&self, _: &Amphora, _: &Interface) -> DriverResult<()> {
         Ok(())
     }
-    async fn apply_config(&self, _: &Amphora, _: &str, _: &str) -> DriverResult<()> {
-        Ok(())
-    }
-    async fn remove_config(&self, _amphora: &Amphora, _lb_id: &str) -> DriverResult<()> {
+    async fn apply_bundle(&self, _: &Amphora, _: &AmphoraBundle) -> DriverResult<()> {
         Ok(())
     }
 }

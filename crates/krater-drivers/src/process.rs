@@ -27,13 +27,15 @@ impl Recorded {
         }
     }
 
-    /// The HAProxy master of the load balancer whose directory is `lb_dir`.
-    fn haproxy(lb_dir: &Path) -> Self {
+    /// The HAProxy master of load balancer `lb_id` of the amphora whose directory is
+    /// `dir`.
+    fn haproxy(dir: &Path, lb_id: &std::ffi::OsStr) -> Self {
+        let config = dir.join(layout::BUNDLE).join(lb_id);
         Self {
-            pid_file: lb_dir.join(layout::HAPROXY_PID),
+            pid_file: dir.join(lb_id).join(layout::HAPROXY_PID),
             args: vec![
                 "-f".into(),
-                lb_dir.join(layout::HAPROXY_CONFIG).display().to_string(),
+                config.join(layout::HAPROXY_CONFIG).display().to_string(),
             ],
         }
     }
@@ -68,7 +70,7 @@ pub fn kill_amphora_processes(dir: &Path) -> Vec<u32> {
             entries
                 .flatten()
                 .filter(|e| e.path().is_dir())
-                .map(|e| Recorded::haproxy(&e.path())),
+                .map(|e| Recorded::haproxy(dir, &e.file_name())),
         );
     }
     let mut killed = Vec::new();

@@ -4,8 +4,12 @@
 //! {"id": "<amphora id>", "seq": 42, "ver": 3,
 //!  "listeners": {"<listener id>": {"status": "OPEN",
 //!                                  "stats": {"tx": 0, "rx": 0, "conns": 0, "totconns": 0, "ereq": 0}}},
-//!  "pools": {"<pool id>:<listener id>": {"status": "UP", "members": {"<member id>": "UP"}}}}
+//!  "pools": {"<pool id>:<listener id>": {"status": "UP", "members": {"<member id>": "UP"}}},
+//!  "bundle_version": "<sha-256>"}
 //! ```
+//!
+//! `bundle_version`, the version of the bundle the amphora runs, is krater's own key:
+//! Octavia's health manager reads only the keys it knows, and its amphorae send none.
 //!
 //! In version 3, `tx`, `rx`, `totconns` and `ereq` are deltas since the previous
 //! heartbeat while `conns` is absolute. Statuses are kept as the strings the sender
@@ -42,6 +46,9 @@ pub struct HeartbeatMessage {
     /// listeners); see [`split_pool_key`].
     #[serde(default)]
     pub pools: BTreeMap<String, PoolHealth>,
+    /// The version of the bundle the amphora runs (krater's agent only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle_version: Option<String>,
 }
 
 impl HeartbeatMessage {
@@ -53,6 +60,7 @@ impl HeartbeatMessage {
             ver: MESSAGE_VERSION,
             listeners: BTreeMap::new(),
             pools: BTreeMap::new(),
+            bundle_version: None,
         }
     }
 }

@@ -100,3 +100,26 @@ fn krater_encoding_of_same_json_decodes_identically() {
     let reencoded = encode(&from_python, KEY).expect("encodes");
     assert_eq!(decode(&reencoded, KEY).expect("decodes"), from_python);
 }
+
+#[test]
+fn octavias_messages_carry_no_bundle_version_and_kraters_add_one_octavia_ignores() {
+    let from_python = decode(HEX, KEY).expect("golden decodes");
+    assert_eq!(from_python.bundle_version, None);
+    // Without a version the key is not written: the JSON is Octavia's own.
+    let written: serde_json::Value = serde_json::from_slice(
+        &unwrap_envelope(&encode(&from_python, KEY).expect("encodes"), KEY).expect("unwraps"),
+    )
+    .expect("json");
+    assert!(written.get("bundle_version").is_none(), "{written}");
+
+    // With one, the key sits beside Octavia's, which keep their values (Octavia's
+    // health manager reads `id`, `seq`, `ver`, `listeners` and `pools` by name and
+    // nothing else).
+    let mut with_version = from_python.clone();
+    with_version.bundle_version = Some("ab".repeat(32));
+    let datagram = encode(&with_version, KEY).expect("encodes");
+    let written: serde_json::Value =
+        serde_json::from_slice(&unwrap_envelope(&datagram, KEY).expect("unwraps")).expect("json");
+    assert_eq!(written["bundle_version"], "ab".repeat(32));
+    assert_golden_fields(&decode(&datagram, KEY).expect("decodes"));
+}

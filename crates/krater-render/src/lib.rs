@@ -16,5 +16,5 @@ mod render;
 mod validate;
 
 pub use error::RenderError;
-pub use options::{maxconn_for_fd_limit, RenderOptions};
+pub use options::{maxconn_for_fd_limit, RenderOptions, LB_DIR_VAR, SERVER_STATE, STATS_SOCKET};
 pub use render::{haproxy_listeners, render};

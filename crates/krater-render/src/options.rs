@@ -1,15 +1,26 @@
-//! What the renderer needs to know besides the graph: paths and connection limits.
+//! What the renderer needs to know besides the graph: connection limits, and the
+//! names by which the configuration refers to the files the agent keeps.
 
 /// File descriptors kept aside for listening sockets, health checks, the stats socket
 /// and the like when deriving `maxconn` from an open-file limit.
 const RESERVED_FDS: u64 = 1000;
 
+/// The environment variable naming the directory of a load balancer's runtime files
+/// in the amphora. The configuration writes its paths as `"${KRATER_LB_DIR}/<file>"`
+/// (HAProxy expands variables inside double quotes), and the agent sets the
+/// variable for `haproxy -c` and for the HAProxy it runs: only the agent knows where
+/// its files are.
+pub const LB_DIR_VAR: &str = "KRATER_LB_DIR";
+/// The master's stats socket (admin level, exposes the listening sockets to the next
+/// process on a reload), in the load balancer's directory.
+pub const STATS_SOCKET: &str = "haproxy.sock";
+/// The server-state file HAProxy reads on a reload (the agent dumps `show servers
+/// state` into it beforehand), in the load balancer's directory.
+pub const SERVER_STATE: &str = "servers-state";
+
 /// Settings of the amphora the configuration is rendered for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RenderOptions {
-    /// Directory holding one directory per load balancer (`<base_dir>/<lb_id>/`), in
-    /// which HAProxy's stats socket and server-state file live.
-    pub base_dir: String,
     /// Upper bound of the global `maxconn`; see [`maxconn_for_fd_limit`].
     pub max_global_maxconn: u64,
     /// `maxconn` of a listener whose connection limit is unlimited (−1, or 0 as in
@@ -21,11 +32,9 @@ pub struct RenderOptions {
 }
 
 impl Default for RenderOptions {
-    /// The amphora agent's layout: `/var/lib/krater/<lb_id>/`, and the 20000
-    /// open files measured on these machines (DESIGN §6).
+    /// The 20000 open files measured on these machines (DESIGN §6).
     fn default() -> Self {
         Self {
-            base_dir: "/var/lib/krater".to_owned(),
             max_global_maxconn: maxconn_for_fd_limit(20_000),
             default_listener_maxconn: 50_000,
             user: None,
@@ -33,23 +42,9 @@ impl Default for RenderOptions {
     }
 }
 
-impl RenderOptions {
-    /// Directory of one load balancer's runtime files.
-    pub fn lb_dir(&self, lb_id: &str) -> String {
-        format!("{}/{lb_id}", self.base_dir.trim_end_matches('/'))
-    }
-
-    /// Path of the master's stats socket (admin level, exposes the listening sockets
-    /// to the next process on a reload).
-    pub fn stats_socket_path(&self, lb_id: &str) -> String {
-        format!("{}/haproxy.sock", self.lb_dir(lb_id))
-    }
-
-    /// Path of the server-state file HAProxy reads on a reload; the agent dumps
-    /// `show servers state` into it beforehand.
-    pub fn server_state_path(&self, lb_id: &str) -> String {
-        format!("{}/servers-state", self.lb_dir(lb_id))
-    }
+/// `"${KRATER_LB_DIR}/<file>"`: a file in the load balancer's directory.
+pub(crate) fn in_lb_dir(file: &str) -> String {
+    format!("\"${{{LB_DIR_VAR}}}/{file}\"")
 }
 
 /// The largest global `maxconn` HAProxy can start with under an open-file limit.
@@ -75,12 +70,7 @@ mod tests {
     }
 
     #[test]
-    fn paths_are_per_load_balancer() {
-        let opts = RenderOptions {
-            base_dir: "/srv/k/".into(),
-            ..RenderOptions::default()
-        };
-        assert_eq!(opts.stats_socket_path("lb1"), "/srv/k/lb1/haproxy.sock");
-        assert_eq!(opts.server_state_path("lb1"), "/srv/k/lb1/servers-state");
+    fn paths_name_the_agents_variable() {
+        assert_eq!(in_lb_dir(STATS_SOCKET), "\"${KRATER_LB_DIR}/haproxy.sock\"");
     }
 }

@@ -15,6 +15,7 @@ use krater_domain::{
     LoadBalancerGraph, Member, PoolGraph, PoolProtocol, ProvisioningStatus, SessionPersistenceType,
 };
 
+use crate::options::{in_lb_dir, SERVER_STATE, STATS_SOCKET};
 use crate::validate::{self, invalid};
 use crate::{RenderError, RenderOptions};
 
@@ -24,8 +25,6 @@ const STICK_TABLE_SIZE: &str = "10k";
 const DEFAULT_TIMEOUT_CLIENT_DATA: i64 = 50_000;
 const DEFAULT_TIMEOUT_MEMBER_CONNECT: i64 = 5_000;
 const DEFAULT_TIMEOUT_MEMBER_DATA: i64 = 50_000;
-/// Longest path of a Unix socket (`sun_path` less its terminating NUL).
-const MAX_SOCKET_PATH: usize = 107;
 
 /// The listeners HAProxy serves, in graph order: the enabled, not deleted HTTP, TCP
 /// and HTTPS (passthrough) listeners of an enabled load balancer.
@@ -65,7 +64,7 @@ pub fn render(graph: &LoadBalancerGraph, opts: &RenderOptions) -> Result<String,
         "# haproxy.cfg of load balancer {lb_id}, rendered by krater"
     ));
 
-    global(&mut cfg, lb_id, &listeners, opts)?;
+    global(&mut cfg, &listeners, opts)?;
     defaults(&mut cfg);
     if !listeners.is_empty() {
         let vip = graph
@@ -84,21 +83,7 @@ pub fn render(graph: &LoadBalancerGraph, opts: &RenderOptions) -> Result<String,
     Ok(cfg.text)
 }
 
-fn global(
-    cfg: &mut Cfg,
-    lb_id: &str,
-    listeners: &[&Listener],
-    opts: &RenderOptions,
-) -> Result<(), RenderError> {
-    validate::path("options.base_dir", &opts.base_dir)?;
-    let socket = opts.stats_socket_path(lb_id);
-    if socket.len() > MAX_SOCKET_PATH {
-        return Err(invalid(
-            "options.base_dir",
-            &opts.base_dir,
-            "too long for the path of a Unix socket",
-        ));
-    }
+fn global(cfg: &mut Cfg, listeners: &[&Listener], opts: &RenderOptions) -> Result<(), RenderError> {
     let maxconn = listeners
         .iter()
         .map(|l| listener_maxconn(l, opts))
@@ -114,11 +99,12 @@ fn global(
         ));
     }
     cfg.line(format_args!(
-        "stats socket {socket} mode 0600 level admin expose-fd listeners"
+        "stats socket {} mode 0600 level admin expose-fd listeners",
+        in_lb_dir(STATS_SOCKET)
     ));
     cfg.line(format_args!(
         "server-state-file {}",
-        opts.server_state_path(lb_id)
+        in_lb_dir(SERVER_STATE)
     ));
     if maxconn > 0 {
         cfg.line(format_args!("maxconn {maxconn}"));

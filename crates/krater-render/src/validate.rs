@@ -1,7 +1,7 @@
 //! Checks of every string before it reaches the configuration text.
 //!
-//! [`raw`] is the common rule for the values krater itself writes (ids, addresses,
-//! paths): no whitespace, control characters, quotes, `#` or backslash. User values
+//! [`raw`] is the common rule for the values krater itself writes (ids and
+//! addresses): no whitespace, control characters, quotes, `#` or backslash. User values
 //! go through [`grammar`], the grammar the API checks them with.
 
 use std::net::IpAddr;
@@ -47,15 +47,6 @@ pub(crate) fn ip(field: &'static str, value: &str) -> Result<IpAddr, RenderError
     raw(field, value)?
         .parse()
         .map_err(|_| invalid(field, value, "not an IP address"))
-}
-
-/// An absolute file path.
-pub(crate) fn path<'a>(field: &'static str, value: &'a str) -> Result<&'a str, RenderError> {
-    raw(field, value)?;
-    if !value.starts_with('/') {
-        return Err(invalid(field, value, "not an absolute path"));
-    }
-    Ok(value)
 }
 
 /// A value checked by its field's grammar in [`krater_domain::grammar`], the one the
@@ -137,7 +128,6 @@ mod tests {
         assert!(ip("f", "2001:db8::1").is_ok());
         assert!(ip("f", "fe80::1%eth0").is_err());
         assert!(ip("f", "10.0.0.1:80").is_err());
-        assert!(path("f", "relative").is_err());
     }
 
     #[test]

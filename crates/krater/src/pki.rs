@@ -33,7 +33,7 @@ impl CertificateIssuer for Pki {
         let issued = self
             .ca
             .issue_amphora_cert(amphora_id, krater_certs::DEFAULT_AMPHORA_CERT_VALIDITY)
-            .map_err(|e| DriverError(e.to_string()))?;
+            .map_err(|e| DriverError::permanent(e.to_string()))?;
         Ok(AmphoraCertificate {
             cert_pem: issued.cert_pem,
             key_pem: issued.key_pem,

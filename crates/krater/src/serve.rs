@@ -276,14 +276,12 @@ async fn worker(
     for name in AMPHORA_PROVIDERS {
         providers.insert(name.to_string(), amphora_drivers.clone());
     }
-    providers.insert("noop_driver".to_string(), Drivers::noop());
     let settings = WorkerSettings {
         lease: Duration::from_secs(worker_config.job_lease_seconds.max(1)),
         poll_interval: Duration::from_millis(worker_config.poll_interval_ms),
         task_attempts: worker_config.task_retries.max(1),
         retry_delay: Duration::from_secs(1),
         max_job_attempts: i64::from(worker_config.job_max_attempts.max(1)),
-        amphora_base_dir: config.haproxy_amphora.base_path.display().to_string(),
         failpoints: Failpoints::from_env().map_err(anyhow::Error::msg)?,
     };
     Ok(Worker::new(

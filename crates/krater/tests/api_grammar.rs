@@ -139,16 +139,13 @@ async fn haproxy_accepts(
         let mut tx = svc.service.db.begin().await.unwrap();
         tx.load_balancer_graph(lb).await.unwrap()
     };
-    let options = krater_render::RenderOptions {
-        base_dir: dir.to_str().unwrap().to_string(),
-        ..Default::default()
-    };
-    let text = krater_render::render(&graph, &options).map_err(|e| e.to_string())?;
-    std::fs::create_dir_all(options.lb_dir(lb)).unwrap();
-    std::fs::write(options.server_state_path(lb), "1\n").unwrap();
+    let text = krater_render::render(&graph, &krater_render::RenderOptions::default())
+        .map_err(|e| e.to_string())?;
+    std::fs::write(dir.join(krater_render::SERVER_STATE), "1\n").unwrap();
     let cfg = dir.join("haproxy.cfg");
     std::fs::write(&cfg, &text).unwrap();
     let out = Command::new(haproxy)
+        .env(krater_render::LB_DIR_VAR, dir)
         .args(["-c", "-f"])
         .arg(&cfg)
         .output()

@@ -16,35 +16,23 @@ pub fn id(kind: u32, n: usize) -> String {
 }
 
 /// The `haproxy.cfg` of load balancer `lb_id` with VIP `vip`: one HTTP listener per
-/// `(port, member address, member port)`, paths under `base_dir`.
-pub fn config(lb_id: &str, vip: &str, listeners: &[(u16, &str, u16)], base_dir: &str) -> String {
+/// `(port, member address, member port)`.
+pub fn config(lb_id: &str, vip: &str, listeners: &[(u16, &str, u16)]) -> String {
     let listeners: Vec<(u16, Vec<(&str, u16)>)> = listeners
         .iter()
         .map(|&(port, address, member_port)| (port, vec![(address, member_port)]))
         .collect();
-    build(lb_id, vip, &listeners, false, base_dir)
+    build(lb_id, vip, &listeners, false)
 }
 
 /// The `haproxy.cfg` of load balancer `lb_id` with one HTTP listener on `port` whose
 /// pool has the `members` (member `n` is `id(4, n)`) and an HTTP health monitor
 /// checking `GET /` every second, a member down after one failed check.
-pub fn checked_config(
-    lb_id: &str,
-    vip: &str,
-    port: u16,
-    members: &[(&str, u16)],
-    base_dir: &str,
-) -> String {
-    build(lb_id, vip, &[(port, members.to_vec())], true, base_dir)
+pub fn checked_config(lb_id: &str, vip: &str, port: u16, members: &[(&str, u16)]) -> String {
+    build(lb_id, vip, &[(port, members.to_vec())], true)
 }
 
-fn build(
-    lb_id: &str,
-    vip: &str,
-    listeners: &[(u16, Vec<(&str, u16)>)],
-    monitor: bool,
-    base_dir: &str,
-) -> String {
+fn build(lb_id: &str, vip: &str, listeners: &[(u16, Vec<(&str, u16)>)], monitor: bool) -> String {
     let mut graph = LoadBalancerGraph {
         load_balancer: LoadBalancer {
             id: lb_id.into(),
@@ -166,9 +154,5 @@ fn build(
             }),
         });
     }
-    let opts = RenderOptions {
-        base_dir: base_dir.into(),
-        ..RenderOptions::default()
-    };
-    render(&graph, &opts).expect("render")
+    render(&graph, &RenderOptions::default()).expect("render")
 }

@@ -1,14 +1,15 @@
-//! Configuration upload, start, seamless reload, stop and removal of a load balancer's
-//! HAProxy, with traffic through the VIP inside the test's namespace.
+//! Bundles applied, refused, reloaded only when they change, and removed; a load
+//! balancer's HAProxy started, reloaded seamlessly and stopped, with traffic through
+//! the VIP inside the test's namespace.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use krater_agent_api::{config_etag, ClientError, LbAction};
+use krater_agent_api::{AmphoraBundle, Applied, BundleStatus, ClientError, LbAction};
 
 use crate::graph;
-use crate::netns::{body_of, haproxy_pid, http_get, Member, Netns, Reaper};
-use crate::support::TestAgent;
+use crate::netns::{body_of, haproxy_pid, http_get, run, Member, Netns, Reaper};
+use crate::support::{bundle, TestAgent};
 
 const LB: &str = "10000000-0000-4000-8000-0000000000a1";
 const VIP: &str = "198.18.1.10";
@@ -57,8 +58,20 @@ fn status_of(err: ClientError) -> (u16, String, Option<String>) {
     }
 }
 
+/// The workers of HAProxy master `master`, sorted: a reload replaces them.
+fn workers(master: i32) -> Vec<i32> {
+    let children = std::fs::read_to_string(format!("/proc/{master}/task/{master}/children"))
+        .expect("children of the master");
+    let mut pids: Vec<i32> = children
+        .split_whitespace()
+        .map(|p| p.parse().expect("pid"))
+        .collect();
+    pids.sort_unstable();
+    pids
+}
+
 #[tokio::test]
-async fn config_start_reload_stop_delete() {
+async fn bundles_applied_checked_reloaded_and_removed() {
     let lb_ns = Netns::new("lb");
     // The VIP and the members live on the namespace's loopback.
     lb_ns.ip(&["addr", "add", "198.18.1.10/32", "dev", "lo"]);
@@ -72,11 +85,12 @@ async fn config_start_reload_stop_delete() {
         dir: agent.config.state_dir.clone(),
     };
     let client = &agent.client;
-    let base_dir = agent.state_dir_str();
+    let version = || async { client.bundle_status().await.expect("status").version };
     let vip80 = addr("198.18.1.10:80");
     let vip81 = addr("198.18.1.10:81");
 
     // Nothing yet.
+    assert_eq!(version().await, None);
     assert_eq!(client.get_haproxy_config(LB).await.expect("get"), None);
     let (status, message, _) = status_of(
         client
@@ -88,78 +102,99 @@ async fn config_start_reload_stop_delete() {
 
     // An invalid configuration is refused with haproxy's words.
     let (status, message, details) = status_of(
-        client
-            .upload_haproxy_config(LB, "global\n    no-such-keyword 1\n")
+        agent
+            .apply(&[(LB, "global\n    no-such-keyword 1\n")])
             .await
             .expect_err("invalid config"),
     );
     assert_eq!((status, message.as_str()), (400, "Invalid request"));
+    let details = details.unwrap_or_default();
     assert!(
-        details.as_deref().unwrap_or("").contains("no-such-keyword"),
-        "{details:?}"
+        details.contains("no-such-keyword") && details.contains(LB),
+        "{details}"
     );
+    assert_eq!(version().await, None);
     assert_eq!(client.get_haproxy_config(LB).await.expect("get"), None);
 
-    // A valid one is kept, with its MD5 as ETag.
-    let cfg1 = graph::config(LB, VIP, &[(80, "198.18.2.11", 8080)], &base_dir);
-    let etag = client
-        .upload_haproxy_config(LB, &cfg1)
-        .await
-        .expect("upload");
-    assert_eq!(etag, config_etag(cfg1.as_bytes()));
+    // A valid bundle is applied: HAProxy runs it, and its version is reported.
+    let cfg1 = graph::config(LB, VIP, &[(80, "198.18.2.11", 8080)]);
+    let bundle1 = bundle(&[(LB, &cfg1)]);
+    assert_eq!(
+        agent.apply(&[(LB, &cfg1)]).await.expect("apply"),
+        Applied::Sent
+    );
+    assert_eq!(version().await, Some(bundle1.version()));
     assert_eq!(
         client.get_haproxy_config(LB).await.expect("get").as_deref(),
         Some(cfg1.as_str())
     );
+    wait_for_body(&lb_ns.name, vip80, "/", "member-1").await;
+    let pid_file = agent.config.state_dir.join(LB).join("haproxy.pid");
+    let master = haproxy_pid(&pid_file).expect("master running");
+    let workers1 = workers(master);
+    assert!(!workers1.is_empty());
 
-    // A later invalid upload leaves it in place.
+    // The same bundle again: the client does not send it, and sent anyway it reloads
+    // nothing.
+    assert_eq!(
+        agent.apply(&[(LB, &cfg1)]).await.expect("apply"),
+        Applied::AlreadyRunning
+    );
+    let body = serde_json::to_vec(&bundle1).expect("json");
+    let (status, answer) = agent.raw_put("/1.0/bundle", body).await;
+    assert_eq!(status, 200, "{answer}");
+    let answer: BundleStatus = serde_json::from_str(&answer).expect("status");
+    assert_eq!(answer.version, Some(bundle1.version()));
+    // A reload would have forked new workers by now.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(workers(master), workers1, "the identical bundle reloaded");
+
+    // A bundle refused for one part leaves the running one untouched.
     let broken = cfg1.replace("balance roundrobin", "balance no-such-algorithm");
     assert_ne!(broken, cfg1);
     let (status, ..) = status_of(
-        client
-            .upload_haproxy_config(LB, &broken)
+        agent
+            .apply(&[(LB, &broken)])
             .await
             .expect_err("invalid config"),
     );
     assert_eq!(status, 400);
+    let mut bad_certificate = bundle(&[(LB, &cfg1)]);
+    bad_certificate
+        .certificates
+        .insert("listener.pem".into(), "not a certificate".into());
+    let (status, _, details) = status_of(
+        client
+            .ensure_bundle(&bad_certificate)
+            .await
+            .expect_err("not PEM"),
+    );
+    assert_eq!(status, 400);
+    assert!(
+        details
+            .as_deref()
+            .unwrap_or("")
+            .contains("certificate listener.pem"),
+        "{details:?}"
+    );
+    assert_eq!(version().await, Some(bundle1.version()));
     assert_eq!(
         client.get_haproxy_config(LB).await.expect("get").as_deref(),
         Some(cfg1.as_str())
     );
+    assert_eq!(workers(master), workers1, "a refused bundle reloaded");
+    assert_eq!(
+        get(&lb_ns.name, vip80, "/").await.as_deref(),
+        Ok("member-1")
+    );
 
-    // Unknown action.
-    let resp = agent
-        .raw_put(&format!("/1.0/loadbalancer/{LB}/restart"))
-        .await;
-    assert_eq!(resp, 400);
-
-    // Start: traffic through the VIP reaches the member.
-    client
-        .loadbalancer_action(LB, LbAction::Start)
-        .await
-        .expect("start");
-    wait_for_body(&lb_ns.name, vip80, "/", "member-1").await;
-    let pid_file = agent.config.state_dir.join(LB).join("haproxy.pid");
-    let master = haproxy_pid(&pid_file).expect("master running");
-    // Starting again changes nothing.
-    client
-        .loadbalancer_action(LB, LbAction::Start)
-        .await
-        .expect("start again");
-    assert_eq!(haproxy_pid(&pid_file), Some(master));
-
-    // Reload onto a changed configuration while a slow request is in flight: the
+    // A changed configuration is reloaded while a slow request is in flight: the
     // request completes, the new listener answers, the old one keeps answering.
     let cfg2 = graph::config(
         LB,
         VIP,
         &[(80, "198.18.2.11", 8080), (81, "198.18.2.12", 8080)],
-        &base_dir,
     );
-    client
-        .upload_haproxy_config(LB, &cfg2)
-        .await
-        .expect("upload 2");
     assert!(
         get(&lb_ns.name, vip81, "/").await.is_err(),
         "81 before reload"
@@ -167,10 +202,11 @@ async fn config_start_reload_stop_delete() {
     let ns_name = lb_ns.name.clone();
     let in_flight = tokio::task::spawn_blocking(move || http_get(&ns_name, vip80, "/slow"));
     tokio::time::sleep(Duration::from_millis(300)).await;
-    client
-        .loadbalancer_action(LB, LbAction::Reload)
-        .await
-        .expect("reload");
+    assert_eq!(
+        agent.apply(&[(LB, &cfg2)]).await.expect("apply 2"),
+        Applied::Sent
+    );
+    assert_eq!(version().await, Some(bundle(&[(LB, &cfg2)]).version()));
     wait_for_body(&lb_ns.name, vip81, "/", "member-2").await;
     assert_eq!(
         get(&lb_ns.name, vip80, "/").await.as_deref(),
@@ -182,26 +218,26 @@ async fn config_start_reload_stop_delete() {
         "the request in flight during the reload"
     );
     assert_eq!(haproxy_pid(&pid_file), Some(master), "same master");
+    // A new worker proves the reload; an old one may still drain a connection.
+    assert!(
+        workers(master).iter().any(|w| !workers1.contains(w)),
+        "the changed bundle did not reload"
+    );
     let state = std::fs::read_to_string(agent.config.state_dir.join(LB).join("servers-state"))
         .expect("servers-state");
     assert!(state.contains("198.18.2.11"), "saved state: {state}");
-    let last_good = std::fs::read_to_string(
-        agent
-            .config
-            .state_dir
-            .join(LB)
-            .join("haproxy.cfg.last-good"),
-    )
-    .expect("last good");
-    assert_eq!(last_good, cfg1);
 
     // HAProxy outlives the agent; a new agent on the same state finds it again.
     let agent = agent.restart().await;
+    let client = &agent.client;
+    assert_eq!(
+        client.bundle_status().await.expect("status").version,
+        Some(bundle(&[(LB, &cfg2)]).version())
+    );
     assert_eq!(
         get(&lb_ns.name, vip80, "/").await.as_deref(),
         Ok("member-1")
     );
-    let client = &agent.client;
 
     // Stop: the master is gone and the VIP refuses connections.
     client
@@ -218,6 +254,12 @@ async fn config_start_reload_stop_delete() {
         .await
         .expect("stop again");
 
+    // Unknown action.
+    let (status, _) = agent
+        .raw_put(&format!("/1.0/loadbalancer/{LB}/restart"), Vec::new())
+        .await;
+    assert_eq!(status, 400);
+
     // Reload of a stopped load balancer starts it.
     client
         .loadbalancer_action(LB, LbAction::Reload)
@@ -225,15 +267,56 @@ async fn config_start_reload_stop_delete() {
         .expect("reload = start");
     wait_for_body(&lb_ns.name, vip81, "/", "member-2").await;
 
-    // Delete stops it and removes its files; deleting again is fine.
-    client.delete_listeners(LB).await.expect("delete");
+    // A bundle without the load balancer stops it and removes its files.
+    assert_eq!(agent.apply(&[]).await.expect("empty"), Applied::Sent);
     assert!(
         get(&lb_ns.name, vip80, "/").await.is_err(),
-        "served after delete"
+        "served after removal"
     );
     assert!(!agent.config.state_dir.join(LB).exists());
     assert_eq!(client.get_haproxy_config(LB).await.expect("get"), None);
-    client.delete_listeners(LB).await.expect("delete again");
+}
+
+#[tokio::test]
+async fn nftables_rulesets_are_checked_and_loaded_in_the_namespace() {
+    let lb_ns = Netns::new("nf");
+    let agent = TestAgent::start(&lb_ns.name, None).await;
+    let client = &agent.client;
+    let with_ruleset = |ruleset: &str| AmphoraBundle {
+        nftables: Some(ruleset.to_owned()),
+        ..AmphoraBundle::default()
+    };
+
+    let (status, _, details) = status_of(
+        client
+            .ensure_bundle(&with_ruleset("table inet krater { no such thing }\n"))
+            .await
+            .expect_err("invalid ruleset"),
+    );
+    assert_eq!(status, 400);
+    assert!(
+        details
+            .as_deref()
+            .unwrap_or("")
+            .contains("nftables ruleset"),
+        "{details:?}"
+    );
+    assert_eq!(client.bundle_status().await.expect("status").version, None);
+
+    let ruleset = "table inet krater {\n    chain input {\n        type filter hook input priority 0;\n    }\n}\n";
+    client
+        .ensure_bundle(&with_ruleset(ruleset))
+        .await
+        .expect("valid ruleset");
+    let tables = run(
+        "ip",
+        &["netns", "exec", &lb_ns.name, "nft", "list", "tables"],
+    );
+    assert!(tables.contains("table inet krater"), "{tables}");
+    assert!(
+        !run("nft", &["list", "tables"]).contains("table inet krater"),
+        "loaded outside the namespace"
+    );
 }
 
 /// Whether `pid` is a process that has not exited (a zombie has).
@@ -264,22 +347,8 @@ async fn a_killed_haproxy_is_started_again_without_an_api_call() {
         dir: agent.config.state_dir.clone(),
     };
     let vip80 = addr("198.18.1.10:80");
-    let cfg = graph::config(
-        LB,
-        VIP,
-        &[(80, "198.18.2.11", 8080)],
-        &agent.state_dir_str(),
-    );
-    agent
-        .client
-        .upload_haproxy_config(LB, &cfg)
-        .await
-        .expect("upload");
-    agent
-        .client
-        .loadbalancer_action(LB, LbAction::Start)
-        .await
-        .expect("start");
+    let cfg = graph::config(LB, VIP, &[(80, "198.18.2.11", 8080)]);
+    agent.apply(&[(LB, &cfg)]).await.expect("apply");
     wait_for_body(&lb_ns.name, vip80, "/", "member-1").await;
     let pid_file = agent.config.state_dir.join(LB).join("haproxy.pid");
     let master = haproxy_pid(&pid_file).expect("master running");
@@ -336,17 +405,10 @@ async fn a_removed_monitor_address_takes_effect_at_the_reload() {
     let _reaper = Reaper {
         dir: agent.config.state_dir.clone(),
     };
-    let client = &agent.client;
     let socket = agent.config.state_dir.join(LB).join("haproxy.sock");
     let member = graph::id(4, 0);
     let status = || server_status(&socket, &member);
-    let plain = graph::checked_config(
-        LB,
-        VIP,
-        80,
-        &[("198.18.2.11", 8080)],
-        &agent.state_dir_str(),
-    );
+    let plain = graph::checked_config(LB, VIP, 80, &[("198.18.2.11", 8080)]);
     // Checks go to an address where nothing answers.
     let monitored = plain.replace(
         "198.18.2.11:8080 weight 1",
@@ -354,38 +416,23 @@ async fn a_removed_monitor_address_takes_effect_at_the_reload() {
     );
     assert_ne!(monitored, plain);
 
-    client
-        .upload_haproxy_config(LB, &plain)
-        .await
-        .expect("upload");
-    client
-        .loadbalancer_action(LB, LbAction::Start)
-        .await
-        .expect("start");
+    agent.apply(&[(LB, &plain)]).await.expect("apply");
     wait_until("the member UP", || status().as_deref() == Some("UP")).await;
 
-    client
-        .upload_haproxy_config(LB, &monitored)
+    agent
+        .apply(&[(LB, &monitored)])
         .await
-        .expect("upload with monitor address");
-    client
-        .loadbalancer_action(LB, LbAction::Reload)
-        .await
-        .expect("reload");
+        .expect("apply with monitor address");
     wait_until("the member DOWN (checked at 198.18.2.99)", || {
         status().is_some_and(|s| s.starts_with("DOWN"))
     })
     .await;
 
     // The monitor address removed: checks go to the member again.
-    client
-        .upload_haproxy_config(LB, &plain)
+    agent
+        .apply(&[(LB, &plain)])
         .await
-        .expect("upload without monitor address");
-    client
-        .loadbalancer_action(LB, LbAction::Reload)
-        .await
-        .expect("reload");
+        .expect("apply without monitor address");
     wait_until("the member UP again", || status().as_deref() == Some("UP")).await;
     wait_for_body(&lb_ns.name, addr("198.18.1.10:80"), "/", "member-1").await;
 }

@@ -13,7 +13,7 @@ use tokio::net::UdpSocket;
 
 use crate::graph;
 use crate::netns::{body_of, http_get, Member, Netns, Reaper};
-use crate::support::{TestAgent, HEARTBEAT_KEY};
+use crate::support::{bundle, TestAgent, HEARTBEAT_KEY};
 
 const LB: &str = "10000000-0000-4000-8000-0000000000b1";
 const VIP: &str = "198.18.1.10";
@@ -103,34 +103,21 @@ async fn heartbeats_report_statuses_and_counters() {
         next_seq: 0,
     };
 
-    // The first beat, sent when the agent starts, has no load balancer yet.
+    // The first beat, sent when the agent starts, has no load balancer and no
+    // bundle yet.
     let first = receiver.next().await;
     assert!(
-        first.listeners.is_empty() && first.pools.is_empty(),
+        first.listeners.is_empty() && first.pools.is_empty() && first.bundle_version.is_none(),
         "{first:?}"
     );
 
     let listener = graph::id(2, 0);
     let pool_key = format!("{}:{listener}", graph::id(3, 0));
     let (up, down) = (graph::id(4, 0), graph::id(4, 1));
-    let cfg = graph::checked_config(
-        LB,
-        VIP,
-        80,
-        &[("198.18.2.11", 8080), ("198.18.2.12", 8080)],
-        &agent.state_dir_str(),
-    );
+    let cfg = graph::checked_config(LB, VIP, 80, &[("198.18.2.11", 8080), ("198.18.2.12", 8080)]);
     assert!(cfg.contains(" check inter 1s fall 1"), "{cfg}");
-    agent
-        .client
-        .upload_haproxy_config(LB, &cfg)
-        .await
-        .expect("upload");
-    agent
-        .client
-        .loadbalancer_action(LB, LbAction::Start)
-        .await
-        .expect("start");
+    agent.apply(&[(LB, &cfg)]).await.expect("apply");
+    let version = bundle(&[(LB, &cfg)]).version();
 
     // The checks settle: the serving member UP, the stopped one DOWN.
     let want: BTreeMap<String, String> = [(up.clone(), "UP".into()), (down.clone(), "DOWN".into())]
@@ -146,6 +133,7 @@ async fn heartbeats_report_statuses_and_counters() {
     assert_eq!(settled.listeners[&listener].status, "OPEN");
     assert_eq!(settled.pools.len(), 1, "{settled:?}");
     assert_eq!(settled.pools[&pool_key].status, "UP");
+    assert_eq!(settled.bundle_version.as_deref(), Some(version.as_str()));
 
     // Three requests through the VIP, all served by the member that is up. Summed
     // over the beats, the deltas count them once.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use krater_agent::AgentConfig;
-use krater_agent_api::{AgentClient, ClientSettings};
+use krater_agent_api::{AgentClient, AmphoraBundle, Applied, ClientError, ClientSettings};
 use krater_certs::{
     CertAuthority, CONTROLLER_COMMON_NAME, DEFAULT_AMPHORA_CERT_VALIDITY,
     DEFAULT_CONTROLLER_CERT_VALIDITY,
@@ -15,6 +15,17 @@ use krater_certs::{
 use tempfile::TempDir;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
+
+/// A bundle of these HAProxy configurations, by load balancer id.
+pub fn bundle(haproxy: &[(&str, &str)]) -> AmphoraBundle {
+    AmphoraBundle {
+        haproxy: haproxy
+            .iter()
+            .map(|&(lb, cfg)| (lb.to_owned(), cfg.to_owned()))
+            .collect(),
+        ..AmphoraBundle::default()
+    }
+}
 
 /// The heartbeat key of test agents.
 pub const HEARTBEAT_KEY: &str = "test heartbeat key";
@@ -143,17 +154,14 @@ impl TestAgent {
         Self::spawn(self.config.clone(), self.pki.clone(), self.dir.clone()).await
     }
 
-    /// The state directory as the renderer wants it.
-    pub fn state_dir_str(&self) -> String {
-        self.config
-            .state_dir
-            .to_str()
-            .expect("UTF-8 path")
-            .to_owned()
+    /// Makes the agent run these HAProxy configurations, by load balancer id.
+    pub async fn apply(&self, haproxy: &[(&str, &str)]) -> Result<Applied, ClientError> {
+        self.client.ensure_bundle(&bundle(haproxy)).await
     }
 
-    /// `PUT <path>` with the controller's certificate; the status.
-    pub async fn raw_put(&self, path: &str) -> u16 {
+    /// `PUT <path>` with the controller's certificate and `body`; the status and the
+    /// answer.
+    pub async fn raw_put(&self, path: &str, body: Vec<u8>) -> (u16, String) {
         let http = reqwest::Client::builder()
             .use_preconfigured_tls((*self.pki.controller_tls()).clone())
             .resolve(&self.config.amphora_id, self.addr)
@@ -165,7 +173,9 @@ impl TestAgent {
             self.config.amphora_id,
             self.addr.port()
         );
-        http.put(url).send().await.expect("put").status().as_u16()
+        let answer = http.put(url).body(body).send().await.expect("put");
+        let status = answer.status().as_u16();
+        (status, answer.text().await.expect("answer"))
     }
 }
 

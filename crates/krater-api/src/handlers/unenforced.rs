@@ -7,9 +7,7 @@
 //! `noop_driver` provider has no data plane at all and takes everything, as Octavia's.
 
 use super::*;
-use krater_domain::{Listener, ListenerProtocol, Pool, PoolProtocol};
-
-const NOOP_PROVIDER: &str = "noop_driver";
+use krater_domain::{Listener, ListenerProtocol, Pool, PoolProtocol, NOOP_PROVIDER};
 
 /// Headers Octavia accepts on HTTP listeners but no amphora inserts.
 const HEADERS_NOT_INSERTED: &[&str] = &["X-Forwarded-IP", "X-Client-IP", "X-Real-IP"];

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use krater_render::{render, RenderOptions};
+use krater_render::{render, RenderOptions, LB_DIR_VAR, SERVER_STATE};
 
 use crate::cases;
 
@@ -66,13 +66,13 @@ fn haproxy() -> PathBuf {
     path
 }
 
-/// Runs `haproxy -c` on every golden file, its runtime paths moved into a temporary
-/// directory holding a server-state file without servers (what `show servers state`
-/// prints for a new load balancer); fails on errors and on warnings.
+/// Runs `haproxy -c` on every golden file as the agent does, with `KRATER_LB_DIR`
+/// naming a temporary directory that holds a server-state file without servers
+/// (what `show servers state` prints for a new load balancer); fails on errors and on
+/// warnings.
 #[test]
 fn golden_files_pass_haproxy_check() {
     let haproxy = haproxy();
-    let base = RenderOptions::default().base_dir;
     let mut files: Vec<PathBuf> = std::fs::read_dir(golden_dir())
         .expect("golden dir")
         .map(|e| e.expect("dir entry").path())
@@ -81,24 +81,15 @@ fn golden_files_pass_haproxy_check() {
     files.sort();
     assert_eq!(files.len(), cases::all().len(), "a golden file is missing");
 
-    let tmp = tempfile::tempdir().expect("temp dir");
-    let tmp_base = tmp.path().to_str().expect("UTF-8 temp dir");
-    for file in files {
-        let text = std::fs::read_to_string(&file)
-            .expect("read golden file")
-            .replace(&format!("{base}/"), &format!("{tmp_base}/"));
-        let state = text
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("server-state-file "))
-            .expect("server-state-file line");
-        let state = Path::new(state);
-        std::fs::create_dir_all(state.parent().expect("state dir")).expect("mkdir");
-        std::fs::write(state, "1\n# be_id be_name srv_id srv_name srv_addr\n")
-            .expect("write server state");
-        let cfg = tmp.path().join("haproxy.cfg");
-        std::fs::write(&cfg, &text).expect("write config");
-
+    let lb_dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        lb_dir.path().join(SERVER_STATE),
+        "1\n# be_id be_name srv_id srv_name srv_addr\n",
+    )
+    .expect("write server state");
+    for cfg in files {
         let out = Command::new(&haproxy)
+            .env(LB_DIR_VAR, lb_dir.path())
             .arg("-c")
             .arg("-f")
             .arg(&cfg)
@@ -112,12 +103,12 @@ fn golden_files_pass_haproxy_check() {
         assert!(
             out.status.success(),
             "haproxy -c rejects {}:\n{log}",
-            file.display()
+            cfg.display()
         );
         assert!(
             !log.contains("[WARNING]") && !log.contains("[ALERT]"),
             "haproxy -c warns about {}:\n{log}",
-            file.display()
+            cfg.display()
         );
     }
 }

@@ -137,17 +137,6 @@ fn ids_are_checked() {
 fn options_are_checked() {
     let g = http_lb();
     let opts = RenderOptions {
-        base_dir: "/var/lib/krater x".into(),
-        ..RenderOptions::default()
-    };
-    assert!(matches!(
-        render(&g, &opts),
-        Err(RenderError::UnsafeValue {
-            field: "options.base_dir",
-            ..
-        })
-    ));
-    let opts = RenderOptions {
         user: Some("nobody\n    daemon".into()),
         ..RenderOptions::default()
     };

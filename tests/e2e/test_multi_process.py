@@ -1,0 +1,134 @@
+"""The control plane as separate processes sharing one database, with real amphorae:
+two `krater api`, two `krater worker`, one `krater health-manager` and one
+`krater housekeeping`, as an operator runs them on several hosts, here on one SQLite
+file."""
+import re
+import threading
+import time
+
+import pytest
+
+from conftest import KRATER_BIN
+from control_plane import ControlPlane
+from netns import Run
+from test_dataplane import wait_until
+from test_saga import Scenario
+
+
+@pytest.fixture
+def plane(tmp_path):
+    run = Run()
+    control = ControlPlane(tmp_path, run)
+    control.upgrade()
+    try:
+        yield control
+    finally:
+        control.stop_all()
+        run.cleanup(KRATER_BIN)
+
+
+def start_every_role(plane):
+    apis = [plane.start_api("api-1", 9876), plane.start_api("api-2", 9877)]
+    for name in ("worker-1", "worker-2"):
+        plane.start("worker", name)
+    plane.start("health-manager", "health-manager")
+    plane.start("housekeeping", "housekeeping")
+    return apis
+
+
+def test_the_operator_workflow_alternates_between_two_apis_of_one_control_plane(plane):
+    api1, api2 = start_every_role(plane)
+    run = plane.run
+    api1.openstack("loadbalancer", "create", "--name", "lb1", "--vip-subnet-id",
+                   "public-subnet", "--wait")
+    api2.openstack("loadbalancer", "listener", "create", "--name", "listener1", "--protocol",
+                   "HTTP", "--protocol-port", "80", "--wait", "lb1")
+    api1.openstack("loadbalancer", "pool", "create", "--name", "pool1", "--lb-algorithm",
+                   "ROUND_ROBIN", "--listener", "listener1", "--protocol", "HTTP", "--wait")
+    api2.openstack("loadbalancer", "healthmonitor", "create", "--delay", "1",
+                   "--max-retries", "2", "--timeout", "1", "--type", "HTTP", "--url-path",
+                   "/healthcheck", "--wait", "pool1")
+    members = [run.add_member("m1", "198.18.2.20"), run.add_member("m2", "198.18.2.21")]
+    for api, member in zip((api1, api2), members):
+        api.openstack("loadbalancer", "member", "create", "--name", member["name"],
+                      "--subnet-id", "private-subnet", "--address", member["address"],
+                      "--protocol-port", "80", "--wait", "pool1")
+    vip = api2.openstack("loadbalancer", "show", "lb1", "-f", "json")["vip_address"]
+    assert {api1.curl(f"http://{vip}/") for _ in range(20)} == {"m1", "m2"}
+
+    def member_status(api, name):
+        return api.openstack("loadbalancer", "member", "show", "pool1", name, "-f",
+                             "json")["operating_status"]
+
+    wait_until(lambda: member_status(api1, "m2") == "ONLINE", 60, "m2 ONLINE")
+    run.stop_member(members[1])
+    wait_until(lambda: member_status(api2, "m2") == "ERROR", 60, "m2 ERROR")
+    assert {api1.curl(f"http://{vip}/") for _ in range(10)} == {"m1"}
+    api1.openstack("loadbalancer", "delete", "--cascade", "--wait", "lb1")
+
+
+def haproxy_servers(plane, lb_id):
+    """The servers of the HAProxy configuration the amphora runs: id → (address:port,
+    weight, disabled)."""
+    configs = list(plane.run.base_path.glob(f"*/bundle/{lb_id}/haproxy.cfg"))
+    assert len(configs) == 1, configs
+    servers = {}
+    for line in configs[0].read_text().splitlines():
+        found = re.match(r"\s+server (\S+) (\S+) weight (\d+)(.*)", line)
+        if found:
+            servers[found[1]] = (found[2], int(found[3]), " disabled" in found[4])
+    return servers
+
+
+def test_member_changes_through_both_apis_leave_the_amphora_as_the_api_shows(plane):
+    apis = start_every_role(plane)
+    scenario = Scenario(apis[0])
+    lb = scenario.build(with_pool=True)
+    scenario.wait_active([lb])
+    lb_id = scenario.lb(lb)["id"]
+    pool_id = scenario.get(f"/v2/lbaas/pools?name={lb}-p")["pools"][0]["id"]
+    subnet = scenario.subnet_id("private-subnet")
+    members = f"/v2/lbaas/pools/{pool_id}/members"
+    refused = []
+
+    def send(api, method, path, body=None):
+        """One change, sent again while the load balancer is busy (409), as a client
+        that waits for its turn does."""
+        deadline = time.time() + 120
+        while True:
+            answer = api.api(method, path, body) or {}
+            busy = answer.get("faultcode") == "Client" and "immutable" in answer.get(
+                "faultstring", "")
+            if not busy:
+                if answer.get("faultcode") == "Server":
+                    refused.append(answer)
+                return answer
+            assert time.time() < deadline, f"{method} {path} stayed 409"
+            time.sleep(0.05)
+
+    def client(api, offset):
+        made = []
+        for i in range(offset, 32, 2):
+            address = f"198.18.2.{30 + i}"
+            member = send(api, "POST", members, {"member": {
+                "address": address, "protocol_port": 80, "subnet_id": subnet}})["member"]
+            made.append(member["id"])
+            if i % 3 == 0:
+                send(api, "PUT", f"{members}/{member['id']}", {"member": {"weight": 7}})
+            if i % 4 == 0:
+                send(api, "DELETE", f"{members}/{made.pop(0)}")
+
+    threads = [threading.Thread(target=client, args=(api, offset))
+               for offset, api in enumerate(apis)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not refused, refused
+    scenario.wait_active([lb])
+
+    shown = {m["id"]: (f"{m['address']}:{m['protocol_port']}", m["weight"],
+                       not m["admin_state_up"])
+             for m in scenario.get(members)["members"]}
+    assert all(m["provisioning_status"] == "ACTIVE" for m in scenario.get(members)["members"])
+    assert haproxy_servers(plane, lb_id) == shown
