@@ -7,7 +7,6 @@ use krater_db::{Db, PortRequest};
 use krater_domain::flow::Flow;
 use krater_domain::*;
 use krater_drivers::{LocalNetworks, Subnet};
-use std::net::IpAddr;
 use std::sync::Arc;
 
 /// What a task needs.
@@ -152,6 +151,9 @@ async fn port_on(
     device: &str,
     owner: &str,
 ) -> Result<Port, FlowError> {
+    if let Some(port) = ctx.drivers.network.made_up_port(subnet, device) {
+        return Ok(port);
+    }
     let mut tx = ctx.db.begin().await?;
     if let Some(port) = tx
         .ports_of_device(device)
@@ -170,7 +172,11 @@ async fn port_on(
         name: &name,
     };
     let port = tx
-        .allocate_port(request, subnet.pool().map(IpAddr::V4))
+        .allocate_port(
+            request,
+            subnet.allocation_start..=subnet.allocation_end,
+            &subnet.reserved_addresses(),
+        )
         .await?
         .ok_or_else(|| FlowError::Other(format!("no free address on subnet {}", subnet.id)))?;
     tx.commit().await?;

@@ -170,39 +170,14 @@ pub async fn create(
     };
     let graph = graph::parse(&input, &state, &owner)?;
     let mut tx = state.db.begin().await?;
-    let name_of_port = format!("krater-lb-{id}");
-    let request = krater_db::PortRequest {
-        network_id: &subnet.network_id,
-        subnet_id: &subnet.id,
-        device_owner: "krater:vip",
-        device_id: &id,
-        name: &name_of_port,
+    let (address, port_id) = if provider == unenforced::NOOP_PROVIDER {
+        // Octavia's noop driver takes no address: the one asked for, else a made-up one.
+        let address = requested.unwrap_or_else(|| subnet.made_up_address());
+        (address.to_string(), uuid::Uuid::new_v4().to_string())
+    } else {
+        let port = allocate_vip(&state, &mut tx, subnet, &id, requested).await?;
+        (port.ip_address, port.id)
     };
-    let candidates: Vec<IpAddr> = match requested {
-        Some(ip) => vec![IpAddr::V4(ip)],
-        None => subnet
-            .pool()
-            .filter(|ip| subnet.reserved_role(*ip).is_none())
-            .map(IpAddr::V4)
-            .filter(|ip| !state.is_reserved_ip(*ip))
-            .collect(),
-    };
-    let in_use =
-        |what: &str| ApiError::conflict(format!("The VIP IP address is already in use: {what}"));
-    let port = match tx.allocate_port(request, candidates.into_iter()).await {
-        Ok(Some(port)) => port,
-        Ok(None) | Err(DbError::Duplicate(_)) => {
-            return Err(match requested {
-                Some(ip) => in_use(&ip.to_string()),
-                None => ApiError::conflict(format!(
-                    "No more IP addresses available on subnet {}.",
-                    subnet.id
-                )),
-            })
-        }
-        Err(other) => return Err(other.into()),
-    };
-    let address = port.ip_address.clone();
     let lb = LoadBalancer {
         id: id.clone(),
         project_id,
@@ -215,7 +190,7 @@ pub async fn create(
         topology: Topology::Single,
         vip: Vip {
             ip_address: Some(address),
-            port_id: Some(port.id.clone()),
+            port_id: Some(port_id),
             subnet_id: Some(subnet.id.clone()),
             network_id: Some(subnet.network_id.clone()),
             qos_policy_id: None,
@@ -306,6 +281,49 @@ fn check_additional_vips(
         provider,
         "additional_vips are not available yet.",
     ))
+}
+
+/// Takes the VIP's port on `subnet`: exactly `requested`, else the first free address
+/// that is not reserved.
+async fn allocate_vip(
+    state: &AppState,
+    tx: &mut Tx,
+    subnet: &krater_drivers::Subnet,
+    lb_id: &str,
+    requested: Option<std::net::Ipv4Addr>,
+) -> ApiResult<Port> {
+    let name_of_port = format!("krater-lb-{lb_id}");
+    let request = krater_db::PortRequest {
+        network_id: &subnet.network_id,
+        subnet_id: &subnet.id,
+        device_owner: "krater:vip",
+        device_id: lb_id,
+        name: &name_of_port,
+    };
+    let mut excluded = subnet.reserved_addresses();
+    excluded.extend(
+        state
+            .config
+            .networking
+            .reserved_ips
+            .iter()
+            .filter_map(|ip| ip.parse::<std::net::Ipv4Addr>().ok()),
+    );
+    let pool = match requested {
+        Some(ip) => ip..=ip,
+        None => subnet.allocation_start..=subnet.allocation_end,
+    };
+    match tx.allocate_port(request, pool, &excluded).await {
+        Ok(Some(port)) => Ok(port),
+        Ok(None) | Err(DbError::Duplicate(_)) => Err(match requested {
+            Some(ip) => ApiError::conflict(format!("The VIP IP address is already in use: {ip}")),
+            None => ApiError::conflict(format!(
+                "No more IP addresses available on subnet {}.",
+                subnet.id
+            )),
+        }),
+        Err(other) => Err(other.into()),
+    }
 }
 
 fn no_vip() -> ApiError {

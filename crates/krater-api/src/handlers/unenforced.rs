@@ -9,7 +9,7 @@
 use super::*;
 use krater_domain::{Listener, ListenerProtocol, Pool, PoolProtocol};
 
-const NOOP_PROVIDER: &str = "noop_driver";
+pub(super) const NOOP_PROVIDER: &str = "noop_driver";
 
 /// Headers Octavia accepts on HTTP listeners but no amphora inserts.
 const HEADERS_NOT_INSERTED: &[&str] = &["X-Forwarded-IP", "X-Client-IP", "X-Real-IP"];
