@@ -9,10 +9,12 @@
 //! Only this crate knows SQL.
 
 mod jobs;
+mod listing;
 mod rows;
 mod schema;
 
 pub use jobs::{Job, JobState};
+pub use listing::{Collection, ListQuery, Relation, Scope, TagFilters};
 pub use rows::{PortRequest, Table};
 
 use krater_domain::{status::Transition, ProvisioningStatus, Timestamp};
@@ -37,6 +39,9 @@ pub enum DbError {
     /// A uniqueness constraint refused the write.
     #[error("duplicate entry: {0}")]
     Duplicate(String),
+    /// A list's marker is not an object of the list.
+    #[error("Supplied pagination marker '{0}' is not valid.")]
+    BadMarker(String),
     #[error("stored value is corrupt: {0}")]
     Corrupt(String),
     #[error(transparent)]

@@ -170,7 +170,7 @@ fn get_opt_enum<T: std::str::FromStr>(row: &AnyRow, column: &str) -> Result<Opti
         .transpose()
 }
 
-fn load_balancer_from(row: &AnyRow) -> Result<LoadBalancer> {
+pub(crate) fn load_balancer_from(row: &AnyRow) -> Result<LoadBalancer> {
     Ok(LoadBalancer {
         id: row.try_get("id")?,
         project_id: row.try_get("project_id")?,
@@ -220,7 +220,7 @@ fn load_balancer_values(lb: &LoadBalancer) -> Vec<(&'static str, Val)> {
     ]
 }
 
-fn listener_from(row: &AnyRow) -> Result<Listener> {
+pub(crate) fn listener_from(row: &AnyRow) -> Result<Listener> {
     Ok(Listener {
         id: row.try_get("id")?,
         project_id: row.try_get("project_id")?,
@@ -275,7 +275,7 @@ fn listener_values(l: &Listener) -> Vec<(&'static str, Val)> {
     values
 }
 
-fn pool_from(row: &AnyRow) -> Result<Pool> {
+pub(crate) fn pool_from(row: &AnyRow) -> Result<Pool> {
     let session_persistence = match get_opt_enum(row, "sp_type")? {
         Some(kind) => Some(SessionPersistence {
             kind,
@@ -343,7 +343,7 @@ fn pool_values(p: &Pool) -> Vec<(&'static str, Val)> {
     values
 }
 
-fn member_from(row: &AnyRow) -> Result<Member> {
+pub(crate) fn member_from(row: &AnyRow) -> Result<Member> {
     let weight: i64 = row.try_get("weight")?;
     Ok(Member {
         id: row.try_get("id")?,
@@ -391,7 +391,7 @@ fn member_values(m: &Member) -> Vec<(&'static str, Val)> {
     ]
 }
 
-fn health_monitor_from(row: &AnyRow) -> Result<HealthMonitor> {
+pub(crate) fn health_monitor_from(row: &AnyRow) -> Result<HealthMonitor> {
     Ok(HealthMonitor {
         id: row.try_get("id")?,
         project_id: row.try_get("project_id")?,
@@ -447,7 +447,7 @@ fn health_monitor_values(h: &HealthMonitor) -> Vec<(&'static str, Val)> {
     ]
 }
 
-fn amphora_from(row: &AnyRow) -> Result<Amphora> {
+pub(crate) fn amphora_from(row: &AnyRow) -> Result<Amphora> {
     Ok(Amphora {
         id: row.try_get("id")?,
         load_balancer_id: row.try_get("load_balancer_id")?,
