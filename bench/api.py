@@ -60,6 +60,14 @@ def fill(subnet_id, start, end):
         t.start()
     for t in threads:
         t.join()
+    settle()
+
+
+def settle():
+    """Waits until the worker has made every load balancer ACTIVE (it shares the database)."""
+    conn = connect()
+    while call(conn, "GET", "/v2/lbaas/loadbalancers?provisioning_status=PENDING_CREATE&limit=1")[1]["loadbalancers"]:
+        time.sleep(0.2)
 
 
 def rate(path):
@@ -91,6 +99,7 @@ def main():
         one = create(conn, subnet_id, n)
     posts = 100 / (time.monotonic() - began)
     print(f"POST create (sequential, noop_driver): {posts:8.1f} /s")
+    settle()
     figures = {}
     for stored in (100, 10_000):
         if stored > 100:
