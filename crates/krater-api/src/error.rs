@@ -99,6 +99,7 @@ impl From<DbError> for ApiError {
         match err {
             DbError::NotFound { .. } => Self::not_found(err.to_string()),
             DbError::Immutable { .. } => Self::conflict(err.to_string()),
+            DbError::BadMarker(_) => Self::bad_request(err.to_string()),
             DbError::Duplicate(_) => Self::conflict("Already an entity with that specified id."),
             DbError::Corrupt(_)
             | DbError::Sql(_)

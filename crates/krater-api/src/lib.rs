@@ -19,7 +19,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use krater_config::Config;
-use krater_db::Db;
+use krater_db::{Db, Scope};
 use krater_drivers::LocalNetworks;
 use std::sync::Arc;
 
@@ -43,10 +43,13 @@ impl AppState {
     }
 }
 
-/// The caller, as far as noauth knows it.
+/// Who calls: a project and its roles, as Keystone's middleware passes them on
+/// (`X-Project-Id`, `X-Roles`). noauth trusts the headers.
 pub(crate) struct Caller {
     /// From X-Project-Id (or X-Tenant-Id), else the configured default project.
     pub project_id: String,
+    /// From X-Roles (comma-separated); `None` when the request names none.
+    pub roles: Option<Vec<String>>,
 }
 
 impl Caller {
@@ -62,6 +65,24 @@ impl Caller {
             project_id: header("x-project-id")
                 .or_else(|| header("x-tenant-id"))
                 .unwrap_or_else(|| state.config.api_settings.default_project_id.clone()),
+            roles: header("x-roles").map(|roles| {
+                roles
+                    .split(',')
+                    .map(|r| r.trim().to_ascii_lowercase())
+                    .filter(|r| !r.is_empty())
+                    .collect()
+            }),
+        }
+    }
+
+    /// Whose objects the caller reaches: an admin every project's; a caller with roles
+    /// but not `admin` only its own. Without roles (noauth, as so far) every project's.
+    pub(crate) fn scope(&self) -> Scope {
+        match &self.roles {
+            Some(roles) if !roles.iter().any(|r| r == "admin") => {
+                Scope::Project(self.project_id.clone())
+            }
+            _ => Scope::All,
         }
     }
 }

@@ -1,12 +1,14 @@
 //! Renders domain objects as Octavia's response bodies.
 //!
-//! A [`Catalog`] holds the rows that references are computed from (a load
-//! balancer's listeners, a pool's members, …), read once per request.
+//! [`References`] holds the ids that views refer to (a load balancer's listeners, a
+//! pool's members, …), read per page by indexed queries.
 
+use crate::query::wants;
 use krater_api_types as wire;
-use krater_db::Tx;
+use krater_db::{Relation, Tx};
 use krater_domain::*;
 use serde_json::Value;
+use std::collections::HashMap;
 
 pub fn ts(t: Timestamp) -> String {
     t.format("%Y-%m-%dT%H:%M:%S").to_string()
@@ -20,37 +22,94 @@ fn text(s: &Option<String>) -> String {
     s.clone().unwrap_or_default()
 }
 
-/// Every visible object, for computing references.
-pub struct Catalog {
-    pub load_balancers: Vec<LoadBalancer>,
-    pub listeners: Vec<Listener>,
-    pub pools: Vec<Pool>,
-    pub members: Vec<Member>,
-    pub health_monitors: Vec<HealthMonitor>,
+/// The ids a load balancer or pool view refers to, read for one page of objects by
+/// indexed queries (only those the `fields` selection shows).
+#[derive(Default)]
+pub struct References {
+    listeners_of_lb: HashMap<String, Vec<String>>,
+    pools_of_lb: HashMap<String, Vec<String>>,
+    listeners_of_pool: HashMap<String, Vec<String>>,
+    members_of_pool: HashMap<String, Vec<String>>,
+    monitor_of_pool: HashMap<String, Vec<String>>,
 }
 
-impl Catalog {
-    pub async fn load(tx: &mut Tx) -> krater_db::Result<Self> {
-        let pools = tx.pools().await?;
-        let mut members = Vec::new();
-        for pool in &pools {
-            members.extend(tx.members_of(&pool.id).await?);
+async fn related(
+    tx: &mut Tx,
+    relation: Relation,
+    parents: &[String],
+    shown: bool,
+) -> krater_db::Result<HashMap<String, Vec<String>>> {
+    let mut map: HashMap<String, Vec<String>> = HashMap::new();
+    if shown {
+        for (parent, id) in tx.related_ids(relation, parents).await? {
+            map.entry(parent).or_default().push(id);
         }
+    }
+    Ok(map)
+}
+
+fn refs(map: &HashMap<String, Vec<String>>, parent: &str) -> Vec<wire::IdRef> {
+    ids(map.get(parent).into_iter().flatten())
+}
+
+impl References {
+    /// What the views of `lbs` show: their listeners and pools.
+    pub async fn of_load_balancers(
+        tx: &mut Tx,
+        lbs: &[LoadBalancer],
+        fields: &[String],
+    ) -> krater_db::Result<Self> {
+        let parents: Vec<String> = lbs.iter().map(|lb| lb.id.clone()).collect();
         Ok(Self {
-            load_balancers: tx.load_balancers().await?,
-            listeners: tx.listeners().await?,
-            pools,
-            members,
-            health_monitors: tx.health_monitors().await?,
+            listeners_of_lb: related(
+                tx,
+                Relation::ListenersOfLoadBalancer,
+                &parents,
+                wants(fields, "listeners"),
+            )
+            .await?,
+            pools_of_lb: related(
+                tx,
+                Relation::PoolsOfLoadBalancer,
+                &parents,
+                wants(fields, "pools"),
+            )
+            .await?,
+            ..Self::default()
         })
     }
 
-    /// Listeners whose default pool is `pool_id`.
-    fn listeners_using(&self, pool_id: &str) -> impl Iterator<Item = &Listener> {
-        let pool_id = pool_id.to_string();
-        self.listeners
-            .iter()
-            .filter(move |l| l.default_pool_id.as_deref() == Some(pool_id.as_str()))
+    /// What the views of `pools` show: the listeners using them, members, monitor.
+    pub async fn of_pools(
+        tx: &mut Tx,
+        pools: &[Pool],
+        fields: &[String],
+    ) -> krater_db::Result<Self> {
+        let parents: Vec<String> = pools.iter().map(|p| p.id.clone()).collect();
+        Ok(Self {
+            listeners_of_pool: related(
+                tx,
+                Relation::ListenersOfDefaultPool,
+                &parents,
+                wants(fields, "listeners"),
+            )
+            .await?,
+            members_of_pool: related(
+                tx,
+                Relation::MembersOfPool,
+                &parents,
+                wants(fields, "members"),
+            )
+            .await?,
+            monitor_of_pool: related(
+                tx,
+                Relation::MonitorOfPool,
+                &parents,
+                wants(fields, "healthmonitor_id"),
+            )
+            .await?,
+            ..Self::default()
+        })
     }
 
     pub fn load_balancer(&self, lb: &LoadBalancer) -> wire::LoadBalancer {
@@ -73,115 +132,12 @@ impl Catalog {
             vip_sg_ids: vec![],
             vip_vnic_type: "normal".into(),
             additional_vips: vec![],
-            listeners: ids(self
-                .listeners
-                .iter()
-                .filter(|l| l.load_balancer_id == lb.id)
-                .map(|l| &l.id)),
-            pools: ids(self
-                .pools
-                .iter()
-                .filter(|p| p.load_balancer_id == lb.id)
-                .map(|p| &p.id)),
+            listeners: refs(&self.listeners_of_lb, &lb.id),
+            pools: refs(&self.pools_of_lb, &lb.id),
             provider: lb.provider.clone(),
             flavor_id: lb.flavor_id.clone(),
             availability_zone: lb.availability_zone.clone(),
             tags: lb.tags.clone(),
-        }
-    }
-
-    /// A load balancer as its create answers it (Octavia's "full" response): its
-    /// listeners and pools as whole objects, each pool with its members and monitor,
-    /// without the back references that the nesting makes redundant.
-    pub fn full_load_balancer(&self, lb: &LoadBalancer) -> Value {
-        let without = |object: Value, keys: &[&str]| match object {
-            Value::Object(mut map) => {
-                for key in keys {
-                    map.remove(*key);
-                }
-                Value::Object(map)
-            }
-            other => other,
-        };
-        let listeners: Vec<Value> = self
-            .listeners
-            .iter()
-            .filter(|l| l.load_balancer_id == lb.id)
-            .map(|l| without(to_value(self.listener(l)), &["loadbalancers"]))
-            .collect();
-        let pools: Vec<Value> = self
-            .pools
-            .iter()
-            .filter(|p| p.load_balancer_id == lb.id)
-            .map(|p| {
-                let mut pool = without(
-                    to_value(self.pool(p)),
-                    &["loadbalancers", "healthmonitor_id"],
-                );
-                let members: Vec<Value> = self
-                    .members
-                    .iter()
-                    .filter(|m| m.pool_id == p.id)
-                    .map(|m| to_value(member(m)))
-                    .collect();
-                let monitor = self
-                    .health_monitors
-                    .iter()
-                    .find(|h| h.pool_id == p.id)
-                    .map(|h| without(to_value(health_monitor(h)), &["pools"]));
-                pool["members"] = Value::from(members);
-                pool["healthmonitor"] = monitor.unwrap_or(Value::Null);
-                pool
-            })
-            .collect();
-        let mut value = to_value(self.load_balancer(lb));
-        value["listeners"] = Value::from(listeners);
-        value["pools"] = Value::from(pools);
-        value
-    }
-
-    pub fn listener(&self, l: &Listener) -> wire::Listener {
-        wire::Listener {
-            id: l.id.clone(),
-            name: text(&l.name),
-            description: text(&l.description),
-            provisioning_status: l.provisioning_status.to_string(),
-            operating_status: l.operating_status.to_string(),
-            admin_state_up: l.admin_state_up,
-            protocol: l.protocol.to_string(),
-            protocol_port: l.protocol_port,
-            connection_limit: l.connection_limit,
-            default_tls_container_ref: None,
-            sni_container_refs: vec![],
-            project_id: l.project_id.clone(),
-            tenant_id: l.project_id.clone(),
-            default_pool_id: l.default_pool_id.clone(),
-            l7policies: vec![],
-            insert_headers: l
-                .insert_headers
-                .iter()
-                .map(|(k, v)| (k.clone(), Value::from(v.clone())))
-                .collect(),
-            created_at: ts(l.created_at),
-            updated_at: l.updated_at.map(ts),
-            loadbalancers: vec![wire::IdRef {
-                id: l.load_balancer_id.clone(),
-            }],
-            timeout_client_data: l.timeout_client_data,
-            timeout_member_connect: l.timeout_member_connect,
-            timeout_member_data: l.timeout_member_data,
-            timeout_tcp_inspect: l.timeout_tcp_inspect,
-            tags: l.tags.clone(),
-            client_ca_tls_container_ref: None,
-            client_authentication: "NONE".into(),
-            client_crl_container_ref: None,
-            allowed_cidrs: (!l.allowed_cidrs.is_empty()).then(|| l.allowed_cidrs.clone()),
-            tls_ciphers: l.tls.ciphers.clone(),
-            tls_versions: l.tls.versions.clone(),
-            alpn_protocols: l.tls.alpn_protocols.clone(),
-            hsts_max_age: None,
-            hsts_include_subdomains: false,
-            hsts_preload: false,
         }
     }
 
@@ -208,19 +164,14 @@ impl Catalog {
             loadbalancers: vec![wire::IdRef {
                 id: p.load_balancer_id.clone(),
             }],
-            listeners: ids(self.listeners_using(&p.id).map(|l| &l.id)),
+            listeners: refs(&self.listeners_of_pool, &p.id),
             created_at: ts(p.created_at),
             updated_at: p.updated_at.map(ts),
             healthmonitor_id: self
-                .health_monitors
-                .iter()
-                .find(|h| h.pool_id == p.id)
-                .map(|h| h.id.clone()),
-            members: ids(self
-                .members
-                .iter()
-                .filter(|m| m.pool_id == p.id)
-                .map(|m| &m.id)),
+                .monitor_of_pool
+                .get(&p.id)
+                .and_then(|ids| ids.first().cloned()),
+            members: refs(&self.members_of_pool, &p.id),
             tags: p.tags.clone(),
             tls_container_ref: None,
             ca_tls_container_ref: None,
@@ -230,6 +181,115 @@ impl Catalog {
             tls_versions: p.tls.versions.clone(),
             alpn_protocols: p.tls.alpn_protocols.clone(),
         }
+    }
+}
+
+/// A load balancer as its create answers it (Octavia's "full" response): its
+/// listeners and pools as whole objects, each pool with its members and monitor,
+/// without the back references that the nesting makes redundant.
+pub fn full_load_balancer(graph: &LoadBalancerGraph) -> Value {
+    let without = |object: Value, keys: &[&str]| match object {
+        Value::Object(mut map) => {
+            for key in keys {
+                map.remove(*key);
+            }
+            Value::Object(map)
+        }
+        other => other,
+    };
+    let lb = &graph.load_balancer;
+    let mut references = References::default();
+    for l in &graph.listeners {
+        references
+            .listeners_of_lb
+            .entry(lb.id.clone())
+            .or_default()
+            .push(l.id.clone());
+        if let Some(pool_id) = &l.default_pool_id {
+            let using = references.listeners_of_pool.entry(pool_id.clone());
+            using.or_default().push(l.id.clone());
+        }
+    }
+    let listeners: Vec<Value> = graph
+        .listeners
+        .iter()
+        .map(|l| without(to_value(listener(l)), &["loadbalancers"]))
+        .collect();
+    let pools: Vec<Value> = graph
+        .pools
+        .iter()
+        .map(|pg| {
+            references
+                .pools_of_lb
+                .entry(lb.id.clone())
+                .or_default()
+                .push(pg.pool.id.clone());
+            let members: Vec<Value> = pg.members.iter().map(|m| to_value(member(m))).collect();
+            references.members_of_pool.insert(
+                pg.pool.id.clone(),
+                pg.members.iter().map(|m| m.id.clone()).collect(),
+            );
+            let mut pool = without(
+                to_value(references.pool(&pg.pool)),
+                &["loadbalancers", "healthmonitor_id"],
+            );
+            let monitor = pg
+                .health_monitor
+                .as_ref()
+                .map(|h| without(to_value(health_monitor(h)), &["pools"]));
+            pool["members"] = Value::from(members);
+            pool["healthmonitor"] = monitor.unwrap_or(Value::Null);
+            pool
+        })
+        .collect();
+    let mut value = to_value(references.load_balancer(lb));
+    value["listeners"] = Value::from(listeners);
+    value["pools"] = Value::from(pools);
+    value
+}
+
+pub fn listener(l: &Listener) -> wire::Listener {
+    wire::Listener {
+        id: l.id.clone(),
+        name: text(&l.name),
+        description: text(&l.description),
+        provisioning_status: l.provisioning_status.to_string(),
+        operating_status: l.operating_status.to_string(),
+        admin_state_up: l.admin_state_up,
+        protocol: l.protocol.to_string(),
+        protocol_port: l.protocol_port,
+        connection_limit: l.connection_limit,
+        default_tls_container_ref: None,
+        sni_container_refs: vec![],
+        project_id: l.project_id.clone(),
+        tenant_id: l.project_id.clone(),
+        default_pool_id: l.default_pool_id.clone(),
+        l7policies: vec![],
+        insert_headers: l
+            .insert_headers
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::from(v.clone())))
+            .collect(),
+        created_at: ts(l.created_at),
+        updated_at: l.updated_at.map(ts),
+        loadbalancers: vec![wire::IdRef {
+            id: l.load_balancer_id.clone(),
+        }],
+        timeout_client_data: l.timeout_client_data,
+        timeout_member_connect: l.timeout_member_connect,
+        timeout_member_data: l.timeout_member_data,
+        timeout_tcp_inspect: l.timeout_tcp_inspect,
+        tags: l.tags.clone(),
+        client_ca_tls_container_ref: None,
+        client_authentication: "NONE".into(),
+        client_crl_container_ref: None,
+        allowed_cidrs: (!l.allowed_cidrs.is_empty()).then(|| l.allowed_cidrs.clone()),
+        tls_ciphers: l.tls.ciphers.clone(),
+        tls_versions: l.tls.versions.clone(),
+        alpn_protocols: l.tls.alpn_protocols.clone(),
+        hsts_max_age: None,
+        hsts_include_subdomains: false,
+        hsts_preload: false,
     }
 }
 

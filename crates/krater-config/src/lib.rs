@@ -147,7 +147,7 @@ pub struct HealthManager {
 impl Default for HealthManager {
     fn default() -> Self {
         Self {
-            bind_ip: "198.18.0.1".into(),
+            bind_ip: "198.19.0.1".into(),
             bind_port: DEFAULT_HEARTBEAT_PORT,
             heartbeat_interval: 2,
             heartbeat_key_file: None,
@@ -238,10 +238,11 @@ impl Default for Networking {
             management: NetworkConfig {
                 name: "lb-mgmt-net".into(),
                 subnet_name: "lb-mgmt-subnet".into(),
-                cidr: "198.18.0.0/24".into(),
-                gateway_ip: "198.18.0.1".into(),
-                allocation_start: "198.18.0.10".into(),
-                allocation_end: "198.18.0.250".into(),
+                // Room for 4,000 amphorae, apart from the public and private subnets.
+                cidr: "198.19.0.0/20".into(),
+                gateway_ip: "198.19.0.1".into(),
+                allocation_start: "198.19.0.10".into(),
+                allocation_end: "198.19.15.250".into(),
                 bridge: "kr-mgmt".into(),
             },
             reserved_ips: vec!["169.254.169.254".into()],

@@ -13,7 +13,6 @@ use crate::{finalize, Drivers, FlowError};
 use krater_db::{Db, Lease, PortRequest, Tx};
 use krater_domain::*;
 use krater_drivers::{LocalNetworks, Subnet};
-use std::net::IpAddr;
 use std::sync::Arc;
 
 /// What a task needs.
@@ -152,7 +151,7 @@ async fn create_amphora(ctx: &Context, id: &str, role: AmphoraRole) -> Result<Tx
         };
         tx.save_amphora(&amphora).await?;
     }
-    port_in(&mut tx, mgmt_subnet, id, "krater:amphora-mgmt").await?;
+    port_in(ctx, &mut tx, mgmt_subnet, id, "krater:amphora-mgmt").await?;
     Ok(tx)
 }
 
@@ -164,13 +163,10 @@ async fn boot_amphora(ctx: &Context, id: &str) -> Result<Tx, FlowError> {
             .management
             .as_ref()
             .ok_or_else(|| FlowError::Other("no management network is configured".into()))?;
+        // Recorded (or made up) by create_amphora.
         let management = {
             let mut tx = ctx.db.begin().await?;
-            tx.ports_of_device(id)
-                .await?
-                .into_iter()
-                .find(|p| p.subnet_id == mgmt_subnet.id)
-                .ok_or_else(|| FlowError::Other(format!("amphora {id} has no management port")))?
+            port_in(ctx, &mut tx, mgmt_subnet, id, "krater:amphora-mgmt").await?
         };
         let instance = ctx.drivers.compute.build(&amphora, &management).await?;
         amphora.compute_id = Some(instance.compute_id);
@@ -185,13 +181,18 @@ async fn boot_amphora(ctx: &Context, id: &str) -> Result<Tx, FlowError> {
     Ok(tx)
 }
 
-/// The port of `device` on `subnet` inside `tx`, allocated when it has none yet.
+/// The port of `device` on `subnet` inside `tx`, allocated when it has none yet (or
+/// made up by a network driver that takes no address, noop).
 async fn port_in(
+    ctx: &Context,
     tx: &mut Tx,
     subnet: &Subnet,
     device: &str,
     owner: &str,
 ) -> Result<Port, FlowError> {
+    if let Some(port) = ctx.drivers.network.made_up_port(subnet, device) {
+        return Ok(port);
+    }
     if let Some(port) = tx
         .ports_of_device(device)
         .await?
@@ -208,9 +209,13 @@ async fn port_in(
         device_id: device,
         name: &name,
     };
-    tx.allocate_port(request, subnet.pool().map(IpAddr::V4))
-        .await?
-        .ok_or_else(|| FlowError::Other(format!("no free address on subnet {}", subnet.id)))
+    tx.allocate_port(
+        request,
+        subnet.allocation_start..=subnet.allocation_end,
+        &subnet.reserved_addresses(),
+    )
+    .await?
+    .ok_or_else(|| FlowError::Other(format!("no free address on subnet {}", subnet.id)))
 }
 
 /// The port of `device` on `subnet`, allocated and committed when it has none yet,
@@ -222,7 +227,7 @@ async fn port_on(
     owner: &str,
 ) -> Result<Port, FlowError> {
     let mut tx = ctx.write().await?;
-    let port = port_in(&mut tx, subnet, device, owner).await?;
+    let port = port_in(ctx, &mut tx, subnet, device, owner).await?;
     tx.commit().await?;
     Ok(port)
 }

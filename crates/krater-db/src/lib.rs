@@ -12,11 +12,13 @@
 
 mod housekeeping;
 mod jobs;
+mod listing;
 mod rows;
 mod schema;
 
 pub use housekeeping::Purged;
 pub use jobs::{Job, JobState, Lease};
+pub use listing::{Collection, ListQuery, Relation, Scope, TagFilters};
 pub use rows::{PortRequest, Table};
 
 use krater_domain::{status::Transition, ProvisioningStatus, Timestamp};
@@ -43,6 +45,9 @@ pub enum DbError {
     /// A uniqueness constraint refused the write.
     #[error("duplicate entry: {0}")]
     Duplicate(String),
+    /// A list's marker is not an object of the list.
+    #[error("Supplied pagination marker '{0}' is not valid.")]
+    BadMarker(String),
     #[error("stored value is corrupt: {0}")]
     Corrupt(String),
     /// The job's lease went to another worker: its former owner must write nothing more.

@@ -170,7 +170,7 @@ fn get_opt_enum<T: std::str::FromStr>(row: &AnyRow, column: &str) -> Result<Opti
         .transpose()
 }
 
-fn load_balancer_from(row: &AnyRow) -> Result<LoadBalancer> {
+pub(crate) fn load_balancer_from(row: &AnyRow) -> Result<LoadBalancer> {
     Ok(LoadBalancer {
         id: row.try_get("id")?,
         project_id: row.try_get("project_id")?,
@@ -220,7 +220,7 @@ fn load_balancer_values(lb: &LoadBalancer) -> Vec<(&'static str, Val)> {
     ]
 }
 
-fn listener_from(row: &AnyRow) -> Result<Listener> {
+pub(crate) fn listener_from(row: &AnyRow) -> Result<Listener> {
     Ok(Listener {
         id: row.try_get("id")?,
         project_id: row.try_get("project_id")?,
@@ -275,7 +275,7 @@ fn listener_values(l: &Listener) -> Vec<(&'static str, Val)> {
     values
 }
 
-fn pool_from(row: &AnyRow) -> Result<Pool> {
+pub(crate) fn pool_from(row: &AnyRow) -> Result<Pool> {
     let session_persistence = match get_opt_enum(row, "sp_type")? {
         Some(kind) => Some(SessionPersistence {
             kind,
@@ -343,7 +343,7 @@ fn pool_values(p: &Pool) -> Vec<(&'static str, Val)> {
     values
 }
 
-fn member_from(row: &AnyRow) -> Result<Member> {
+pub(crate) fn member_from(row: &AnyRow) -> Result<Member> {
     let weight: i64 = row.try_get("weight")?;
     Ok(Member {
         id: row.try_get("id")?,
@@ -391,7 +391,7 @@ fn member_values(m: &Member) -> Vec<(&'static str, Val)> {
     ]
 }
 
-fn health_monitor_from(row: &AnyRow) -> Result<HealthMonitor> {
+pub(crate) fn health_monitor_from(row: &AnyRow) -> Result<HealthMonitor> {
     Ok(HealthMonitor {
         id: row.try_get("id")?,
         project_id: row.try_get("project_id")?,
@@ -447,7 +447,7 @@ fn health_monitor_values(h: &HealthMonitor) -> Vec<(&'static str, Val)> {
     ]
 }
 
-fn amphora_from(row: &AnyRow) -> Result<Amphora> {
+pub(crate) fn amphora_from(row: &AnyRow) -> Result<Amphora> {
     Ok(Amphora {
         id: row.try_get("id")?,
         load_balancer_id: row.try_get("load_balancer_id")?,
@@ -523,6 +523,45 @@ fn port_values(p: &Port) -> Vec<(&'static str, Val)> {
         ("name", text(&p.name)),
         ("created_at", text(fmt_ts(p.created_at))),
     ]
+}
+
+/// The search for the first free address of a pool, as (CTE, FROM … LIMIT 1) around a
+/// SELECT list of `c.address`: $1 and $2 are the pool's first and last address as
+/// numbers, $3 the subnet, $4… the `excluded` addresses.
+fn first_free_address(excluded: usize) -> (String, String) {
+    let address = "CAST(n / 16777216 AS TEXT) || '.' || CAST(n / 65536 % 256 AS TEXT) \
+                   || '.' || CAST(n / 256 % 256 AS TEXT) || '.' || CAST(n % 256 AS TEXT)";
+    let not_excluded: String = (0..excluded)
+        .map(|i| format!(" AND c.address <> ${}", 4 + i))
+        .collect();
+    (
+        "WITH RECURSIVE candidate(n) AS (SELECT CAST($1 AS BIGINT) \
+         UNION ALL SELECT n + 1 FROM candidate WHERE n < $2)"
+            .to_string(),
+        format!(
+            "FROM (SELECT n, {address} AS address FROM candidate) c \
+             WHERE NOT EXISTS (SELECT 1 FROM port p WHERE p.subnet_id = $3 \
+             AND p.ip_address = c.address){not_excluded} ORDER BY c.n LIMIT 1"
+        ),
+    )
+}
+
+/// The search's statement `sql` with its binds ([`first_free_address`]).
+fn bind_search<'q>(
+    sql: &'q str,
+    start: std::net::Ipv4Addr,
+    end: std::net::Ipv4Addr,
+    subnet_id: &str,
+    excluded: &[std::net::Ipv4Addr],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    let mut query = sqlx::query(sql)
+        .bind(i64::from(u32::from(start)))
+        .bind(i64::from(u32::from(end)))
+        .bind(subnet_id.to_string());
+    for ip in excluded {
+        query = query.bind(ip.to_string());
+    }
+    query
 }
 
 /// Who asks for an address, and where.
@@ -745,39 +784,72 @@ impl Tx {
             .map(port_from)
             .collect()
     }
-    /// Takes the first free address of `candidates` on the subnet (or exactly
-    /// `requested`) for a device. `Ok(None)` when the address or the pool is exhausted.
-    /// The UNIQUE (subnet, address) constraint makes two racing allocations fail
-    /// rather than share an address.
+    /// Takes the first address of `pool` on the subnet that is neither `excluded` nor
+    /// taken, for a device; `Ok(None)` when there is none (a one-address pool asks for
+    /// exactly that address). One statement finds and inserts it; the UNIQUE (subnet,
+    /// address) constraint makes a racing allocation of the same address insert
+    /// nothing, and the search runs again past it.
     pub async fn allocate_port(
         &mut self,
         request: PortRequest<'_>,
-        candidates: impl Iterator<Item = std::net::IpAddr>,
+        pool: std::ops::RangeInclusive<std::net::Ipv4Addr>,
+        excluded: &[std::net::Ipv4Addr],
     ) -> Result<Option<Port>> {
-        let taken: Vec<String> = self
-            .ports()
-            .await?
-            .into_iter()
-            .filter(|p| p.subnet_id == request.subnet_id)
-            .map(|p| p.ip_address)
-            .collect();
-        let mut candidates = candidates;
-        let Some(address) = candidates.find(|ip| !taken.contains(&ip.to_string())) else {
-            return Ok(None);
-        };
+        let (start, end) = pool.into_inner();
+        let first_free = first_free_address(excluded.len());
+        let values_at = 4 + excluded.len();
+        let insert = format!(
+            "{first_free_cte} INSERT INTO port (id, network_id, subnet_id, ip_address, \
+             mac_address, device_owner, device_id, name, created_at) \
+             SELECT ${}, ${}, $3, c.address, '', ${}, ${}, ${}, ${} {first_free_rest} \
+             ON CONFLICT (subnet_id, ip_address) DO NOTHING RETURNING ip_address",
+            values_at,
+            values_at + 1,
+            values_at + 2,
+            values_at + 3,
+            values_at + 4,
+            values_at + 5,
+            first_free_cte = first_free.0,
+            first_free_rest = first_free.1,
+        );
+        let search = format!("{} SELECT c.address {}", first_free.0, first_free.1);
         let port = Port {
             id: uuid::Uuid::new_v4().to_string(),
             network_id: request.network_id.to_string(),
             subnet_id: request.subnet_id.to_string(),
-            ip_address: address.to_string(),
+            ip_address: String::new(),
             mac_address: String::new(),
             device_owner: request.device_owner.to_string(),
             device_id: request.device_id.to_string(),
             name: request.name.to_string(),
             created_at: now(),
         };
-        self.save_port(&port).await?;
-        Ok(Some(port))
+        let search_binds = |sql| bind_search(sql, start, end, &port.subnet_id, excluded);
+        // A racing allocation of the same address makes the insert take nothing; the
+        // search then finds the next free address, or none.
+        loop {
+            let inserted = search_binds(&insert)
+                .bind(port.id.clone())
+                .bind(port.network_id.clone())
+                .bind(port.device_owner.clone())
+                .bind(port.device_id.clone())
+                .bind(port.name.clone())
+                .bind(fmt_ts(port.created_at))
+                .fetch_optional(self.conn())
+                .await
+                .map_err(map_unique)?;
+            if let Some(row) = inserted {
+                let ip_address = row.try_get("ip_address")?;
+                return Ok(Some(Port { ip_address, ..port }));
+            }
+            if search_binds(&search)
+                .fetch_optional(self.conn())
+                .await?
+                .is_none()
+            {
+                return Ok(None);
+            }
+        }
     }
 
     /// Releases an address.

@@ -165,4 +165,31 @@ pub(crate) const MIGRATIONS: &[(i64, &[&str])] = &[
             "CREATE UNIQUE INDEX job_lb_seq ON job (load_balancer_id, seq)",
         ],
     ),
+    // Indexes for the lists and the views: foreign
+    // keys, and the columns lists sort and filter by (project scope, the default
+    // order, names, statuses, VIP addresses).
+    (
+        4,
+        &[
+            "CREATE INDEX load_balancer_created ON load_balancer (created_at, id)",
+            "CREATE INDEX load_balancer_project ON load_balancer (project_id, created_at, id)",
+            "CREATE INDEX load_balancer_name ON load_balancer (name)",
+            "CREATE INDEX load_balancer_status ON load_balancer (provisioning_status)",
+            "CREATE INDEX load_balancer_vip ON load_balancer (vip_address)",
+            "CREATE INDEX listener_load_balancer ON listener (load_balancer_id)",
+            "CREATE INDEX listener_default_pool ON listener (default_pool_id)",
+            "CREATE INDEX listener_created ON listener (created_at, id)",
+            "CREATE INDEX listener_project ON listener (project_id, created_at, id)",
+            "CREATE INDEX pool_load_balancer ON pool (load_balancer_id)",
+            "CREATE INDEX pool_created ON pool (created_at, id)",
+            "CREATE INDEX pool_project ON pool (project_id, created_at, id)",
+            "CREATE INDEX member_pool ON member (pool_id, created_at, id)",
+            "CREATE INDEX member_project ON member (project_id, created_at, id)",
+            "CREATE INDEX health_monitor_created ON health_monitor (created_at, id)",
+            "CREATE INDEX health_monitor_project ON health_monitor (project_id, created_at, id)",
+            "CREATE INDEX amphora_load_balancer ON amphora (load_balancer_id)",
+            "CREATE INDEX amphora_created ON amphora (created_at, id)",
+            "CREATE INDEX port_device ON port (device_id)",
+        ],
+    ),
 ];

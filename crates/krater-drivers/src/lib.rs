@@ -99,6 +99,11 @@ pub trait NetworkDriver: Send + Sync {
     ) -> DriverResult<Interface>;
     /// Disconnects every interface of the amphora; succeeds when already gone.
     async fn unplug_all(&self, amphora: &Amphora) -> DriverResult<()>;
+    /// The port of `device_id` on `subnet` when this driver takes no address from the
+    /// local networks and makes one up (noop); `None`: the worker allocates one.
+    fn made_up_port(&self, _subnet: &Subnet, _device_id: &str) -> Option<Port> {
+        None
+    }
 }
 
 /// Talks to the agent inside an amphora.

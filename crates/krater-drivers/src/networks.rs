@@ -67,6 +67,27 @@ impl Subnet {
     pub fn pool(&self) -> impl Iterator<Item = Ipv4Addr> {
         (u32::from(self.allocation_start)..=u32::from(self.allocation_end)).map(Ipv4Addr::from)
     }
+
+    /// The subnet's addresses that have a [`Subnet::reserved_role`].
+    pub fn reserved_addresses(&self) -> Vec<Ipv4Addr> {
+        let host_bits = u32::MAX
+            .checked_shr(u32::from(self.prefix_len))
+            .unwrap_or(0);
+        let network = u32::from(self.network) & !host_bits;
+        [network, network | host_bits, u32::from(self.gateway_ip)]
+            .into_iter()
+            .map(Ipv4Addr::from)
+            .filter(|ip| self.reserved_role(*ip).is_some())
+            .collect()
+    }
+
+    /// The address a driver that takes none from the subnet shows (noop, as Octavia's
+    /// noop drivers show one made-up address): the first of the pool a port may take.
+    pub fn made_up_address(&self) -> Ipv4Addr {
+        self.pool()
+            .find(|ip| self.reserved_role(*ip).is_none())
+            .unwrap_or(self.allocation_start)
+    }
 }
 
 /// Every network of the `local` driver.
@@ -171,6 +192,16 @@ mod tests {
         assert!(public.contains("198.18.1.77".parse().unwrap()));
         assert!(!public.contains("198.18.2.77".parse().unwrap()));
         assert_eq!(public.pool().next(), Some("198.18.1.10".parse().unwrap()));
+        assert_eq!(public.made_up_address().to_string(), "198.18.1.10");
+        let reserved: Vec<String> = public
+            .reserved_addresses()
+            .iter()
+            .map(|ip| ip.to_string())
+            .collect();
+        assert_eq!(reserved, ["198.18.1.0", "198.18.1.255", "198.18.1.1"]);
+        let (_, management) = a.management.clone().unwrap();
+        assert!(management.pool().count() >= 4000, "{}", management.cidr());
+        assert!(a.subnets.iter().all(|s| !management.contains(s.gateway_ip)));
         assert_eq!(a.network(&public.network_id).unwrap().name, "public");
         assert_eq!(a.management.unwrap().1.name, "lb-mgmt-subnet");
     }

@@ -44,6 +44,22 @@ impl NetworkDriver for NoopNetwork {
     async fn unplug_all(&self, _amphora: &Amphora) -> DriverResult<()> {
         Ok(())
     }
+    /// Every amphora gets the subnet's made-up address, as Octavia's noop network
+    /// driver gives out one address: thousands of noop load balancers exhaust nothing.
+    fn made_up_port(&self, subnet: &Subnet, device_id: &str) -> Option<Port> {
+        let name = format!("{}:{device_id}", subnet.id);
+        Some(Port {
+            id: uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, name.as_bytes()).to_string(),
+            network_id: subnet.network_id.clone(),
+            subnet_id: subnet.id.clone(),
+            ip_address: subnet.made_up_address().to_string(),
+            mac_address: "02:00:00:00:00:01".into(),
+            device_owner: "krater:noop".into(),
+            device_id: device_id.into(),
+            name: format!("krater-noop-{device_id}"),
+            created_at: krater_domain::now(),
+        })
+    }
 }
 
 /// Pretends to configure amphorae.

@@ -16,25 +16,22 @@ pub async fn list(
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
 ) -> ApiResult<Response> {
+    let caller = crate::Caller::from_headers(&headers, &state);
+    let asked = list_query(&state, &uri, &query::AMPHORAE)?;
     let mut tx = state.db.begin().await?;
-    let load_balancers = tx.load_balancers().await?;
-    let project_of = |lb_id: &Option<String>| {
-        load_balancers
-            .iter()
-            .find(|lb| Some(&lb.id) == lb_id.as_ref())
-            .map(|lb| json!(lb.project_id))
-            .unwrap_or(Value::Null)
-    };
-    let objects = tx
-        .amphorae()
-        .await?
+    let amphorae = tx.list_amphorae(&caller.scope(), &asked.1).await?;
+    let page = amphorae
         .iter()
-        .map(|a| {
-            let shown = views::to_value(views::amphora(a));
-            query::with_hidden(shown, &[("project_id", project_of(&a.load_balancer_id))])
-        })
+        .map(|a| views::to_value(views::amphora(a)))
         .collect();
-    list_of(&state, &headers, &uri, &query::AMPHORAE, objects)
+    Ok(list_of(
+        &state,
+        &headers,
+        &uri,
+        &query::AMPHORAE,
+        page,
+        &asked,
+    ))
 }
 
 pub async fn show(state: State<AppState>, Path(id): Path<String>, uri: Uri) -> ApiResult<Response> {

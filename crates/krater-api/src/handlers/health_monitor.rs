@@ -356,14 +356,22 @@ pub async fn list(
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
 ) -> ApiResult<Response> {
+    let caller = crate::Caller::from_headers(&headers, &state);
+    let asked = list_query(&state, &uri, &query::HEALTH_MONITORS)?;
     let mut tx = state.db.begin().await?;
-    let objects = tx
-        .health_monitors()
-        .await?
+    let monitors = tx.list_health_monitors(&caller.scope(), &asked.1).await?;
+    let page = monitors
         .iter()
         .map(|h| views::to_value(views::health_monitor(h)))
         .collect();
-    list_of(&state, &headers, &uri, &query::HEALTH_MONITORS, objects)
+    Ok(list_of(
+        &state,
+        &headers,
+        &uri,
+        &query::HEALTH_MONITORS,
+        page,
+        &asked,
+    ))
 }
 
 pub async fn update(

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::body::{invalid, Field, Input};
-use crate::views::{self, Catalog};
+use crate::views;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Uri};
@@ -433,12 +433,11 @@ pub async fn create(state: State<AppState>, uri: Uri, body: Bytes) -> ApiResult<
         changed: vec![ObjectRef::new(ObjectKind::Listener, &listener.id)],
     })
     .await?;
-    let catalog = Catalog::load(&mut tx).await?;
     tx.commit().await?;
     Ok(one(
         StatusCode::CREATED,
         "listener",
-        views::to_value(catalog.listener(&listener)),
+        views::to_value(views::listener(&listener)),
         &Query::parse(uri.query()),
     ))
 }
@@ -452,11 +451,10 @@ async fn find(tx: &mut Tx, id: &str) -> ApiResult<Listener> {
 pub async fn show(state: State<AppState>, Path(id): Path<String>, uri: Uri) -> ApiResult<Response> {
     let mut tx = state.db.begin().await?;
     let listener = find(&mut tx, &id).await?;
-    let catalog = Catalog::load(&mut tx).await?;
     Ok(one(
         StatusCode::OK,
         "listener",
-        views::to_value(catalog.listener(&listener)),
+        views::to_value(views::listener(&listener)),
         &Query::parse(uri.query()),
     ))
 }
@@ -466,14 +464,22 @@ pub async fn list(
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
 ) -> ApiResult<Response> {
+    let caller = crate::Caller::from_headers(&headers, &state);
+    let asked = list_query(&state, &uri, &query::LISTENERS)?;
     let mut tx = state.db.begin().await?;
-    let catalog = Catalog::load(&mut tx).await?;
-    let objects = catalog
-        .listeners
+    let listeners = tx.list_listeners(&caller.scope(), &asked.1).await?;
+    let page = listeners
         .iter()
-        .map(|l| views::to_value(catalog.listener(l)))
+        .map(|l| views::to_value(views::listener(l)))
         .collect();
-    list_of(&state, &headers, &uri, &query::LISTENERS, objects)
+    Ok(list_of(
+        &state,
+        &headers,
+        &uri,
+        &query::LISTENERS,
+        page,
+        &asked,
+    ))
 }
 
 pub async fn update(
@@ -562,12 +568,11 @@ pub async fn update(
         changed: vec![ObjectRef::new(ObjectKind::Listener, &id)],
     })
     .await?;
-    let catalog = Catalog::load(&mut tx).await?;
     tx.commit().await?;
     Ok(one(
         StatusCode::OK,
         "listener",
-        views::to_value(catalog.listener(&listener)),
+        views::to_value(views::listener(&listener)),
         &Query::parse(uri.query()),
     ))
 }

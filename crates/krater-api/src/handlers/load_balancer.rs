@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::body::{Field, Input};
-use crate::views::{self, Catalog};
+use crate::views::{self, References};
 use crate::Caller;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -170,39 +170,14 @@ pub async fn create(
     };
     let graph = graph::parse(&input, &state, &owner)?;
     let mut tx = state.db.begin().await?;
-    let name_of_port = format!("krater-lb-{id}");
-    let request = krater_db::PortRequest {
-        network_id: &subnet.network_id,
-        subnet_id: &subnet.id,
-        device_owner: "krater:vip",
-        device_id: &id,
-        name: &name_of_port,
+    let (address, port_id) = if provider == krater_domain::NOOP_PROVIDER {
+        // Octavia's noop driver takes no address: the one asked for, else a made-up one.
+        let address = requested.unwrap_or_else(|| subnet.made_up_address());
+        (address.to_string(), uuid::Uuid::new_v4().to_string())
+    } else {
+        let port = allocate_vip(&state, &mut tx, subnet, &id, requested).await?;
+        (port.ip_address, port.id)
     };
-    let candidates: Vec<IpAddr> = match requested {
-        Some(ip) => vec![IpAddr::V4(ip)],
-        None => subnet
-            .pool()
-            .filter(|ip| subnet.reserved_role(*ip).is_none())
-            .map(IpAddr::V4)
-            .filter(|ip| !state.is_reserved_ip(*ip))
-            .collect(),
-    };
-    let in_use =
-        |what: &str| ApiError::conflict(format!("The VIP IP address is already in use: {what}"));
-    let port = match tx.allocate_port(request, candidates.into_iter()).await {
-        Ok(Some(port)) => port,
-        Ok(None) | Err(DbError::Duplicate(_)) => {
-            return Err(match requested {
-                Some(ip) => in_use(&ip.to_string()),
-                None => ApiError::conflict(format!(
-                    "No more IP addresses available on subnet {}.",
-                    subnet.id
-                )),
-            })
-        }
-        Err(other) => return Err(other.into()),
-    };
-    let address = port.ip_address.clone();
     let lb = LoadBalancer {
         id: id.clone(),
         project_id,
@@ -215,7 +190,7 @@ pub async fn create(
         topology: Topology::Single,
         vip: Vip {
             ip_address: Some(address),
-            port_id: Some(port.id.clone()),
+            port_id: Some(port_id),
             subnet_id: Some(subnet.id.clone()),
             network_id: Some(subnet.network_id.clone()),
             qos_policy_id: None,
@@ -241,12 +216,12 @@ pub async fn create(
     }
     tx.enqueue(&Flow::CreateLoadBalancer { lb_id: id.clone() })
         .await?;
-    let catalog = Catalog::load(&mut tx).await?;
+    let created = tx.load_balancer_graph(&lb.id).await?;
     tx.commit().await?;
     Ok(one(
         StatusCode::CREATED,
         "loadbalancer",
-        catalog.full_load_balancer(&lb),
+        views::full_load_balancer(&created),
         &Query::parse(uri.query()),
     ))
 }
@@ -307,26 +282,80 @@ fn check_additional_vips(
     ))
 }
 
+/// Takes the VIP's port on `subnet`: exactly `requested`, else the first free address
+/// that is not reserved.
+async fn allocate_vip(
+    state: &AppState,
+    tx: &mut Tx,
+    subnet: &krater_drivers::Subnet,
+    lb_id: &str,
+    requested: Option<std::net::Ipv4Addr>,
+) -> ApiResult<Port> {
+    let name_of_port = format!("krater-lb-{lb_id}");
+    let request = krater_db::PortRequest {
+        network_id: &subnet.network_id,
+        subnet_id: &subnet.id,
+        device_owner: "krater:vip",
+        device_id: lb_id,
+        name: &name_of_port,
+    };
+    let mut excluded = subnet.reserved_addresses();
+    excluded.extend(
+        state
+            .config
+            .networking
+            .reserved_ips
+            .iter()
+            .filter_map(|ip| ip.parse::<std::net::Ipv4Addr>().ok()),
+    );
+    let pool = match requested {
+        Some(ip) => ip..=ip,
+        None => subnet.allocation_start..=subnet.allocation_end,
+    };
+    match tx.allocate_port(request, pool, &excluded).await {
+        Ok(Some(port)) => Ok(port),
+        Ok(None) | Err(DbError::Duplicate(_)) => Err(match requested {
+            Some(ip) => ApiError::conflict(format!("The VIP IP address is already in use: {ip}")),
+            None => ApiError::conflict(format!(
+                "No more IP addresses available on subnet {}.",
+                subnet.id
+            )),
+        }),
+        Err(other) => Err(other.into()),
+    }
+}
+
 fn no_vip() -> ApiError {
     ApiError::validation("VIP must contain one of: vip_port_id, vip_network_id, vip_subnet_id.")
 }
 
-async fn find(tx: &mut Tx, id: &str) -> ApiResult<LoadBalancer> {
+/// The load balancer `id` if the caller reaches it, else Octavia's 404.
+pub(super) async fn find(tx: &mut Tx, caller: &Caller, id: &str) -> ApiResult<LoadBalancer> {
     tx.load_balancer(id)
         .await?
+        .filter(|lb| caller.scope().admits(&lb.project_id))
         .ok_or_else(|| missing(Table::LoadBalancer, id))
 }
 
-pub async fn show(state: State<AppState>, Path(id): Path<String>, uri: Uri) -> ApiResult<Response> {
+/// One load balancer as its views show it.
+async fn shown(tx: &mut Tx, lb: &LoadBalancer, query: &Query) -> ApiResult<Value> {
+    let lbs = std::slice::from_ref(lb);
+    let references = References::of_load_balancers(tx, lbs, &query.fields()).await?;
+    Ok(views::to_value(references.load_balancer(lb)))
+}
+
+pub async fn show(
+    state: State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    uri: Uri,
+) -> ApiResult<Response> {
+    let caller = Caller::from_headers(&headers, &state);
+    let query = Query::parse(uri.query());
     let mut tx = state.db.begin().await?;
-    let lb = find(&mut tx, &id).await?;
-    let catalog = Catalog::load(&mut tx).await?;
-    Ok(one(
-        StatusCode::OK,
-        "loadbalancer",
-        views::to_value(catalog.load_balancer(&lb)),
-        &Query::parse(uri.query()),
-    ))
+    let lb = find(&mut tx, &caller, &id).await?;
+    let body = shown(&mut tx, &lb, &query).await?;
+    Ok(one(StatusCode::OK, "loadbalancer", body, &query))
 }
 
 pub async fn list(
@@ -334,25 +363,33 @@ pub async fn list(
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
 ) -> ApiResult<Response> {
+    let caller = Caller::from_headers(&headers, &state);
+    let asked = list_query(&state, &uri, &query::LOAD_BALANCERS)?;
     let mut tx = state.db.begin().await?;
-    let catalog = Catalog::load(&mut tx).await?;
-    let objects = catalog
-        .load_balancers
+    let lbs = tx.list_load_balancers(&caller.scope(), &asked.1).await?;
+    let references = References::of_load_balancers(&mut tx, &lbs, &asked.0.fields()).await?;
+    let page = lbs
         .iter()
-        .map(|lb| {
-            let shown = views::to_value(catalog.load_balancer(lb));
-            query::with_hidden(shown, &[("topology", json!(lb.topology.as_str()))])
-        })
+        .map(|lb| views::to_value(references.load_balancer(lb)))
         .collect();
-    list_of(&state, &headers, &uri, &query::LOAD_BALANCERS, objects)
+    Ok(list_of(
+        &state,
+        &headers,
+        &uri,
+        &query::LOAD_BALANCERS,
+        page,
+        &asked,
+    ))
 }
 
 pub async fn update(
     state: State<AppState>,
+    headers: HeaderMap,
     Path(id): Path<String>,
     uri: Uri,
     body: Bytes,
 ) -> ApiResult<Response> {
+    let caller = Caller::from_headers(&headers, &state);
     let input = Input::parse(&body, "loadbalancer", "load_balancer", UPDATE_FIELDS)?;
     let name = input.string("name", NAME_MAX)?;
     let description = input.string("description", NAME_MAX)?;
@@ -374,7 +411,7 @@ pub async fn update(
     }
 
     let mut tx = state.db.begin().await?;
-    let mut lb = find(&mut tx, &id).await?;
+    let mut lb = find(&mut tx, &caller, &id).await?;
     tx.test_and_set_status(Table::LoadBalancer, &id, Transition::Update)
         .await
         .map_err(invalid_state)?;
@@ -389,27 +426,25 @@ pub async fn update(
     tx.save_load_balancer(&lb).await?;
     tx.enqueue(&Flow::UpdateLoadBalancer { lb_id: id.clone() })
         .await?;
-    let catalog = Catalog::load(&mut tx).await?;
+    let query = Query::parse(uri.query());
+    let body = shown(&mut tx, &lb, &query).await?;
     tx.commit().await?;
-    Ok(one(
-        StatusCode::OK,
-        "loadbalancer",
-        views::to_value(catalog.load_balancer(&lb)),
-        &Query::parse(uri.query()),
-    ))
+    Ok(one(StatusCode::OK, "loadbalancer", body, &query))
 }
 
 pub async fn delete(
     state: State<AppState>,
+    headers: HeaderMap,
     Path(id): Path<String>,
     uri: Uri,
 ) -> ApiResult<Response> {
+    let caller = Caller::from_headers(&headers, &state);
     let query = Query::parse(uri.query());
     let cascade = query.pairs.iter().any(|(k, v)| {
         k == "cascade" && matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes")
     });
     let mut tx = state.db.begin().await?;
-    find(&mut tx, &id).await?;
+    find(&mut tx, &caller, &id).await?;
     let has_children =
         !tx.listeners_of(&id).await?.is_empty() || !tx.pools_of(&id).await?.is_empty();
     if has_children && !cascade {
@@ -429,8 +464,14 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-pub async fn status_tree(state: State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+pub async fn status_tree(
+    state: State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let caller = Caller::from_headers(&headers, &state);
     let mut tx = state.db.begin().await?;
+    find(&mut tx, &caller, &id).await?;
     let graph = match tx.load_balancer_graph(&id).await {
         Err(DbError::NotFound { .. }) => return Err(missing(Table::LoadBalancer, &id)),
         other => other?,
@@ -501,18 +542,28 @@ pub async fn status_tree(state: State<AppState>, Path(id): Path<String>) -> ApiR
 
 /// `PUT /loadbalancers/{id}/failover`: not available yet (it comes with the health
 /// manager's failover flows); a missing load balancer is still a 404.
-pub async fn failover(state: State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+pub async fn failover(
+    state: State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let caller = Caller::from_headers(&headers, &state);
     let mut tx = state.db.begin().await?;
-    let lb = find(&mut tx, &id).await?;
+    let lb = find(&mut tx, &caller, &id).await?;
     Err(ApiError::unsupported_action(
         &lb.provider,
         "load balancer failover is not available yet.",
     ))
 }
 
-pub async fn stats(state: State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+pub async fn stats(
+    state: State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let caller = Caller::from_headers(&headers, &state);
     let mut tx = state.db.begin().await?;
-    find(&mut tx, &id).await?;
+    find(&mut tx, &caller, &id).await?;
     let mut total = ListenerStats::default();
     for listener in tx.listeners_of(&id).await? {
         let s = tx.listener_stats(&listener.id).await?;

@@ -270,18 +270,23 @@ pub async fn list(
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
 ) -> ApiResult<Response> {
+    let caller = crate::Caller::from_headers(&headers, &state);
+    let asked = list_query(&state, &uri, &query::MEMBERS)?;
     let mut tx = state.db.begin().await?;
     super::pool::find(&mut tx, &pool_id).await?;
-    let objects = tx
-        .members_of(&pool_id)
-        .await?
+    let members = tx.list_members(&caller.scope(), &pool_id, &asked.1).await?;
+    let page = members
         .iter()
-        .map(|m| {
-            let member = views::to_value(views::member(m));
-            query::with_hidden(member, &[("pool_id", json!(pool_id))])
-        })
+        .map(|m| views::to_value(views::member(m)))
         .collect();
-    list_of(&state, &headers, &uri, &query::MEMBERS, objects)
+    Ok(list_of(
+        &state,
+        &headers,
+        &uri,
+        &query::MEMBERS,
+        page,
+        &asked,
+    ))
 }
 
 pub async fn update(

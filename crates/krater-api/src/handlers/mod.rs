@@ -178,15 +178,19 @@ async fn lock_pool(tx: &mut Tx, pool: &krater_domain::Pool) -> ApiResult<()> {
 /// Marks the listeners whose default pool is `pool_id` PENDING_UPDATE (their load
 /// balancer is locked already).
 async fn mark_listeners_of_pool(tx: &mut Tx, pool_id: &str) -> ApiResult<()> {
-    for listener in tx.listeners().await? {
-        if listener.default_pool_id.as_deref() == Some(pool_id) {
-            tx.set_provisioning_status(
-                Table::Listener,
-                &listener.id,
-                krater_domain::ProvisioningStatus::PendingUpdate,
-            )
-            .await?;
-        }
+    let using = tx
+        .related_ids(
+            krater_db::Relation::ListenersOfDefaultPool,
+            &[pool_id.to_string()],
+        )
+        .await?;
+    for (_, listener_id) in using {
+        tx.set_provisioning_status(
+            Table::Listener,
+            &listener_id,
+            krater_domain::ProvisioningStatus::PendingUpdate,
+        )
+        .await?;
     }
     Ok(())
 }
@@ -238,25 +242,30 @@ fn updated<T>(field: Field<T>, current: T, default: T) -> T {
     }
 }
 
-/// The common list of a collection; `uri` is the request's original URI (with the
-/// prefix that nesting strips), so that links lead back to the same collection.
+/// Reads the list query of `collection` from the request's URI.
+fn list_query(
+    state: &AppState,
+    uri: &axum::http::Uri,
+    collection: &Collection,
+) -> ApiResult<(Query, krater_db::ListQuery)> {
+    let query = Query::parse(uri.query());
+    let max_limit = state.config.api_settings.pagination_max_limit;
+    let list = query::list_query(collection, &query, max_limit)?;
+    Ok((query, list))
+}
+
+/// The answer to a list; `uri` is the request's original URI (with the prefix that
+/// nesting strips), so that links lead back to the same collection.
 fn list_of(
     state: &axum::extract::State<AppState>,
     headers: &axum::http::HeaderMap,
     uri: &axum::http::Uri,
     collection: &Collection,
-    objects: Vec<Value>,
-) -> ApiResult<Response> {
-    let query = Query::parse(uri.query());
+    page: Vec<Value>,
+    (query, list): &(Query, krater_db::ListQuery),
+) -> Response {
     let base = format!("{}{}", crate::base_url(state, headers), uri.path());
-    let body = crate::query::list_response(
-        collection,
-        objects,
-        &query,
-        &base,
-        state.config.api_settings.pagination_max_limit,
-    )?;
-    Ok(Json(body).into_response())
+    Json(query::list_body(collection, page, list, query, &base)).into_response()
 }
 
 /// The first child nested in a single create of a listener or pool, after WSME's type

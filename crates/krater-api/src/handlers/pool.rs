@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::body::{invalid, Field, Input};
-use crate::views::{self, Catalog};
+use crate::views::{self, References};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Uri};
@@ -298,30 +298,29 @@ pub async fn create(state: State<AppState>, uri: Uri, body: Bytes) -> ApiResult<
         changed: vec![ObjectRef::new(ObjectKind::Pool, &pool.id)],
     })
     .await?;
-    let catalog = Catalog::load(&mut tx).await?;
+    let query = Query::parse(uri.query());
+    let body = shown(&mut tx, &pool, &query).await?;
     tx.commit().await?;
-    Ok(one(
-        StatusCode::CREATED,
-        "pool",
-        views::to_value(catalog.pool(&pool)),
-        &Query::parse(uri.query()),
-    ))
+    Ok(one(StatusCode::CREATED, "pool", body, &query))
 }
 
 pub(super) async fn find(tx: &mut Tx, id: &str) -> ApiResult<Pool> {
     tx.pool(id).await?.ok_or_else(|| missing(Table::Pool, id))
 }
 
+/// One pool as its views show it.
+async fn shown(tx: &mut Tx, pool: &Pool, query: &Query) -> ApiResult<Value> {
+    let pools = std::slice::from_ref(pool);
+    let references = References::of_pools(tx, pools, &query.fields()).await?;
+    Ok(views::to_value(references.pool(pool)))
+}
+
 pub async fn show(state: State<AppState>, Path(id): Path<String>, uri: Uri) -> ApiResult<Response> {
+    let query = Query::parse(uri.query());
     let mut tx = state.db.begin().await?;
     let pool = find(&mut tx, &id).await?;
-    let catalog = Catalog::load(&mut tx).await?;
-    Ok(one(
-        StatusCode::OK,
-        "pool",
-        views::to_value(catalog.pool(&pool)),
-        &Query::parse(uri.query()),
-    ))
+    let body = shown(&mut tx, &pool, &query).await?;
+    Ok(one(StatusCode::OK, "pool", body, &query))
 }
 
 pub async fn list(
@@ -329,14 +328,16 @@ pub async fn list(
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
 ) -> ApiResult<Response> {
+    let caller = crate::Caller::from_headers(&headers, &state);
+    let asked = list_query(&state, &uri, &query::POOLS)?;
     let mut tx = state.db.begin().await?;
-    let catalog = Catalog::load(&mut tx).await?;
-    let objects = catalog
-        .pools
+    let pools = tx.list_pools(&caller.scope(), &asked.1).await?;
+    let references = References::of_pools(&mut tx, &pools, &asked.0.fields()).await?;
+    let page = pools
         .iter()
-        .map(|p| views::to_value(catalog.pool(p)))
+        .map(|p| views::to_value(references.pool(p)))
         .collect();
-    list_of(&state, &headers, &uri, &query::POOLS, objects)
+    Ok(list_of(&state, &headers, &uri, &query::POOLS, page, &asked))
 }
 
 pub async fn update(
@@ -391,14 +392,10 @@ pub async fn update(
         changed: vec![ObjectRef::new(ObjectKind::Pool, &id)],
     })
     .await?;
-    let catalog = Catalog::load(&mut tx).await?;
+    let query = Query::parse(uri.query());
+    let body = shown(&mut tx, &pool, &query).await?;
     tx.commit().await?;
-    Ok(one(
-        StatusCode::OK,
-        "pool",
-        views::to_value(catalog.pool(&pool)),
-        &Query::parse(uri.query()),
-    ))
+    Ok(one(StatusCode::OK, "pool", body, &query))
 }
 
 pub async fn delete(state: State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {

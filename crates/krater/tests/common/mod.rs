@@ -73,10 +73,24 @@ impl TestService {
         path: &str,
         body: Option<String>,
     ) -> (StatusCode, Value) {
+        self.call_as(("project-1", None), method, path, body).await
+    }
+
+    /// A call from `project` with the Keystone roles `roles` (none: noauth's caller).
+    pub async fn call_as(
+        &self,
+        (project, roles): (&str, Option<&str>),
+        method: Method,
+        path: &str,
+        body: Option<String>,
+    ) -> (StatusCode, Value) {
         let mut request = self
             .client
             .request(method, format!("{}{}", self.base, path))
-            .header("X-Project-Id", "project-1");
+            .header("X-Project-Id", project);
+        if let Some(roles) = roles {
+            request = request.header("X-Roles", roles);
+        }
         if let Some(body) = body {
             request = request
                 .header("Content-Type", "application/json")
