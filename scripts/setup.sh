@@ -20,7 +20,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     echo "create_main_cluster = false" >/etc/postgresql-common/createcluster.conf
   fi
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o Dpkg::Options::=--force-confold "${need_apt[@]}" >/dev/null
 fi
 
 # The clients' virtualenv lives outside the clone, named after the hash of the
