@@ -11,6 +11,8 @@
 mod jobs;
 mod rows;
 mod schema;
+#[cfg(feature = "test-support")]
+pub mod test_support;
 
 pub use jobs::{Job, JobState};
 pub use rows::{PortRequest, Table};
@@ -45,57 +47,82 @@ pub enum DbError {
 
 pub type Result<T, E = DbError> = std::result::Result<T, E>;
 
-/// The database: a pool of connections, migrated.
+/// The database: pools of connections, migrated.
+///
+/// Writes go through [`Db::begin`], reads through [`Db::read`]. On SQLite (WAL mode)
+/// the writer is one connection, so that writes of this process run one at a time,
+/// each `BEGIN IMMEDIATE` (it takes the write lock at once: no transaction has to
+/// upgrade a read lock, which is where SQLITE_BUSY comes from), while reads run in
+/// parallel on read-only connections. On PostgreSQL both share one pool; reads are
+/// `READ ONLY` transactions.
 #[derive(Clone, Debug)]
 pub struct Db {
-    pool: AnyPool,
+    writes: Lane,
+    reads: Lane,
 }
+
+/// A pool and the statement that opens its transactions.
+#[derive(Clone, Debug)]
+struct Lane {
+    pool: AnyPool,
+    begin: &'static str,
+}
+
+/// Read connections of a SQLite database.
+const SQLITE_READERS: u32 = 4;
+/// Connections of this process to a PostgreSQL server.
+const POSTGRES_CONNECTIONS: u32 = 16;
 
 impl Db {
     /// Connects to `url` (`sqlite://path` or `postgres://…`), creating a SQLite file
     /// and its directory when missing, and applies pending migrations.
     pub async fn connect(url: &str) -> Result<Self> {
         sqlx::any::install_default_drivers();
-        let (url, max_connections) = match url.strip_prefix("sqlite://") {
+        let db = match url.strip_prefix("sqlite://") {
             Some(path) => {
                 if let Some(dir) = Path::new(path).parent() {
                     std::fs::create_dir_all(dir).map_err(|e| DbError::Sql(e.into()))?;
                 }
-                // One connection: SQLite serialises writers anyway, and a single
-                // connection never meets SQLITE_BUSY on a lock upgrade.
-                (format!("sqlite://{path}?mode=rwc"), 1)
+                // The writer first: it creates the file and turns WAL on for good.
+                let writes = sqlite_pool(&format!("sqlite://{path}?mode=rwc"), 1, true).await?;
+                let reads =
+                    sqlite_pool(&format!("sqlite://{path}?mode=ro"), SQLITE_READERS, false).await?;
+                Self {
+                    writes: Lane {
+                        pool: writes,
+                        begin: "BEGIN IMMEDIATE",
+                    },
+                    reads: Lane {
+                        pool: reads,
+                        begin: "BEGIN",
+                    },
+                }
             }
-            None => (url.to_string(), 16),
+            None => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(POSTGRES_CONNECTIONS)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect(url)
+                    .await?;
+                Self {
+                    writes: Lane {
+                        pool: pool.clone(),
+                        begin: "BEGIN",
+                    },
+                    reads: Lane {
+                        pool,
+                        begin: "BEGIN READ ONLY",
+                    },
+                }
+            }
         };
-        let pool = AnyPoolOptions::new()
-            .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(30))
-            .after_connect(|conn, _| {
-                Box::pin(async move {
-                    if conn.backend_name() == "SQLite" {
-                        sqlx::query("PRAGMA journal_mode=WAL")
-                            .execute(&mut *conn)
-                            .await?;
-                        sqlx::query("PRAGMA busy_timeout=10000")
-                            .execute(&mut *conn)
-                            .await?;
-                        sqlx::query("PRAGMA foreign_keys=ON")
-                            .execute(&mut *conn)
-                            .await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect(&url)
-            .await?;
-        let db = Self { pool };
         db.migrate().await?;
         Ok(db)
     }
 
     /// Applies every migration not applied yet.
     pub async fn migrate(&self) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?.inner;
         sqlx::query("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT PRIMARY KEY)")
             .execute(&mut *tx)
             .await?;
@@ -121,12 +148,51 @@ impl Db {
         Ok(())
     }
 
-    /// Starts a transaction. Every read and write goes through one.
+    /// Starts a write transaction (it may read too). On SQLite it waits for the
+    /// other writes of this process to finish.
     pub async fn begin(&self) -> Result<Tx> {
+        self.writes.begin().await
+    }
+
+    /// Starts a read-only transaction: it runs beside the writes and sees the data
+    /// committed when it started; a write in it fails.
+    pub async fn read(&self) -> Result<Tx> {
+        self.reads.begin().await
+    }
+}
+
+impl Lane {
+    async fn begin(&self) -> Result<Tx> {
         Ok(Tx {
-            inner: self.pool.begin().await?,
+            inner: self.pool.begin_with(self.begin).await?,
         })
     }
+}
+
+/// A pool of connections to a SQLite file, with the pragmas every connection needs.
+async fn sqlite_pool(url: &str, max_connections: u32, writer: bool) -> Result<AnyPool> {
+    Ok(AnyPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if writer {
+                    sqlx::query("PRAGMA journal_mode=WAL")
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                // Another process (a restarted `krater serve`) may hold the lock.
+                sqlx::query("PRAGMA busy_timeout=10000")
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::query("PRAGMA foreign_keys=ON")
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(())
+            })
+        })
+        .connect(url)
+        .await?)
 }
 
 /// An open transaction; dropped without [`Tx::commit`] it rolls back.

@@ -1,4 +1,5 @@
-//! The repository layer against a real SQLite file.
+//! The repository layer against a real database: a SQLite file, or PostgreSQL when
+//! `KRATER_TEST_POSTGRES_URL` names a server.
 
 use krater_db::{Db, DbError, JobState, Table};
 use krater_domain::flow::{Flow, ObjectKind, ObjectRef};
@@ -6,10 +7,10 @@ use krater_domain::status::Transition;
 use krater_domain::*;
 use std::time::Duration;
 
-async fn databases() -> Vec<(Db, Option<tempfile::TempDir>)> {
+async fn database() -> (Db, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("t.db").display());
-    vec![(Db::connect(&url).await.unwrap(), Some(dir))]
+    let url = krater_db::test_support::database_url(dir.path()).await;
+    (Db::connect(&url).await.unwrap(), dir)
 }
 
 fn sample_lb(id: &str) -> LoadBalancer {
@@ -37,94 +38,90 @@ fn sample_lb(id: &str) -> LoadBalancer {
 
 #[tokio::test]
 async fn rows_round_trip() {
-    for (db, _dir) in databases().await {
-        let lb = sample_lb("lb-1");
-        let mut tx = db.begin().await.unwrap();
-        tx.save_load_balancer(&lb).await.unwrap();
-        tx.commit().await.unwrap();
-        let mut tx = db.begin().await.unwrap();
-        assert_eq!(tx.load_balancer("lb-1").await.unwrap(), Some(lb.clone()));
-        let mut renamed = lb.clone();
-        renamed.name = None;
-        tx.save_load_balancer(&renamed).await.unwrap();
-        assert_eq!(tx.load_balancers().await.unwrap(), vec![renamed]);
-    }
+    let (db, _dir) = database().await;
+    let lb = sample_lb("lb-1");
+    let mut tx = db.begin().await.unwrap();
+    tx.save_load_balancer(&lb).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = db.begin().await.unwrap();
+    assert_eq!(tx.load_balancer("lb-1").await.unwrap(), Some(lb.clone()));
+    let mut renamed = lb.clone();
+    renamed.name = None;
+    tx.save_load_balancer(&renamed).await.unwrap();
+    assert_eq!(tx.load_balancers().await.unwrap(), vec![renamed]);
 }
 
 #[tokio::test]
 async fn test_and_set_refuses_pending_objects() {
-    for (db, _dir) in databases().await {
-        let mut tx = db.begin().await.unwrap();
-        tx.save_load_balancer(&sample_lb("lb-1")).await.unwrap();
-        tx.test_and_set_status(Table::LoadBalancer, "lb-1", Transition::Update)
-            .await
-            .unwrap();
-        let err = tx
-            .test_and_set_status(Table::LoadBalancer, "lb-1", Transition::Delete)
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(
-                err,
-                DbError::Immutable {
-                    status: ProvisioningStatus::PendingUpdate,
-                    ..
-                }
-            ),
-            "{err:?}"
-        );
-        let err = tx
-            .test_and_set_status(Table::LoadBalancer, "nope", Transition::Update)
-            .await
-            .unwrap_err();
-        assert!(matches!(err, DbError::NotFound { .. }));
-    }
+    let (db, _dir) = database().await;
+    let mut tx = db.begin().await.unwrap();
+    tx.save_load_balancer(&sample_lb("lb-1")).await.unwrap();
+    tx.test_and_set_status(Table::LoadBalancer, "lb-1", Transition::Update)
+        .await
+        .unwrap();
+    let err = tx
+        .test_and_set_status(Table::LoadBalancer, "lb-1", Transition::Delete)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            DbError::Immutable {
+                status: ProvisioningStatus::PendingUpdate,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let err = tx
+        .test_and_set_status(Table::LoadBalancer, "nope", Transition::Update)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, DbError::NotFound { .. }));
 }
 
 #[tokio::test]
 async fn rolled_back_writes_leave_nothing() {
-    for (db, _dir) in databases().await {
-        let mut tx = db.begin().await.unwrap();
-        tx.save_load_balancer(&sample_lb("lb-1")).await.unwrap();
-        tx.enqueue(&Flow::CreateLoadBalancer {
-            lb_id: "lb-1".into(),
-        })
-        .await
-        .unwrap();
-        drop(tx);
-        let mut tx = db.begin().await.unwrap();
-        assert_eq!(tx.load_balancer("lb-1").await.unwrap(), None);
-        assert_eq!(tx.open_jobs().await.unwrap(), 0);
-    }
+    let (db, _dir) = database().await;
+    let mut tx = db.begin().await.unwrap();
+    tx.save_load_balancer(&sample_lb("lb-1")).await.unwrap();
+    tx.enqueue(&Flow::CreateLoadBalancer {
+        lb_id: "lb-1".into(),
+    })
+    .await
+    .unwrap();
+    drop(tx);
+    let mut tx = db.begin().await.unwrap();
+    assert_eq!(tx.load_balancer("lb-1").await.unwrap(), None);
+    assert_eq!(tx.open_jobs().await.unwrap(), 0);
 }
 
 #[tokio::test]
 async fn jobs_are_claimed_once_and_resumed_after_the_lease() {
-    for (db, _dir) in databases().await {
-        let flow = Flow::ApplyChildren {
-            lb_id: "lb-1".into(),
-            changed: vec![ObjectRef::new(ObjectKind::Member, "m-1")],
-        };
-        let mut tx = db.begin().await.unwrap();
-        tx.enqueue(&flow).await.unwrap();
-        let lease = Duration::from_millis(300);
-        let job = tx.claim_job("w1", lease).await.unwrap().unwrap();
-        assert_eq!(job.flow, flow);
-        assert_eq!(job.next_task, 0);
-        tx.record_progress(&job.id, "w1", 1, lease).await.unwrap();
-        assert!(
-            tx.claim_job("w2", lease).await.unwrap().is_none(),
-            "lease held"
-        );
-        tx.commit().await.unwrap();
+    let (db, _dir) = database().await;
+    let flow = Flow::ApplyChildren {
+        lb_id: "lb-1".into(),
+        changed: vec![ObjectRef::new(ObjectKind::Member, "m-1")],
+    };
+    let mut tx = db.begin().await.unwrap();
+    tx.enqueue(&flow).await.unwrap();
+    let lease = Duration::from_millis(300);
+    let job = tx.claim_job("w1", lease).await.unwrap().unwrap();
+    assert_eq!(job.flow, flow);
+    assert_eq!(job.next_task, 0);
+    tx.record_progress(&job.id, "w1", 1, lease).await.unwrap();
+    assert!(
+        tx.claim_job("w2", lease).await.unwrap().is_none(),
+        "lease held"
+    );
+    tx.commit().await.unwrap();
 
-        tokio::time::sleep(Duration::from_millis(400)).await;
-        let mut tx = db.begin().await.unwrap();
-        let resumed = tx.claim_job("w2", lease).await.unwrap().unwrap();
-        assert_eq!(resumed.id, job.id);
-        assert_eq!(resumed.next_task, 1);
-        assert_eq!(resumed.attempts, 2);
-        tx.finish_job(&job.id, JobState::Done, None).await.unwrap();
-        assert_eq!(tx.open_jobs().await.unwrap(), 0);
-    }
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let mut tx = db.begin().await.unwrap();
+    let resumed = tx.claim_job("w2", lease).await.unwrap().unwrap();
+    assert_eq!(resumed.id, job.id);
+    assert_eq!(resumed.next_task, 1);
+    assert_eq!(resumed.attempts, 2);
+    tx.finish_job(&job.id, JobState::Done, None).await.unwrap();
+    assert_eq!(tx.open_jobs().await.unwrap(), 0);
 }
