@@ -1,6 +1,6 @@
 //! The database of one test (feature `test-support`, for the tests of every crate).
 //!
-//! With `KRATER_TEST_POSTGRES_URL` set to a PostgreSQL server's URL
+//! With `KRATER_TEST_POSTGRES_URL` set to a PostgreSQL server's URL (not empty)
 //! (`scripts/test.sh` starts one, `scripts/pg-cluster.sh`), each test gets a new
 //! database of its own on that server, so tests running in parallel never meet;
 //! without it, a SQLite file in the test's directory.
@@ -14,7 +14,10 @@ pub const POSTGRES_URL_VAR: &str = "KRATER_TEST_POSTGRES_URL";
 /// The URL of the database of the test that owns `dir`: the same one on every call
 /// for the same `dir`, so a test can restart a service on its database.
 pub async fn database_url(dir: &Path) -> String {
-    let Ok(server) = std::env::var(POSTGRES_URL_VAR) else {
+    let Some(server) = std::env::var(POSTGRES_URL_VAR)
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
         return format!("sqlite://{}", dir.join("krater.db").display());
     };
     let recorded = dir.join("postgres-database-url");

@@ -125,3 +125,111 @@ async fn jobs_are_claimed_once_and_resumed_after_the_lease() {
     tx.finish_job(&job.id, JobState::Done, None).await.unwrap();
     assert_eq!(tx.open_jobs().await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn a_read_transaction_sees_committed_rows_only_and_refuses_writes() {
+    let (db, _dir) = database().await;
+    let mut writer = db.begin().await.unwrap();
+    writer.save_load_balancer(&sample_lb("lb-1")).await.unwrap();
+    // A read runs while a write is open, and does not see it.
+    let mut reader = db.read().await.unwrap();
+    assert_eq!(reader.load_balancers().await.unwrap(), vec![]);
+    drop(reader);
+    writer.commit().await.unwrap();
+
+    let mut reader = db.read().await.unwrap();
+    assert_eq!(reader.load_balancers().await.unwrap().len(), 1);
+    let err = reader.save_load_balancer(&sample_lb("lb-2")).await;
+    assert!(err.is_err(), "a read-only transaction wrote: {err:?}");
+}
+
+/// Writers that read before they write (as every API write does) all succeed when
+/// they run at once: none fails with SQLITE_BUSY on a lock upgrade.
+#[tokio::test]
+async fn concurrent_read_then_write_transactions_all_commit() {
+    let (db, _dir) = database().await;
+    let writers: Vec<_> = (0..16)
+        .map(|i| {
+            let db = db.clone();
+            tokio::spawn(async move {
+                let mut tx = db.begin().await?;
+                tx.load_balancers().await?;
+                tokio::task::yield_now().await;
+                tx.save_load_balancer(&sample_lb(&format!("lb-{i}")))
+                    .await?;
+                tx.commit().await
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.unwrap().unwrap();
+    }
+    let mut tx = db.read().await.unwrap();
+    assert_eq!(tx.load_balancers().await.unwrap().len(), 16);
+}
+
+#[tokio::test]
+async fn a_taken_address_is_a_duplicate() {
+    let (db, _dir) = database().await;
+    let port = Port {
+        id: "port-1".into(),
+        network_id: "net".into(),
+        subnet_id: "subnet".into(),
+        ip_address: "198.18.1.10".into(),
+        mac_address: String::new(),
+        device_owner: "krater:vip".into(),
+        device_id: "lb-1".into(),
+        name: "vip".into(),
+        created_at: now(),
+    };
+    let mut tx = db.begin().await.unwrap();
+    tx.save_port(&port).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = db.begin().await.unwrap();
+    let err = tx
+        .save_port(&Port {
+            id: "port-2".into(),
+            ..port
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, DbError::Duplicate(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn listener_statistics_add_up_over_heartbeats_and_amphorae() {
+    let (db, _dir) = database().await;
+    let delta = |n: i64| ListenerStats {
+        bytes_in: n,
+        bytes_out: 2 * n,
+        active_connections: n,
+        total_connections: 3 * n,
+        request_errors: 1,
+    };
+    let mut tx = db.begin().await.unwrap();
+    tx.add_listener_stats("l-1", "amp-1", delta(10))
+        .await
+        .unwrap();
+    tx.add_listener_stats("l-1", "amp-1", delta(5))
+        .await
+        .unwrap();
+    tx.add_listener_stats("l-1", "amp-2", delta(1))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = db.read().await.unwrap();
+    assert_eq!(
+        tx.listener_stats("l-1").await.unwrap(),
+        ListenerStats {
+            bytes_in: 16,
+            bytes_out: 32,
+            active_connections: 6,
+            total_connections: 48,
+            request_errors: 3,
+        }
+    );
+    assert_eq!(
+        tx.listener_stats("l-none").await.unwrap(),
+        ListenerStats::default()
+    );
+}
