@@ -56,7 +56,7 @@ EOF
   for _ in 1 2 3 4 5; do
     port=$(free_port)
     if as_postgres "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-      -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300 \
+      -o "-p $port -k '$dir' -c listen_addresses=127.0.0.1 -c max_connections=300 \
           -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
       start >/dev/null; then
       echo "postgres://postgres@127.0.0.1:$port/postgres"
