@@ -43,25 +43,16 @@ def free_port():
         return s.getsockname()[1]
 
 
-class Krater:
-    def __init__(self, tmp: Path, run: Run = None, haproxy_cmd: str = None):
+class Clients:
+    """The unmodified OpenStack clients (and curl) pointed at one krater API, run inside
+    the test's host namespace when there is one."""
+
+    def __init__(self, tmp: Path, run: Run, port: int):
         self.tmp = tmp
         self.run = run
-        self.port = 9876 if run else free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.config = tmp / "krater.toml"
-        text = f'data_dir = "{tmp / "data"}"\n[api_settings]\nbind_port = {self.port}\n'
-        if run:
-            text += f'[haproxy_amphora]\nbase_path = "{run.base_path}"\n'
-            if haproxy_cmd:
-                text += f'haproxy_cmd = "{haproxy_cmd}"\n'
-            text += "[health_manager]\nheartbeat_interval = 1\n"
-        else:
-            text += '[controller_worker]\namphora_drivers = "noop"\n'
-            if POSTGRES_URL:
-                text += f'[database]\nconnection = "{new_postgres_database(POSTGRES_URL)}"\n'
-        self.config.write_text(text)
-        self.clouds = tmp / "clouds.yaml"
+        self.port = port
+        self.base = f"http://127.0.0.1:{port}"
+        self.clouds = tmp / f"clouds-{port}.yaml"
         self.clouds.write_text(
             "clouds:\n"
             "  krater:\n"
@@ -72,30 +63,9 @@ class Krater:
             f"    network_endpoint_override: {self.base}/network/v2.0\n"
         )
         self.log_path = tmp / "krater.log"
-        self.process = None
-        self.krater_bin = KRATER_BIN
 
     def _cmd(self, *cmd):
         return ["ip", "netns", "exec", self.run.host, *cmd] if self.run else list(cmd)
-
-    def start(self):
-        log = open(self.log_path, "a")
-        self.process = subprocess.Popen(
-            self._cmd(KRATER_BIN, "--config", str(self.config), "serve"),
-            stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            done = subprocess.run(self._cmd("curl", "-sf", "-o", "/dev/null", self.base + "/"))
-            if done.returncode == 0:
-                return
-            assert self.process.poll() is None, "krater serve exited:\n" + self.log_path.read_text()
-            time.sleep(0.2)
-        raise RuntimeError("krater serve did not come up:\n" + self.log_path.read_text())
-
-    def kill(self):
-        if self.process and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
 
     def openstack(self, *args, check=True):
         """Runs the openstack CLI; returns parsed JSON when -f json was asked for."""
@@ -123,6 +93,46 @@ class Krater:
         done = subprocess.run(self._cmd("curl", "-s", "-m", str(timeout), url),
                               capture_output=True, text=True)
         return done.stdout.strip() if done.returncode == 0 else None
+
+
+class Krater(Clients):
+    """`krater serve` with its own data directory and the clients pointed at it."""
+
+    def __init__(self, tmp: Path, run: Run = None, haproxy_cmd: str = None):
+        super().__init__(tmp, run, 9876 if run else free_port())
+        self.config = tmp / "krater.toml"
+        text = f'data_dir = "{tmp / "data"}"\n[api_settings]\nbind_port = {self.port}\n'
+        if run:
+            text += f'[haproxy_amphora]\nbase_path = "{run.base_path}"\n'
+            if haproxy_cmd:
+                text += f'haproxy_cmd = "{haproxy_cmd}"\n'
+            text += "[health_manager]\nheartbeat_interval = 1\n"
+        else:
+            text += '[controller_worker]\namphora_drivers = "noop"\n'
+            if POSTGRES_URL:
+                text += f'[database]\nconnection = "{new_postgres_database(POSTGRES_URL)}"\n'
+        self.config.write_text(text)
+        self.process = None
+        self.krater_bin = KRATER_BIN
+
+    def start(self):
+        log = open(self.log_path, "a")
+        self.process = subprocess.Popen(
+            self._cmd(KRATER_BIN, "--config", str(self.config), "serve"),
+            stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            done = subprocess.run(self._cmd("curl", "-sf", "-o", "/dev/null", self.base + "/"))
+            if done.returncode == 0:
+                return
+            assert self.process.poll() is None, "krater serve exited:\n" + self.log_path.read_text()
+            time.sleep(0.2)
+        raise RuntimeError("krater serve did not come up:\n" + self.log_path.read_text())
+
+    def kill(self):
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
 
 
 @pytest.fixture

@@ -100,7 +100,10 @@ impl From<DbError> for ApiError {
             DbError::NotFound { .. } => Self::not_found(err.to_string()),
             DbError::Immutable { .. } => Self::conflict(err.to_string()),
             DbError::Duplicate(_) => Self::conflict("Already an entity with that specified id."),
-            DbError::Corrupt(_) | DbError::Sql(_) => {
+            DbError::Corrupt(_)
+            | DbError::Sql(_)
+            | DbError::LeaseLost { .. }
+            | DbError::Schema { .. } => {
                 tracing::error!(error = %err, "database error");
                 Self::new(
                     StatusCode::INTERNAL_SERVER_ERROR,

@@ -22,7 +22,6 @@ use krater_config::Config;
 use krater_db::Db;
 use krater_drivers::LocalNetworks;
 use std::sync::Arc;
-use tokio::sync::Notify;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -30,8 +29,6 @@ pub struct AppState {
     pub db: Db,
     pub config: Arc<Config>,
     pub networks: Arc<LocalNetworks>,
-    /// Woken after a job is committed, so an idle worker starts at once.
-    pub job_waker: Arc<Notify>,
 }
 
 impl AppState {
@@ -43,11 +40,6 @@ impl AppState {
             .reserved_ips
             .iter()
             .any(|reserved| reserved.parse() == Ok(ip))
-    }
-
-    fn wake_worker(&self) {
-        self.job_waker.notify_waiters();
-        self.job_waker.notify_one();
     }
 }
 

@@ -26,6 +26,7 @@ pub struct Config {
     pub database: Database,
     pub controller_worker: ControllerWorker,
     pub health_manager: HealthManager,
+    pub house_keeping: HouseKeeping,
     pub haproxy_amphora: HaproxyAmphora,
     pub networking: Networking,
 }
@@ -104,8 +105,12 @@ pub struct ControllerWorker {
     pub amp_boot_timeout_seconds: u64,
     /// Flows run at once by this process; 0 runs no worker here (an API-only process).
     pub workers: usize,
-    /// Seconds a claimed job stays owned without progress before another worker may resume it.
+    /// Seconds a claimed job stays owned without a renewal before another worker may
+    /// resume it. A running worker renews its leases every third of this.
     pub job_lease_seconds: u64,
+    /// Claims of one job (its tasks kept killing their workers) before the flow is
+    /// reverted without running its tasks again.
+    pub job_max_attempts: u32,
     /// How often an idle worker looks for jobs (milliseconds); new jobs also wake it.
     pub poll_interval_ms: u64,
     /// Attempts of one task before the flow reverts.
@@ -118,7 +123,8 @@ impl Default for ControllerWorker {
             amphora_drivers: DriverChoice::Real,
             amp_boot_timeout_seconds: 60,
             workers: 4,
-            job_lease_seconds: 30,
+            job_lease_seconds: 3,
+            job_max_attempts: 5,
             poll_interval_ms: 500,
             task_retries: 3,
         }
@@ -145,6 +151,29 @@ impl Default for HealthManager {
             bind_port: DEFAULT_HEARTBEAT_PORT,
             heartbeat_interval: 2,
             heartbeat_key_file: None,
+        }
+    }
+}
+
+/// `[house_keeping]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HouseKeeping {
+    /// Seconds between two cleanups of the database.
+    pub cleanup_interval: u64,
+    /// Seconds a DELETED load balancer stays in the database.
+    pub load_balancer_expiry_age: u64,
+    /// Seconds a DELETED amphora stays in the database.
+    pub amphora_expiry_age: u64,
+}
+
+impl Default for HouseKeeping {
+    fn default() -> Self {
+        // Octavia's defaults: every 30 s, rows deleted more than a week ago.
+        Self {
+            cleanup_interval: 30,
+            load_balancer_expiry_age: 604_800,
+            amphora_expiry_age: 604_800,
         }
     }
 }

@@ -1,7 +1,6 @@
 //! The ends of flows: what a finished change leaves in the database (Octavia's
 //! "mark active" tasks) and what a failed one leaves (its revert).
 
-use crate::tasks::Context;
 use crate::FlowError;
 use krater_db::{Table, Tx};
 use krater_domain::flow::{Flow, ObjectKind};
@@ -64,10 +63,9 @@ async fn remove_deleted_children(tx: &mut Tx, graph: &LoadBalancerGraph) -> Resu
 }
 
 /// Success: deleted children go, pending ones become ACTIVE, the load balancer too.
-pub(crate) async fn mark_active(ctx: &Context) -> Result<(), FlowError> {
-    let mut tx = ctx.db.begin().await?;
-    let graph = tx.load_balancer_graph(&ctx.lb_id).await?;
-    remove_deleted_children(&mut tx, &graph).await?;
+pub(crate) async fn mark_active(tx: &mut Tx, lb_id: &str) -> Result<(), FlowError> {
+    let graph = tx.load_balancer_graph(lb_id).await?;
+    remove_deleted_children(tx, &graph).await?;
     for (table, id, status) in children(&graph) {
         if matches!(
             status,
@@ -87,33 +85,32 @@ pub(crate) async fn mark_active(ctx: &Context) -> Result<(), FlowError> {
         tx.set_operating_status(Table::HealthMonitor, &hm.id, status)
             .await?;
     }
-    tx.set_provisioning_status(Table::LoadBalancer, &ctx.lb_id, ProvisioningStatus::Active)
+    tx.set_provisioning_status(Table::LoadBalancer, lb_id, ProvisioningStatus::Active)
         .await?;
-    Ok(tx.commit().await?)
+    Ok(())
 }
 
 /// The end of a delete: children removed, the VIP released, the load balancer DELETED.
-pub(crate) async fn mark_deleted(ctx: &Context) -> Result<(), FlowError> {
-    let mut tx = ctx.db.begin().await?;
-    let graph = tx.load_balancer_graph(&ctx.lb_id).await?;
+pub(crate) async fn mark_deleted(tx: &mut Tx, lb_id: &str) -> Result<(), FlowError> {
+    let graph = tx.load_balancer_graph(lb_id).await?;
     // Leaves first: monitors and members before their pools.
     for (table, id, _) in children(&graph).into_iter().rev() {
         tx.hard_delete(table, id).await?;
     }
-    for port in tx.ports_of_device(&ctx.lb_id).await? {
+    for port in tx.ports_of_device(lb_id).await? {
         tx.delete_port(&port.id).await?;
     }
-    tx.set_provisioning_status(Table::LoadBalancer, &ctx.lb_id, ProvisioningStatus::Deleted)
+    tx.set_provisioning_status(Table::LoadBalancer, lb_id, ProvisioningStatus::Deleted)
         .await?;
-    Ok(tx.commit().await?)
+    Ok(())
 }
 
 /// Failure: the objects the flow was about go to ERROR, every other pending object
 /// of the load balancer (the parents locked by the request) back to ACTIVE; a failed
 /// create leaves the load balancer and all its children in ERROR.
-pub(crate) async fn revert(ctx: &Context, flow: &Flow) -> Result<(), FlowError> {
-    let mut tx = ctx.db.begin().await?;
-    let graph = tx.load_balancer_graph(&ctx.lb_id).await?;
+pub(crate) async fn mark_error(tx: &mut Tx, flow: &Flow) -> Result<(), FlowError> {
+    let lb_id = flow.lb_id();
+    let graph = tx.load_balancer_graph(lb_id).await?;
     let lb_status = match flow {
         Flow::CreateLoadBalancer { .. }
         | Flow::UpdateLoadBalancer { .. }
@@ -153,7 +150,7 @@ pub(crate) async fn revert(ctx: &Context, flow: &Flow) -> Result<(), FlowError> 
             tx.save_amphora(&amphora).await?;
         }
     }
-    tx.set_provisioning_status(Table::LoadBalancer, &ctx.lb_id, lb_status)
+    tx.set_provisioning_status(Table::LoadBalancer, lb_id, lb_status)
         .await?;
-    Ok(tx.commit().await?)
+    Ok(())
 }

@@ -1,22 +1,29 @@
 //! The controller worker: claims jobs from the job table and runs their flows.
 //!
-//! A flow ([`krater_domain::flow::Flow`]) becomes an ordered list of [`Task`]s. Each
-//! task is idempotent; the worker records every finished one, so a worker that dies
-//! leaves a job that the next claim resumes at its first unfinished task. A task that
-//! still fails after its retries makes the worker revert the flow: the objects of the
-//! change go to ERROR and nothing is left in PENDING_*.
+//! A flow ([`krater_domain::flow::Flow`]) is planned into typed tasks ([`Step`], in
+//! `plan.rs`), each with an execute and a revert (`tasks.rs`), run by the saga engine
+//! (`saga.rs`): progress commits with each task's database effects, every write is
+//! fenced by the job's lease, a failure reverts the flow and leaves its objects in
+//! ERROR, never in PENDING_*. A worker renews the leases of its jobs while it runs them,
+//! so a short lease lets another worker resume a dead worker's job within seconds.
+//! Failpoints (`failpoint.rs`) let tests fail a task or end the process at one.
 
+pub mod failpoint;
 mod finalize;
+mod plan;
+mod saga;
 mod tasks;
 
-pub use tasks::Task;
+pub use failpoint::Failpoints;
+pub use plan::Step;
 
-use krater_db::{Db, DbError, Job, JobState};
+use krater_db::{Db, DbError, Job, JobState, Lease};
 use krater_drivers::{AmphoraDriver, ComputeDriver, LocalNetworks, NetworkDriver};
+use saga::Outcome;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 /// The drivers one provider uses.
 #[derive(Clone)]
@@ -40,7 +47,7 @@ impl Drivers {
 /// How a worker behaves.
 #[derive(Clone, Debug)]
 pub struct WorkerSettings {
-    /// How long a claimed job stays ours without a renewal.
+    /// How long a claimed job stays ours without a renewal; renewed every third of it.
     pub lease: Duration,
     /// How often an idle worker looks for jobs when nobody wakes it.
     pub poll_interval: Duration,
@@ -48,8 +55,11 @@ pub struct WorkerSettings {
     pub task_attempts: u32,
     /// Pause between two attempts of a task.
     pub retry_delay: Duration,
+    /// Claims of one job before it is reverted without running its tasks again.
+    pub max_job_attempts: i64,
     /// Where amphorae keep their files (see `krater_drivers::netns::amphora_dir`).
     pub amphora_base_dir: String,
+    pub failpoints: Failpoints,
 }
 
 /// A failure inside a flow.
@@ -61,8 +71,21 @@ pub enum FlowError {
     Driver(#[from] krater_drivers::DriverError),
     #[error("render: {0}")]
     Render(#[from] krater_render::RenderError),
+    #[error("failpoint {0}")]
+    Failpoint(String),
     #[error("{0}")]
     Other(String),
+}
+
+impl FlowError {
+    /// Whether trying the task again may succeed.
+    fn is_retryable(&self) -> bool {
+        match self {
+            FlowError::Db(DbError::LeaseLost { .. }) => false,
+            FlowError::Db(_) | FlowError::Driver(_) => true,
+            FlowError::Render(_) | FlowError::Failpoint(_) | FlowError::Other(_) => false,
+        }
+    }
 }
 
 /// Runs flows from the job table.
@@ -73,8 +96,7 @@ pub struct Worker {
     /// Drivers by provider name.
     providers: Arc<HashMap<String, Drivers>>,
     networks: Arc<LocalNetworks>,
-    waker: Arc<Notify>,
-    /// Identifies this worker in job leases.
+    /// Identifies this worker in job leases (and logs).
     owner: String,
 }
 
@@ -84,80 +106,92 @@ impl Worker {
         settings: WorkerSettings,
         providers: HashMap<String, Drivers>,
         networks: Arc<LocalNetworks>,
-        waker: Arc<Notify>,
     ) -> Self {
         Self {
             db,
             settings,
             providers: Arc::new(providers),
             networks,
-            waker,
-            owner: format!("worker-{}", uuid::Uuid::new_v4()),
+            owner: format!("worker-{}-{}", std::process::id(), uuid::Uuid::new_v4()),
         }
     }
 
-    /// Works until the process ends: `concurrency` loops that each claim and run jobs
-    /// (none at all when it is 0).
-    pub async fn run(self, concurrency: usize) {
-        if concurrency == 0 {
-            return std::future::pending().await;
-        }
+    /// Works until `stop` is cancelled: `concurrency` loops that each claim and run
+    /// jobs. A job running when `stop` comes finishes its current task and is given
+    /// back for the next worker.
+    pub async fn run(self, concurrency: usize, stop: CancellationToken) {
         let mut loops = tokio::task::JoinSet::new();
         for _ in 0..concurrency {
             let worker = self.clone();
-            loops.spawn(async move { worker.work_loop().await });
+            let stop = stop.clone();
+            loops.spawn(async move { worker.work_loop(stop).await });
         }
         while loops.join_next().await.is_some() {}
     }
 
-    async fn work_loop(&self) {
-        loop {
-            match self.run_one().await {
+    async fn work_loop(&self, stop: CancellationToken) {
+        while !stop.is_cancelled() {
+            match self.run_one(&stop).await {
                 Ok(true) => continue,
                 Ok(false) => {}
                 Err(err) => tracing::error!(error = %err, "worker could not claim a job"),
             }
             tokio::select! {
-                _ = self.waker.notified() => {}
+                _ = self.db.watch_jobs() => {}
                 _ = tokio::time::sleep(self.settings.poll_interval) => {}
+                _ = stop.cancelled() => {}
             }
         }
     }
 
-    /// Claims one job and runs it to its end. Returns false when there was none.
-    pub async fn run_one(&self) -> Result<bool, DbError> {
+    /// Claims one job and runs it until it ends or is given back. Returns false when
+    /// there was none.
+    pub async fn run_one(&self, stop: &CancellationToken) -> Result<bool, DbError> {
         let mut tx = self.db.begin().await?;
         let job = tx.claim_job(&self.owner, self.settings.lease).await?;
         tx.commit().await?;
         let Some(job) = job else {
             return Ok(false);
         };
-        let renewal = self.keep_lease(&job.id);
-        let result = self.run_job(&job).await;
+        let lost = CancellationToken::new();
+        let renewal = self.keep_lease(job.lease.clone(), lost.clone());
+        let result = self.run_job(&job, stop, &lost).await;
         renewal.abort();
-        if let Err(err) = result {
-            tracing::error!(job = %job.id, error = %err, "job could not be recorded; its lease will expire and it will be resumed");
+        match result {
+            Ok(outcome) => {
+                tracing::info!(job = %job.id(), owner = %self.owner, ?outcome, "job ended here")
+            }
+            Err(err) => {
+                tracing::error!(job = %job.id(), error = %err, "job could not be recorded; its lease will expire and it will be resumed")
+            }
         }
         Ok(true)
     }
 
-    /// Renews the lease of a job in the background while it runs.
-    fn keep_lease(&self, job_id: &str) -> tokio::task::JoinHandle<()> {
+    /// Renews the lease in the background while the job runs; cancels `lost` when
+    /// another worker holds the job.
+    fn keep_lease(&self, lease: Lease, lost: CancellationToken) -> tokio::task::JoinHandle<()> {
         let db = self.db.clone();
-        let owner = self.owner.clone();
-        let lease = self.settings.lease;
-        let job_id = job_id.to_string();
+        let duration = self.settings.lease;
         tokio::spawn(async move {
             loop {
-                tokio::time::sleep(lease / 3).await;
+                tokio::time::sleep(duration / 3).await;
                 let renewed = async {
                     let mut tx = db.begin().await?;
-                    tx.renew_lease(&job_id, &owner, lease).await?;
+                    tx.renew_lease(&lease, duration).await?;
                     tx.commit().await
                 }
                 .await;
-                if let Err(err) = renewed {
-                    tracing::warn!(job = %job_id, error = %err, "could not renew job lease");
+                match renewed {
+                    Ok(()) => {}
+                    Err(DbError::LeaseLost { .. }) => {
+                        tracing::warn!(job = %lease.job_id, "job lease lost to another worker; stopping it here");
+                        lost.cancel();
+                        return;
+                    }
+                    Err(err) => {
+                        tracing::warn!(job = %lease.job_id, error = %err, "could not renew job lease")
+                    }
                 }
             }
         })
@@ -170,19 +204,25 @@ impl Worker {
             .unwrap_or_else(Drivers::noop)
     }
 
-    async fn run_job(&self, job: &Job) -> Result<(), DbError> {
+    async fn run_job(
+        &self,
+        job: &Job,
+        stop: &CancellationToken,
+        lost: &CancellationToken,
+    ) -> Result<Outcome, FlowError> {
         let lb_id = job.flow.lb_id().to_string();
         let provider = {
             let mut tx = self.db.begin().await?;
-            match tx.load_balancer(&lb_id).await? {
-                Some(lb) => lb.provider,
-                None => {
-                    tracing::warn!(job = %job.id, lb = %lb_id, "load balancer is gone; closing job");
-                    tx.finish_job(&job.id, JobState::Done, Some("load balancer is gone"))
-                        .await?;
-                    return tx.commit().await;
-                }
-            }
+            tx.load_balancer(&lb_id).await?.map(|lb| lb.provider)
+        };
+        let Some(provider) = provider else {
+            tracing::warn!(job = %job.id(), lb = %lb_id, "load balancer is gone; closing job");
+            let mut tx = self.db.begin().await?;
+            tx.fence(&job.lease).await?;
+            tx.finish_job(&job.lease, JobState::Done, Some("load balancer is gone"))
+                .await?;
+            tx.commit().await?;
+            return Ok(Outcome::Done);
         };
         let ctx = tasks::Context {
             db: self.db.clone(),
@@ -190,48 +230,17 @@ impl Worker {
             settings: self.settings.clone(),
             networks: self.networks.clone(),
             lb_id: lb_id.clone(),
+            lease: job.lease.clone(),
         };
-        let tasks = Task::plan(&job.flow);
-        tracing::info!(job = %job.id, lb = %lb_id, flow = ?job.flow, resume_at = job.next_task, "running flow");
-        for (index, task) in tasks.iter().enumerate().skip(job.next_task) {
-            if let Err(err) = self.run_task(&ctx, *task).await {
-                tracing::error!(job = %job.id, lb = %lb_id, ?task, error = %err, "flow failed; reverting");
-                if let Err(revert_err) = finalize::revert(&ctx, &job.flow).await {
-                    tracing::error!(job = %job.id, error = %revert_err, "revert failed");
-                    return Err(match revert_err {
-                        FlowError::Db(e) => e,
-                        other => DbError::Corrupt(other.to_string()),
-                    });
-                }
-                let mut tx = self.db.begin().await?;
-                tx.finish_job(&job.id, JobState::Reverted, Some(&err.to_string()))
-                    .await?;
-                return tx.commit().await;
-            }
-            let mut tx = self.db.begin().await?;
-            tx.record_progress(&job.id, &self.owner, index + 1, self.settings.lease)
-                .await?;
-            tx.commit().await?;
+        tracing::info!(job = %job.id(), lb = %lb_id, flow = ?job.flow, resume_at = job.next_task,
+            reverting = job.reverting, attempt = job.attempts, "running flow");
+        saga::Run {
+            ctx: &ctx,
+            job,
+            stop,
+            lost,
         }
-        let mut tx = self.db.begin().await?;
-        tx.finish_job(&job.id, JobState::Done, None).await?;
-        tx.commit().await?;
-        tracing::info!(job = %job.id, lb = %lb_id, "flow done");
-        Ok(())
-    }
-
-    async fn run_task(&self, ctx: &tasks::Context, task: Task) -> Result<(), FlowError> {
-        let mut attempt = 1;
-        loop {
-            match task.execute(ctx).await {
-                Ok(()) => return Ok(()),
-                Err(err) if attempt < self.settings.task_attempts => {
-                    tracing::warn!(?task, attempt, error = %err, "task failed; retrying");
-                    attempt += 1;
-                    tokio::time::sleep(self.settings.retry_delay).await;
-                }
-                Err(err) => return Err(err),
-            }
-        }
+        .run()
+        .await
     }
 }

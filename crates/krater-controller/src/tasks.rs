@@ -1,10 +1,16 @@
-//! The tasks flows are made of. Every task is idempotent: it reads what is done from
-//! the database and the drivers, and does the rest, so a resumed flow can run a task
-//! that had half-finished before a crash.
+//! What each task of a plan does ([`Step::execute`]) and how it is undone
+//! ([`Step::revert`]).
+//!
+//! Every task is idempotent: it reads what is done from the database and the drivers
+//! and does the rest, so a resumed flow can run again a task that had half-finished
+//! before a crash. A task's database effects go into the write transaction it returns;
+//! the runner records the job's progress in that same transaction and commits both.
+//! Every write transaction starts with the job's lease check ([`Context::write`]), so a
+//! worker that lost its job writes nothing.
 
+use crate::plan::Step;
 use crate::{finalize, Drivers, FlowError, WorkerSettings};
-use krater_db::{Db, PortRequest};
-use krater_domain::flow::Flow;
+use krater_db::{Db, Lease, PortRequest, Tx};
 use krater_domain::*;
 use krater_drivers::{LocalNetworks, Subnet};
 use std::net::IpAddr;
@@ -17,142 +23,176 @@ pub(crate) struct Context {
     pub settings: WorkerSettings,
     pub networks: Arc<LocalNetworks>,
     pub lb_id: String,
+    pub lease: Lease,
 }
 
-/// One step of a flow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Task {
-    /// Makes the amphorae of the load balancer (one for SINGLE) and waits for their agents.
-    BuildAmphorae,
-    /// Gives every amphora an interface on the VIP subnet carrying the VIP.
-    PlugVip,
-    /// Gives every amphora an interface on each subnet its members live on.
-    PlugMemberNetworks,
-    /// Renders the HAProxy configuration and applies it on every amphora.
-    ApplyConfig,
-    /// Marks the change done: pending objects ACTIVE, deleted children removed.
-    MarkActive,
-    /// Stops and deletes the amphorae of a load balancer being deleted.
-    RemoveAmphorae,
-    /// Marks the load balancer DELETED, removes its children and releases its VIP.
-    MarkDeleted,
-}
-
-impl Task {
-    /// The tasks of a flow, in order.
-    pub fn plan(flow: &Flow) -> Vec<Task> {
-        use Task::*;
-        match flow {
-            Flow::CreateLoadBalancer { .. } => vec![
-                BuildAmphorae,
-                PlugVip,
-                PlugMemberNetworks,
-                ApplyConfig,
-                MarkActive,
-            ],
-            Flow::UpdateLoadBalancer { .. } => vec![ApplyConfig, MarkActive],
-            Flow::ApplyChildren { .. } => vec![PlugMemberNetworks, ApplyConfig, MarkActive],
-            Flow::DeleteLoadBalancer { .. } => vec![RemoveAmphorae, MarkDeleted],
-        }
+impl Context {
+    /// A write transaction of this job: it fails with `LeaseLost` once another worker
+    /// holds the job.
+    pub(crate) async fn write(&self) -> Result<Tx, FlowError> {
+        let mut tx = self.db.begin().await?;
+        tx.fence(&self.lease).await?;
+        Ok(tx)
     }
 
-    pub(crate) async fn execute(self, ctx: &Context) -> Result<(), FlowError> {
+    async fn load_balancer(&self) -> Result<LoadBalancer, FlowError> {
+        let mut tx = self.db.begin().await?;
+        tx.load_balancer(&self.lb_id)
+            .await?
+            .ok_or_else(|| FlowError::Other(format!("load balancer {} is gone", self.lb_id)))
+    }
+
+    async fn amphora(&self, id: &str) -> Result<Amphora, FlowError> {
+        let mut tx = self.db.begin().await?;
+        tx.amphora(id)
+            .await?
+            .ok_or_else(|| FlowError::Other(format!("amphora {id} is gone")))
+    }
+
+    async fn graph(&self) -> Result<LoadBalancerGraph, FlowError> {
+        let mut tx = self.db.begin().await?;
+        Ok(tx.load_balancer_graph(&self.lb_id).await?)
+    }
+}
+
+impl Step {
+    /// Runs the task; returns the write transaction that holds its database effects.
+    pub(crate) async fn execute(&self, ctx: &Context) -> Result<Tx, FlowError> {
         match self {
-            Task::BuildAmphorae => build_amphorae(ctx).await,
-            Task::PlugVip => plug_vip(ctx).await,
-            Task::PlugMemberNetworks => plug_member_networks(ctx).await,
-            Task::ApplyConfig => apply_config(ctx).await,
-            Task::MarkActive => finalize::mark_active(ctx).await,
-            Task::RemoveAmphorae => remove_amphorae(ctx).await,
-            Task::MarkDeleted => finalize::mark_deleted(ctx).await,
+            Step::CreateAmphora { amphora_id, role } => {
+                create_amphora(ctx, amphora_id, *role).await
+            }
+            Step::BootAmphora { amphora_id } => boot_amphora(ctx, amphora_id).await,
+            Step::PlugVip { amphora_id } => plug_vip(ctx, amphora_id).await,
+            Step::PlugMemberNetworks => plug_member_networks(ctx).await,
+            Step::ApplyConfig => apply_config(ctx).await,
+            Step::MarkActive => {
+                let mut tx = ctx.write().await?;
+                finalize::mark_active(&mut tx, &ctx.lb_id).await?;
+                Ok(tx)
+            }
+            Step::RemoveAmphora { amphora_id } => remove_amphora(ctx, amphora_id).await,
+            Step::MarkDeleted => {
+                let mut tx = ctx.write().await?;
+                finalize::mark_deleted(&mut tx, &ctx.lb_id).await?;
+                Ok(tx)
+            }
+        }
+    }
+
+    /// Undoes what the task may have done, whether it finished or not; returns the
+    /// write transaction that holds the database side of the undo.
+    ///
+    /// Some tasks have nothing of their own to undo: an interface plugged by
+    /// `plug_vip` goes with the amphora that `boot_amphora`'s revert deletes, and its
+    /// port with the rows `create_amphora`'s revert removes; a configuration applied
+    /// or a load balancer marked cannot be taken back, and the flow's end marks the
+    /// objects ERROR. A deleted amphora is not rebuilt.
+    pub(crate) async fn revert(&self, ctx: &Context) -> Result<Tx, FlowError> {
+        match self {
+            Step::CreateAmphora { amphora_id, .. } => {
+                let mut tx = ctx.write().await?;
+                for port in tx.ports_of_device(amphora_id).await? {
+                    tx.delete_port(&port.id).await?;
+                }
+                if let Some(mut amphora) = tx.amphora(amphora_id).await? {
+                    amphora.status = AmphoraStatus::Deleted;
+                    amphora.updated_at = Some(now());
+                    tx.save_amphora(&amphora).await?;
+                }
+                Ok(tx)
+            }
+            Step::BootAmphora { amphora_id } => {
+                let amphora = ctx.amphora(amphora_id).await;
+                if let Ok(amphora) = amphora {
+                    ctx.drivers.network.unplug_all(&amphora).await?;
+                }
+                ctx.drivers.compute.delete(amphora_id).await?;
+                ctx.write().await
+            }
+            Step::PlugVip { .. }
+            | Step::PlugMemberNetworks
+            | Step::ApplyConfig
+            | Step::MarkActive
+            | Step::RemoveAmphora { .. }
+            | Step::MarkDeleted => ctx.write().await,
         }
     }
 }
 
-async fn load_balancer(ctx: &Context) -> Result<LoadBalancer, FlowError> {
-    let mut tx = ctx.db.begin().await?;
-    tx.load_balancer(&ctx.lb_id)
-        .await?
-        .ok_or_else(|| FlowError::Other(format!("load balancer {} is gone", ctx.lb_id)))
-}
-
-async fn amphorae(ctx: &Context) -> Result<Vec<Amphora>, FlowError> {
-    let mut tx = ctx.db.begin().await?;
-    Ok(tx.amphorae_of(&ctx.lb_id).await?)
-}
-
-async fn save_amphora(ctx: &Context, amphora: &Amphora) -> Result<(), FlowError> {
-    let mut tx = ctx.db.begin().await?;
-    tx.save_amphora(amphora).await?;
-    Ok(tx.commit().await?)
-}
-
-async fn build_amphorae(ctx: &Context) -> Result<(), FlowError> {
-    let lb = load_balancer(ctx).await?;
-    if amphorae(ctx).await?.is_empty() {
-        let roles: &[Option<AmphoraRole>] = match lb.topology {
-            Topology::Single => &[Some(AmphoraRole::Standalone)],
-            Topology::ActiveStandby => &[Some(AmphoraRole::Master), Some(AmphoraRole::Backup)],
+async fn create_amphora(ctx: &Context, id: &str, role: AmphoraRole) -> Result<Tx, FlowError> {
+    let (_, mgmt_subnet) = ctx
+        .networks
+        .management
+        .as_ref()
+        .ok_or_else(|| FlowError::Other("no management network is configured".into()))?;
+    let mut tx = ctx.write().await?;
+    if tx.amphora(id).await?.is_none() {
+        let amphora = Amphora {
+            id: id.to_string(),
+            load_balancer_id: Some(ctx.lb_id.clone()),
+            compute_id: None,
+            status: AmphoraStatus::PendingCreate,
+            role: Some(role),
+            lb_network_ip: None,
+            vrrp_ip: None,
+            ha_ip: None,
+            vrrp_port_id: None,
+            ha_port_id: None,
+            vrrp_interface: None,
+            // Octavia's VRRP router id, which every amphora carries.
+            vrrp_id: Some(1),
+            vrrp_priority: None,
+            cert_expiration: None,
+            cert_busy: false,
+            cached_zone: None,
+            image_id: None,
+            compute_flavor: None,
+            created_at: now(),
+            updated_at: None,
         };
-        for role in roles {
-            let amphora = Amphora {
-                id: uuid::Uuid::new_v4().to_string(),
-                load_balancer_id: Some(lb.id.clone()),
-                compute_id: None,
-                status: AmphoraStatus::PendingCreate,
-                role: *role,
-                lb_network_ip: None,
-                vrrp_ip: None,
-                ha_ip: None,
-                vrrp_port_id: None,
-                ha_port_id: None,
-                vrrp_interface: None,
-                // Octavia's VRRP router id, which every amphora carries.
-                vrrp_id: Some(1),
-                vrrp_priority: None,
-                cert_expiration: None,
-                cert_busy: false,
-                cached_zone: None,
-                image_id: None,
-                compute_flavor: None,
-                created_at: now(),
-                updated_at: None,
-            };
-            save_amphora(ctx, &amphora).await?;
-        }
+        tx.save_amphora(&amphora).await?;
     }
-    for mut amphora in amphorae(ctx).await? {
-        if amphora.status == AmphoraStatus::Allocated {
-            continue;
-        }
+    port_in(&mut tx, mgmt_subnet, id, "krater:amphora-mgmt").await?;
+    Ok(tx)
+}
+
+async fn boot_amphora(ctx: &Context, id: &str) -> Result<Tx, FlowError> {
+    let mut amphora = ctx.amphora(id).await?;
+    if amphora.status != AmphoraStatus::Allocated {
         let (_, mgmt_subnet) = ctx
             .networks
             .management
             .as_ref()
             .ok_or_else(|| FlowError::Other("no management network is configured".into()))?;
-        let management = port_on(ctx, mgmt_subnet, &amphora.id, "krater:amphora-mgmt").await?;
+        let management = {
+            let mut tx = ctx.db.begin().await?;
+            tx.ports_of_device(id)
+                .await?
+                .into_iter()
+                .find(|p| p.subnet_id == mgmt_subnet.id)
+                .ok_or_else(|| FlowError::Other(format!("amphora {id} has no management port")))?
+        };
         let instance = ctx.drivers.compute.build(&amphora, &management).await?;
         amphora.compute_id = Some(instance.compute_id);
         amphora.lb_network_ip = Some(instance.lb_network_ip);
         amphora.cert_expiration = instance.cert_expiration;
-        amphora.status = AmphoraStatus::Booting;
-        amphora.updated_at = Some(now());
-        save_amphora(ctx, &amphora).await?;
         ctx.drivers.amphora.wait_reachable(&amphora).await?;
         amphora.status = AmphoraStatus::Allocated;
-        save_amphora(ctx, &amphora).await?;
+        amphora.updated_at = Some(now());
     }
-    Ok(())
+    let mut tx = ctx.write().await?;
+    tx.save_amphora(&amphora).await?;
+    Ok(tx)
 }
 
-/// The port of `device` on `subnet`, allocated when it has none yet.
-async fn port_on(
-    ctx: &Context,
+/// The port of `device` on `subnet` inside `tx`, allocated when it has none yet.
+async fn port_in(
+    tx: &mut Tx,
     subnet: &Subnet,
     device: &str,
     owner: &str,
 ) -> Result<Port, FlowError> {
-    let mut tx = ctx.db.begin().await?;
     if let Some(port) = tx
         .ports_of_device(device)
         .await?
@@ -169,28 +209,38 @@ async fn port_on(
         device_id: device,
         name: &name,
     };
-    let port = tx
-        .allocate_port(request, subnet.pool().map(IpAddr::V4))
+    tx.allocate_port(request, subnet.pool().map(IpAddr::V4))
         .await?
-        .ok_or_else(|| FlowError::Other(format!("no free address on subnet {}", subnet.id)))?;
+        .ok_or_else(|| FlowError::Other(format!("no free address on subnet {}", subnet.id)))
+}
+
+/// The port of `device` on `subnet`, allocated and committed when it has none yet,
+/// before a driver wires it.
+async fn port_on(
+    ctx: &Context,
+    subnet: &Subnet,
+    device: &str,
+    owner: &str,
+) -> Result<Port, FlowError> {
+    let mut tx = ctx.write().await?;
+    let port = port_in(&mut tx, subnet, device, owner).await?;
     tx.commit().await?;
     Ok(port)
 }
 
 /// Records the interface's MAC address on its port (what Neutron's view shows).
-async fn record_mac(ctx: &Context, port: &Port, mac: &str) -> Result<(), FlowError> {
+async fn record_mac(tx: &mut Tx, port: &Port, mac: &str) -> Result<(), FlowError> {
     if port.mac_address == mac {
         return Ok(());
     }
     let mut updated = port.clone();
     updated.mac_address = mac.to_string();
-    let mut tx = ctx.db.begin().await?;
-    tx.save_port(&updated).await?;
-    Ok(tx.commit().await?)
+    Ok(tx.save_port(&updated).await?)
 }
 
-async fn plug_vip(ctx: &Context) -> Result<(), FlowError> {
-    let lb = load_balancer(ctx).await?;
+async fn plug_vip(ctx: &Context, id: &str) -> Result<Tx, FlowError> {
+    let lb = ctx.load_balancer().await?;
+    let mut amphora = ctx.amphora(id).await?;
     let subnet_id = lb.vip.subnet_id.clone().unwrap_or_default();
     let subnet = ctx
         .networks
@@ -202,22 +252,21 @@ async fn plug_vip(ctx: &Context) -> Result<(), FlowError> {
         .ip_address
         .clone()
         .ok_or_else(|| FlowError::Other("load balancer has no VIP address".into()))?;
-    for mut amphora in amphorae(ctx).await? {
-        let port = port_on(ctx, &subnet, &amphora.id, "krater:amphora").await?;
-        let interface = ctx.drivers.network.plug(&amphora, &subnet, &port).await?;
-        record_mac(ctx, &port, &interface.mac_address).await?;
-        ctx.drivers
-            .amphora
-            .plug_vip(&amphora, &vip, &interface)
-            .await?;
-        amphora.vrrp_ip = Some(port.ip_address.clone());
-        amphora.vrrp_port_id = Some(port.id.clone());
-        amphora.ha_ip = Some(vip.clone());
-        amphora.ha_port_id = lb.vip.port_id.clone();
-        amphora.vrrp_interface = Some("eth1".into());
-        save_amphora(ctx, &amphora).await?;
-    }
-    Ok(())
+    let port = port_on(ctx, &subnet, &amphora.id, "krater:amphora").await?;
+    let interface = ctx.drivers.network.plug(&amphora, &subnet, &port).await?;
+    ctx.drivers
+        .amphora
+        .plug_vip(&amphora, &vip, &interface)
+        .await?;
+    amphora.vrrp_ip = Some(port.ip_address.clone());
+    amphora.vrrp_port_id = Some(port.id.clone());
+    amphora.ha_ip = Some(vip);
+    amphora.ha_port_id = lb.vip.port_id.clone();
+    amphora.vrrp_interface = Some("eth1".into());
+    let mut tx = ctx.write().await?;
+    record_mac(&mut tx, &port, &interface.mac_address).await?;
+    tx.save_amphora(&amphora).await?;
+    Ok(tx)
 }
 
 /// Subnets the members of the load balancer live on: the member's own `subnet_id`,
@@ -244,32 +293,31 @@ fn member_subnets(ctx: &Context, graph: &LoadBalancerGraph) -> Vec<Subnet> {
     subnets
 }
 
-async fn plug_member_networks(ctx: &Context) -> Result<(), FlowError> {
-    let graph = {
-        let mut tx = ctx.db.begin().await?;
-        tx.load_balancer_graph(&ctx.lb_id).await?
-    };
+async fn plug_member_networks(ctx: &Context) -> Result<Tx, FlowError> {
+    let graph = ctx.graph().await?;
     let subnets = member_subnets(ctx, &graph);
+    let mut wired = Vec::new();
     for amphora in &graph.amphorae {
         for subnet in &subnets {
             let port = port_on(ctx, subnet, &amphora.id, "krater:amphora").await?;
             let interface = ctx.drivers.network.plug(amphora, subnet, &port).await?;
-            record_mac(ctx, &port, &interface.mac_address).await?;
             ctx.drivers
                 .amphora
                 .plug_network(amphora, &interface)
                 .await?;
+            wired.push((port, interface.mac_address));
         }
     }
-    Ok(())
+    let mut tx = ctx.write().await?;
+    for (port, mac) in &wired {
+        record_mac(&mut tx, port, mac).await?;
+    }
+    Ok(tx)
 }
 
-async fn apply_config(ctx: &Context) -> Result<(), FlowError> {
+async fn apply_config(ctx: &Context) -> Result<Tx, FlowError> {
     // The renderer leaves out objects in PENDING_DELETE.
-    let graph = {
-        let mut tx = ctx.db.begin().await?;
-        tx.load_balancer_graph(&ctx.lb_id).await?
-    };
+    let graph = ctx.graph().await?;
     for amphora in &graph.amphorae {
         let options = krater_render::RenderOptions {
             base_dir: krater_drivers::netns::amphora_dir(
@@ -293,23 +341,26 @@ async fn apply_config(ctx: &Context) -> Result<(), FlowError> {
                 .await?;
         }
     }
-    Ok(())
+    ctx.write().await
 }
 
-async fn remove_amphorae(ctx: &Context) -> Result<(), FlowError> {
-    for mut amphora in amphorae(ctx).await? {
-        if amphora.compute_id.is_some() {
-            ctx.drivers.network.unplug_all(&amphora).await?;
-            ctx.drivers.compute.delete(&amphora.id).await?;
-        }
-        let mut tx = ctx.db.begin().await?;
-        for port in tx.ports_of_device(&amphora.id).await? {
-            tx.delete_port(&port.id).await?;
-        }
-        amphora.status = AmphoraStatus::Deleted;
-        amphora.updated_at = Some(now());
-        tx.save_amphora(&amphora).await?;
-        tx.commit().await?;
+async fn remove_amphora(ctx: &Context, id: &str) -> Result<Tx, FlowError> {
+    let mut tx = ctx.db.begin().await?;
+    let amphora = tx.amphora(id).await?;
+    drop(tx);
+    let Some(mut amphora) = amphora else {
+        return ctx.write().await;
+    };
+    if amphora.compute_id.is_some() {
+        ctx.drivers.network.unplug_all(&amphora).await?;
+        ctx.drivers.compute.delete(&amphora.id).await?;
     }
-    Ok(())
+    let mut tx = ctx.write().await?;
+    for port in tx.ports_of_device(&amphora.id).await? {
+        tx.delete_port(&port.id).await?;
+    }
+    amphora.status = AmphoraStatus::Deleted;
+    amphora.updated_at = Some(now());
+    tx.save_amphora(&amphora).await?;
+    Ok(tx)
 }

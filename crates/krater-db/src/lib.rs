@@ -6,15 +6,19 @@
 //! without the other. Status changes go through [`Tx::test_and_set_status`], the one
 //! owner of provisioning-status transitions (Octavia's test-and-set).
 //!
-//! Only this crate knows SQL.
+//! Only this crate knows SQL. The schema is applied only by [`Db::upgrade`] (`krater db
+//! upgrade`, and `krater serve` for the embedded default); every other role checks it
+//! with [`Db::check_schema`] and refuses to start on an older one.
 
+mod housekeeping;
 mod jobs;
 mod rows;
 mod schema;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 
-pub use jobs::{Job, JobState};
+pub use housekeeping::Purged;
+pub use jobs::{Job, JobState, Lease};
 pub use rows::{PortRequest, Table};
 
 use krater_domain::{status::Transition, ProvisioningStatus, Timestamp};
@@ -22,7 +26,9 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, Row};
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Notify;
 
 /// A failed storage operation.
 #[derive(Debug, thiserror::Error)]
@@ -41,13 +47,32 @@ pub enum DbError {
     Duplicate(String),
     #[error("stored value is corrupt: {0}")]
     Corrupt(String),
+    /// The job's lease went to another worker: its former owner must write nothing more.
+    #[error("the lease of job {job_id} was lost")]
+    LeaseLost { job_id: String },
+    /// The database's schema is not the one this binary was built for.
+    #[error(
+        "the database schema is at version {found}, this krater needs version {wanted}: {hint}"
+    )]
+    Schema {
+        found: i64,
+        wanted: i64,
+        hint: &'static str,
+    },
     #[error(transparent)]
     Sql(#[from] sqlx::Error),
 }
 
 pub type Result<T, E = DbError> = std::result::Result<T, E>;
 
-/// The database: pools of connections, migrated.
+/// Which database server is behind the pool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The database: pools of connections.
 ///
 /// Writes go through [`Db::begin`], reads through [`Db::read`]. On SQLite (WAL mode)
 /// the writer is one connection, so that writes of this process run one at a time,
@@ -59,6 +84,13 @@ pub type Result<T, E = DbError> = std::result::Result<T, E>;
 pub struct Db {
     writes: Lane,
     reads: Lane,
+    backend: Backend,
+    url: String,
+    /// Woken when a job is committed in this process, and on PostgreSQL when any
+    /// process commits one (LISTEN/NOTIFY, see [`Db::watch_jobs`]).
+    jobs_signal: Arc<Notify>,
+    /// Set once the PostgreSQL listener runs.
+    listening: Arc<std::sync::OnceLock<()>>,
 }
 
 /// A pool and the statement that opens its transactions.
@@ -73,12 +105,22 @@ const SQLITE_READERS: u32 = 4;
 /// Connections of this process to a PostgreSQL server.
 const POSTGRES_CONNECTIONS: u32 = 16;
 
+/// The PostgreSQL channel on which job commits are announced.
+const JOBS_CHANNEL: &str = "krater_jobs";
+
 impl Db {
-    /// Connects to `url` (`sqlite://path` or `postgres://…`), creating a SQLite file
-    /// and its directory when missing, and applies pending migrations.
+    /// Opens `url` and applies pending migrations: for the embedded default and tests.
     pub async fn connect(url: &str) -> Result<Self> {
+        let db = Self::open(url).await?;
+        db.upgrade().await?;
+        Ok(db)
+    }
+
+    /// Opens `url` (`sqlite://path` or `postgres[ql]://…`), creating a SQLite file and
+    /// its directory when missing. Applies no migration.
+    pub async fn open(url: &str) -> Result<Self> {
         sqlx::any::install_default_drivers();
-        let db = match url.strip_prefix("sqlite://") {
+        let (writes, reads, backend) = match url.strip_prefix("sqlite://") {
             Some(path) => {
                 if let Some(dir) = Path::new(path).parent() {
                     std::fs::create_dir_all(dir).map_err(|e| DbError::Sql(e.into()))?;
@@ -87,16 +129,17 @@ impl Db {
                 let writes = sqlite_pool(&format!("sqlite://{path}?mode=rwc"), 1, true).await?;
                 let reads =
                     sqlite_pool(&format!("sqlite://{path}?mode=ro"), SQLITE_READERS, false).await?;
-                Self {
-                    writes: Lane {
+                (
+                    Lane {
                         pool: writes,
                         begin: "BEGIN IMMEDIATE",
                     },
-                    reads: Lane {
+                    Lane {
                         pool: reads,
                         begin: "BEGIN",
                     },
-                }
+                    Backend::Sqlite,
+                )
             }
             None => {
                 let pool = AnyPoolOptions::new()
@@ -104,25 +147,94 @@ impl Db {
                     .acquire_timeout(Duration::from_secs(30))
                     .connect(url)
                     .await?;
-                Self {
-                    writes: Lane {
+                (
+                    Lane {
                         pool: pool.clone(),
                         begin: "BEGIN",
                     },
-                    reads: Lane {
+                    Lane {
                         pool,
                         begin: "BEGIN READ ONLY",
                     },
-                }
+                    Backend::Postgres,
+                )
             }
         };
-        db.migrate().await?;
-        Ok(db)
+        Ok(Self {
+            writes,
+            reads,
+            backend,
+            url: url.to_string(),
+            jobs_signal: Arc::new(Notify::new()),
+            listening: Arc::new(std::sync::OnceLock::new()),
+        })
     }
 
-    /// Applies every migration not applied yet.
-    pub async fn migrate(&self) -> Result<()> {
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The newest schema version this binary knows.
+    pub fn latest_schema_version() -> i64 {
+        schema::MIGRATIONS.last().map_or(0, |(v, _)| *v)
+    }
+
+    /// The schema version applied to the database (0 when none is).
+    pub async fn schema_version(&self) -> Result<i64> {
+        let table_exists = match self.backend {
+            Backend::Sqlite => {
+                "SELECT COUNT(*) AS n FROM sqlite_master \
+                                WHERE type = 'table' AND name = 'schema_version'"
+            }
+            Backend::Postgres => {
+                "SELECT COUNT(*) AS n FROM information_schema.tables \
+                                  WHERE table_name = 'schema_version' \
+                                  AND table_schema = current_schema()"
+            }
+        };
+        let n: i64 = sqlx::query(table_exists)
+            .fetch_one(&self.reads.pool)
+            .await?
+            .try_get("n")?;
+        if n == 0 {
+            return Ok(0);
+        }
+        let applied: Option<i64> = sqlx::query("SELECT MAX(version) AS v FROM schema_version")
+            .fetch_one(&self.reads.pool)
+            .await?
+            .try_get("v")?;
+        Ok(applied.unwrap_or(0))
+    }
+
+    /// Fails unless the schema is exactly the one this binary was built for: the
+    /// roles other than `serve` and `db upgrade` never migrate.
+    pub async fn check_schema(&self) -> Result<()> {
+        let found = self.schema_version().await?;
+        let wanted = Self::latest_schema_version();
+        match found.cmp(&wanted) {
+            std::cmp::Ordering::Equal => Ok(()),
+            std::cmp::Ordering::Less => Err(DbError::Schema {
+                found,
+                wanted,
+                hint: "run `krater db upgrade` first",
+            }),
+            std::cmp::Ordering::Greater => Err(DbError::Schema {
+                found,
+                wanted,
+                hint: "the database was upgraded by a newer krater; run that version",
+            }),
+        }
+    }
+
+    /// Applies every migration not applied yet, in one transaction. On PostgreSQL an
+    /// advisory lock makes concurrent upgrades wait for each other.
+    pub async fn upgrade(&self) -> Result<()> {
         let mut tx = self.begin().await?.inner;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock(7277617465)")
+                .execute(&mut *tx)
+                .await?;
+        }
         sqlx::query("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT PRIMARY KEY)")
             .execute(&mut *tx)
             .await?;
@@ -151,21 +263,58 @@ impl Db {
     /// Starts a write transaction (it may read too). On SQLite it waits for the
     /// other writes of this process to finish.
     pub async fn begin(&self) -> Result<Tx> {
-        self.writes.begin().await
+        self.transaction(&self.writes).await
     }
 
     /// Starts a read-only transaction: it runs beside the writes and sees the data
     /// committed when it started; a write in it fails.
     pub async fn read(&self) -> Result<Tx> {
-        self.reads.begin().await
+        self.transaction(&self.reads).await
+    }
+
+    async fn transaction(&self, lane: &Lane) -> Result<Tx> {
+        Ok(Tx {
+            inner: lane.pool.begin_with(lane.begin).await?,
+            backend: self.backend,
+            enqueued: false,
+            jobs_signal: self.jobs_signal.clone(),
+        })
+    }
+
+    /// Resolves when a job may have been committed: at once after a commit in this
+    /// process, and on PostgreSQL after a commit in any process. Workers still poll,
+    /// since a notification can be missed while a listener reconnects.
+    pub async fn watch_jobs(&self) {
+        if self.backend == Backend::Postgres && self.listening.set(()).is_ok() {
+            self.spawn_listener();
+        }
+        self.jobs_signal.notified().await;
+    }
+
+    /// Forwards PostgreSQL notifications on [`JOBS_CHANNEL`] to the in-process signal.
+    fn spawn_listener(&self) {
+        let url = self.url.clone();
+        let signal = self.jobs_signal.clone();
+        tokio::spawn(async move {
+            loop {
+                let Err(err) = forward_notifications(&url, &signal).await;
+                tracing::warn!(error = %err, "job notifications interrupted; reconnecting");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
     }
 }
 
-impl Lane {
-    async fn begin(&self) -> Result<Tx> {
-        Ok(Tx {
-            inner: self.pool.begin_with(self.begin).await?,
-        })
+async fn forward_notifications(
+    url: &str,
+    signal: &Notify,
+) -> Result<std::convert::Infallible, sqlx::Error> {
+    let mut listener = sqlx::postgres::PgListener::connect(url).await?;
+    listener.listen(JOBS_CHANNEL).await?;
+    loop {
+        listener.recv().await?;
+        signal.notify_waiters();
+        signal.notify_one();
     }
 }
 
@@ -198,11 +347,20 @@ async fn sqlite_pool(url: &str, max_connections: u32, writer: bool) -> Result<An
 /// An open transaction; dropped without [`Tx::commit`] it rolls back.
 pub struct Tx {
     inner: sqlx::Transaction<'static, Any>,
+    backend: Backend,
+    /// A job was queued in this transaction: wake the workers of this process on commit.
+    enqueued: bool,
+    jobs_signal: Arc<Notify>,
 }
 
 impl Tx {
     pub async fn commit(self) -> Result<()> {
-        Ok(self.inner.commit().await?)
+        self.inner.commit().await?;
+        if self.enqueued {
+            self.jobs_signal.notify_waiters();
+            self.jobs_signal.notify_one();
+        }
+        Ok(())
     }
 
     /// Octavia's test-and-set: moves the object to `transition.target()` if its

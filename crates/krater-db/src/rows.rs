@@ -57,7 +57,7 @@ impl Table {
 }
 
 /// A value bound into a statement.
-enum Val {
+pub(crate) enum Val {
     Text(Option<String>),
     Int(Option<i64>),
 }

@@ -148,4 +148,21 @@ pub(crate) const MIGRATIONS: &[(i64, &[&str])] = &[
             "ALTER TABLE pool ADD COLUMN alpn_protocols TEXT",
         ],
     ),
+    // The saga engine: a lease token fences every write of a job's owner, `seq` orders
+    // the jobs of one load balancer, `plan` holds the flow's typed tasks once planned,
+    // `reverting` says the flow runs its reverts (from `next_task` down).
+    (
+        3,
+        &[
+            "ALTER TABLE job ADD COLUMN lease_token TEXT",
+            "ALTER TABLE job ADD COLUMN seq BIGINT NOT NULL DEFAULT 0",
+            "ALTER TABLE job ADD COLUMN plan TEXT",
+            "ALTER TABLE job ADD COLUMN reverting BIGINT NOT NULL DEFAULT 0",
+            // Jobs stored before: numbered per load balancer in their creation order.
+            "UPDATE job SET seq = (SELECT COUNT(*) FROM job AS e \
+             WHERE e.load_balancer_id = job.load_balancer_id \
+             AND (e.created_at < job.created_at OR (e.created_at = job.created_at AND e.id <= job.id)))",
+            "CREATE UNIQUE INDEX job_lb_seq ON job (load_balancer_id, seq)",
+        ],
+    ),
 ];

@@ -109,7 +109,10 @@ async fn jobs_are_claimed_once_and_resumed_after_the_lease() {
     let job = tx.claim_job("w1", lease).await.unwrap().unwrap();
     assert_eq!(job.flow, flow);
     assert_eq!(job.next_task, 0);
-    tx.record_progress(&job.id, "w1", 1, lease).await.unwrap();
+    tx.store_plan(&job.lease, "[1,2]").await.unwrap();
+    tx.record_progress(&job.lease, 1, false, lease)
+        .await
+        .unwrap();
     assert!(
         tx.claim_job("w2", lease).await.unwrap().is_none(),
         "lease held"
@@ -119,11 +122,139 @@ async fn jobs_are_claimed_once_and_resumed_after_the_lease() {
     tokio::time::sleep(Duration::from_millis(400)).await;
     let mut tx = db.begin().await.unwrap();
     let resumed = tx.claim_job("w2", lease).await.unwrap().unwrap();
-    assert_eq!(resumed.id, job.id);
+    assert_eq!(resumed.id(), job.id());
+    assert_ne!(resumed.lease.token, job.lease.token);
     assert_eq!(resumed.next_task, 1);
+    assert_eq!(resumed.plan.as_deref(), Some("[1,2]"));
     assert_eq!(resumed.attempts, 2);
-    tx.finish_job(&job.id, JobState::Done, None).await.unwrap();
+    tx.finish_job(&resumed.lease, JobState::Done, None)
+        .await
+        .unwrap();
     assert_eq!(tx.open_jobs().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn a_worker_that_lost_its_lease_writes_nothing() {
+    let (db, _dir) = database().await;
+    let mut tx = db.begin().await.unwrap();
+    tx.enqueue(&Flow::UpdateLoadBalancer {
+        lb_id: "lb-1".into(),
+    })
+    .await
+    .unwrap();
+    let lease = Duration::from_millis(200);
+    let stale = tx.claim_job("w1", lease).await.unwrap().unwrap();
+    tx.commit().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut tx = db.begin().await.unwrap();
+    let current = tx.claim_job("w2", lease).await.unwrap().unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = db.begin().await.unwrap();
+    let lost = |r: Result<(), DbError>| matches!(r, Err(DbError::LeaseLost { .. }));
+    assert!(lost(tx.fence(&stale.lease).await));
+    assert!(lost(
+        tx.record_progress(&stale.lease, 5, false, lease).await
+    ));
+    assert!(lost(tx.renew_lease(&stale.lease, lease).await));
+    assert!(lost(tx.start_revert(&stale.lease, 1, "x", lease).await));
+    assert!(lost(
+        tx.finish_job(&stale.lease, JobState::Done, None).await
+    ));
+    assert!(lost(tx.release_job(&stale.lease).await));
+    tx.fence(&current.lease).await.unwrap();
+    tx.finish_job(&current.lease, JobState::Done, None)
+        .await
+        .unwrap();
+    assert!(
+        lost(tx.fence(&current.lease).await),
+        "a finished job holds no lease"
+    );
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn jobs_of_one_load_balancer_run_in_order_and_others_in_parallel() {
+    let (db, _dir) = database().await;
+    let update = |lb: &str| Flow::UpdateLoadBalancer { lb_id: lb.into() };
+    let mut tx = db.begin().await.unwrap();
+    let first = tx.enqueue(&update("lb-1")).await.unwrap();
+    let second = tx.enqueue(&update("lb-1")).await.unwrap();
+    let other = tx.enqueue(&update("lb-2")).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let lease = Duration::from_secs(30);
+    let mut tx = db.begin().await.unwrap();
+    let a = tx.claim_job("w1", lease).await.unwrap().unwrap();
+    let b = tx.claim_job("w2", lease).await.unwrap().unwrap();
+    assert_eq!(a.id(), first);
+    assert_eq!(b.id(), other, "another load balancer's job runs beside");
+    assert!(
+        tx.claim_job("w3", lease).await.unwrap().is_none(),
+        "the second job of lb-1 waits for the first"
+    );
+    tx.finish_job(&a.lease, JobState::Done, None).await.unwrap();
+    let c = tx.claim_job("w3", lease).await.unwrap().unwrap();
+    assert_eq!(c.id(), second);
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_released_job_is_claimed_again_at_once_without_counting_an_attempt() {
+    let (db, _dir) = database().await;
+    let mut tx = db.begin().await.unwrap();
+    tx.enqueue(&Flow::UpdateLoadBalancer {
+        lb_id: "lb-1".into(),
+    })
+    .await
+    .unwrap();
+    let lease = Duration::from_secs(30);
+    let job = tx.claim_job("w1", lease).await.unwrap().unwrap();
+    assert_eq!(job.attempts, 1);
+    tx.release_job(&job.lease).await.unwrap();
+    let again = tx.claim_job("w2", lease).await.unwrap().unwrap();
+    assert_eq!(again.attempts, 1);
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn roles_refuse_a_schema_that_was_not_upgraded() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = krater_db::test_support::database_url(dir.path()).await;
+    let db = Db::open(&url).await.unwrap();
+    let err = db.check_schema().await.unwrap_err();
+    assert!(err.to_string().contains("run `krater db upgrade`"), "{err}");
+    db.upgrade().await.unwrap();
+    db.check_schema().await.unwrap();
+    assert_eq!(
+        db.schema_version().await.unwrap(),
+        Db::latest_schema_version()
+    );
+}
+
+#[tokio::test]
+async fn housekeeping_purges_only_what_was_deleted_long_ago() {
+    let (db, _dir) = database().await;
+    let mut tx = db.begin().await.unwrap();
+    for (id, status) in [
+        ("old", ProvisioningStatus::Deleted),
+        ("live", ProvisioningStatus::Active),
+    ] {
+        let mut lb = sample_lb(id);
+        lb.provisioning_status = status;
+        lb.updated_at = Some(now() - chrono::Duration::seconds(120));
+        tx.save_load_balancer(&lb).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let minutes = |n: u64| Duration::from_secs(60 * n);
+
+    let mut tx = db.begin().await.unwrap();
+    let purged = tx.purge_deleted(minutes(10), minutes(10)).await.unwrap();
+    assert_eq!(purged.load_balancers, 0, "deleted too recently");
+    let purged = tx.purge_deleted(minutes(1), minutes(1)).await.unwrap();
+    assert_eq!(purged.load_balancers, 1);
+    assert!(tx.load_balancer("live").await.unwrap().is_some());
+    tx.commit().await.unwrap();
 }
 
 #[tokio::test]

@@ -1,7 +1,7 @@
 //! `krater`: one binary, one subcommand per role.
 
 use clap::{Parser, Subcommand};
-use krater::serve;
+use krater::serve::{self, Roles};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -20,8 +20,17 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Runs every control-plane role in one process (the embedded default).
+    /// Runs every control-plane role in one process (the embedded default); applies
+    /// pending database migrations first.
     Serve,
+    /// Runs the REST API.
+    Api,
+    /// Runs flows from the job table.
+    Worker,
+    /// Receives heartbeats and updates statuses.
+    HealthManager,
+    /// Purges expired rows from the database.
+    Housekeeping,
     /// Runs the agent inside an amphora (started by the compute driver).
     AmphoraAgent {
         /// The agent's configuration, written by the compute driver.
@@ -56,6 +65,10 @@ async fn main() -> anyhow::Result<()> {
     let config = krater_config::Config::load(cli.config.as_deref())?;
     match cli.command {
         Command::Serve => serve::start(config).await?.wait().await,
+        Command::Api => role(config, Roles::API).await,
+        Command::Worker => role(config, Roles::WORKER).await,
+        Command::HealthManager => role(config, Roles::HEALTH_MANAGER).await,
+        Command::Housekeeping => role(config, Roles::HOUSEKEEPING).await,
         Command::AmphoraAgent { agent_config } => {
             krater_agent::run(krater_agent::AgentConfig::load(&agent_config)?).await
         }
@@ -68,9 +81,18 @@ async fn main() -> anyhow::Result<()> {
         Command::Db {
             command: DbCommand::Upgrade,
         } => {
-            krater_db::Db::connect(&config.database_url()).await?;
-            tracing::info!("database is up to date");
+            let db = serve::open_database(&config).await?;
+            db.upgrade().await?;
+            tracing::info!(
+                version = krater_db::Db::latest_schema_version(),
+                "database is up to date"
+            );
             Ok(())
         }
     }
+}
+
+/// Runs one role on an up-to-date database.
+async fn role(config: krater_config::Config, roles: Roles) -> anyhow::Result<()> {
+    serve::start_checked(config, roles).await?.wait().await
 }

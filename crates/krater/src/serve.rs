@@ -1,14 +1,22 @@
-//! `krater serve`: the API and the worker in one process, sharing one database.
+//! The control-plane roles as services: `api`, `worker`, `health-manager` and
+//! `housekeeping`, each a task with the same stop token. `krater serve` runs them all
+//! in one process (the embedded default); `krater <role>` runs one. The roles share
+//! nothing but the database.
+//!
+//! Stopping (SIGTERM or SIGINT) cancels the token: the API stops accepting and
+//! finishes the requests it has, the worker finishes the task it runs and gives its
+//! job back, the health manager and housekeeping stop at once. Amphorae keep serving.
 
 use anyhow::Context;
 use krater_api::AppState;
 use krater_config::{Config, DriverChoice};
-use krater_controller::{Drivers, Worker, WorkerSettings};
+use krater_controller::{Drivers, Failpoints, Worker, WorkerSettings};
 use krater_drivers::LocalNetworks;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
 /// At most one log line about dropped heartbeats per this interval.
 const DROP_LOG_INTERVAL: Duration = Duration::from_secs(60);
@@ -16,46 +24,278 @@ const DROP_LOG_INTERVAL: Duration = Duration::from_secs(60);
 /// Names under which the amphora provider is enabled (Octavia's aliases).
 const AMPHORA_PROVIDERS: &[&str] = &["amphora", "octavia", "amphorav2"];
 
-/// A running `krater serve`: the API listening, the worker working.
+/// Which roles a process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Roles {
+    pub api: bool,
+    pub worker: bool,
+    pub health_manager: bool,
+    pub housekeeping: bool,
+}
+
+impl Roles {
+    /// `krater serve`: every role; the health manager only where amphorae are real
+    /// (it listens on the management network, which noop drivers do not make).
+    pub fn all(config: &Config) -> Self {
+        Self {
+            api: true,
+            worker: true,
+            health_manager: config.controller_worker.amphora_drivers == DriverChoice::Real,
+            housekeeping: true,
+        }
+    }
+
+    pub const API: Self = Self::only(true, false, false, false);
+    pub const WORKER: Self = Self::only(false, true, false, false);
+    pub const HEALTH_MANAGER: Self = Self::only(false, false, true, false);
+    pub const HOUSEKEEPING: Self = Self::only(false, false, false, true);
+
+    const fn only(api: bool, worker: bool, health_manager: bool, housekeeping: bool) -> Self {
+        Self {
+            api,
+            worker,
+            health_manager,
+            housekeeping,
+        }
+    }
+}
+
+/// The running roles of this process.
 pub struct Service {
-    /// Where the API listens (useful when the configured port is 0).
-    pub address: std::net::SocketAddr,
+    /// Where the API listens (useful when the configured port is 0); None without it.
+    pub api_address: Option<std::net::SocketAddr>,
     /// The service's database (tests read what a request stored).
     pub db: krater_db::Db,
-    api: tokio::task::JoinHandle<std::io::Result<()>>,
-    worker: tokio::task::JoinHandle<()>,
+    stop: CancellationToken,
+    roles: JoinSet<(&'static str, anyhow::Result<()>)>,
 }
 
 impl Service {
-    /// Runs until the API or the worker stops, or the process gets SIGINT or SIGTERM.
-    /// Stopping leaves amphorae serving; unfinished jobs resume at the next start.
-    pub async fn wait(self) -> anyhow::Result<()> {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
-        tokio::select! {
-            result = self.api => result?.context("API server failed")?,
-            _ = self.worker => anyhow::bail!("worker stopped"),
-            _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),
-            _ = terminate.recv() => tracing::info!("terminated; stopping"),
-        }
-        Ok(())
+    /// Where the API listens; panics in a process without the API role.
+    pub fn address(&self) -> std::net::SocketAddr {
+        self.api_address.expect("this process runs no API")
     }
 
-    /// Stops both (tests).
-    pub fn stop(&self) {
-        self.api.abort();
-        self.worker.abort();
+    /// Runs until a role fails or the process gets SIGINT or SIGTERM, then stops
+    /// every role gracefully.
+    pub async fn wait(mut self) -> anyhow::Result<()> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+        let failed = tokio::select! {
+            Some(ended) = self.roles.join_next() => Some(ended?),
+            _ = tokio::signal::ctrl_c() => { tracing::info!("interrupted; stopping"); None }
+            _ = terminate.recv() => { tracing::info!("terminated; stopping"); None }
+        };
+        self.shutdown().await;
+        match failed {
+            Some((role, Err(err))) => Err(err.context(format!("{role} failed"))),
+            Some((role, Ok(()))) => anyhow::bail!("{role} stopped"),
+            None => Ok(()),
+        }
+    }
+
+    /// Stops every role and waits until each has.
+    pub async fn shutdown(&mut self) {
+        self.stop.cancel();
+        while let Some(ended) = self.roles.join_next().await {
+            match ended {
+                Ok((role, Ok(()))) => tracing::info!(role, "stopped"),
+                Ok((role, Err(err))) => {
+                    tracing::error!(role, error = %err, "stopped with an error")
+                }
+                Err(err) => tracing::error!(error = %err, "a role panicked"),
+            }
+        }
+    }
+
+    /// Stops every role at once, without waiting (tests dropping a service).
+    pub fn abort(&mut self) {
+        self.stop.cancel();
+        self.roles.abort_all();
     }
 }
 
-/// The drivers of the embedded default: network namespaces, local bridges, the agent.
-/// Also starts the health manager on the management network, where the agents send
-/// their heartbeats.
-async fn real_drivers(
+/// `krater serve`: applies pending migrations (the embedded default has no separate
+/// `db upgrade` step), then starts every role.
+pub async fn start(config: Config) -> anyhow::Result<Service> {
+    let db = open_database(&config).await?;
+    db.upgrade().await.context("cannot upgrade the database")?;
+    let roles = Roles::all(&config);
+    start_roles(config, db, roles).await
+}
+
+/// One or more roles on a database that `krater db upgrade` brought up to date; an
+/// older schema is refused.
+pub async fn start_checked(config: Config, roles: Roles) -> anyhow::Result<Service> {
+    let db = open_database(&config).await?;
+    db.check_schema().await?;
+    start_roles(config, db, roles).await
+}
+
+/// Opens the configured database (the data directory made first, root's only: it
+/// holds the SQLite file and the heartbeat key).
+pub async fn open_database(config: &Config) -> anyhow::Result<krater_db::Db> {
+    let data_dir = config.data_dir();
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&data_dir)
+            .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+    }
+    krater_db::Db::open(&config.database_url())
+        .await
+        .context("cannot open the database")
+}
+
+async fn start_roles(config: Config, db: krater_db::Db, roles: Roles) -> anyhow::Result<Service> {
+    let networks = Arc::new(
+        LocalNetworks::from_config(&config.networking)
+            .map_err(anyhow::Error::msg)
+            .context("invalid [networking]")?,
+    );
+    let stop = CancellationToken::new();
+    let mut running = JoinSet::new();
+    let concurrency = config.controller_worker.workers;
+    // `workers = 0` makes an API-only process of `serve`.
+    if roles.worker && concurrency > 0 {
+        let worker = worker(&config, &db, &networks).await?;
+        let stop = stop.clone();
+        running.spawn(async move {
+            worker.run(concurrency, stop).await;
+            ("worker", Ok(()))
+        });
+    }
+    // After the worker: its drivers make the management bridge the health manager
+    // listens on.
+    if roles.health_manager {
+        let receiver = heartbeat_receiver(&config, &networks)?;
+        let (db, stop) = (db.clone(), stop.clone());
+        running.spawn(async move { ("health-manager", health_manager(db, receiver, stop).await) });
+    }
+    if roles.housekeeping {
+        let (db, stop) = (db.clone(), stop.clone());
+        let settings = config.house_keeping.clone();
+        running.spawn(async move { ("housekeeping", housekeeping(db, settings, stop).await) });
+    }
+    let mut api_address = None;
+    if roles.api {
+        let address = format!(
+            "{}:{}",
+            config.api_settings.bind_host, config.api_settings.bind_port
+        );
+        let listener = tokio::net::TcpListener::bind(&address)
+            .await
+            .with_context(|| format!("cannot listen on {address}"))?;
+        let address = listener.local_addr()?;
+        tracing::info!(%address, "krater API listening");
+        api_address = Some(address);
+        let state = AppState {
+            db: db.clone(),
+            config: Arc::new(config.clone()),
+            networks: networks.clone(),
+        };
+        let stop = stop.clone();
+        running.spawn(async move {
+            let server = axum::serve(listener, krater_api::router(state))
+                .with_graceful_shutdown(stop.cancelled_owned());
+            ("api", server.await.context("API server failed"))
+        });
+    }
+    Ok(Service {
+        api_address,
+        db,
+        stop,
+        roles: running,
+    })
+}
+
+/// Receives heartbeats until `stop`. While the listening address does not exist yet (a
+/// health manager started before the worker made the management bridge) or the socket
+/// fails, it tries again every second.
+async fn health_manager(
+    db: krater_db::Db,
+    receiver: krater_health_manager::Receiver,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
+    let counters = Arc::new(krater_health_manager::Counters::default());
+    loop {
+        let received = tokio::select! {
+            received = krater_health_manager::run(db.clone(), receiver.clone(), counters.clone()) => received,
+            _ = stop.cancelled() => return Ok(()),
+        };
+        if let Err(err) = received {
+            tracing::warn!(bind = %receiver.bind, error = %err, "cannot receive heartbeats; trying again");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = stop.cancelled() => return Ok(()),
+        }
+    }
+}
+
+/// Where heartbeats arrive, and from where they may come.
+fn heartbeat_receiver(
     config: &Config,
-    networks: &Arc<LocalNetworks>,
+    networks: &LocalNetworks,
+) -> anyhow::Result<krater_health_manager::Receiver> {
+    let (_, mgmt_subnet) = networks
+        .management
+        .clone()
+        .context("no management network")?;
+    Ok(krater_health_manager::Receiver {
+        bind: heartbeat_bind(config)?,
+        key: crate::pki::heartbeat_key(&config.heartbeat_key_file())?,
+        sources: krater_health_manager::SourceNetwork {
+            address: mgmt_subnet.network.into(),
+            prefix_len: mgmt_subnet.prefix_len,
+        },
+        drop_log_interval: DROP_LOG_INTERVAL,
+    })
+}
+
+fn heartbeat_bind(config: &Config) -> anyhow::Result<std::net::SocketAddr> {
+    let hm = &config.health_manager;
+    format!("{}:{}", hm.bind_ip, hm.bind_port)
+        .parse()
+        .context("[health_manager] bind_ip/bind_port")
+}
+
+async fn worker(
+    config: &Config,
     db: &krater_db::Db,
-) -> anyhow::Result<Drivers> {
+    networks: &Arc<LocalNetworks>,
+) -> anyhow::Result<Worker> {
+    let worker_config = &config.controller_worker;
+    let amphora_drivers = match worker_config.amphora_drivers {
+        DriverChoice::Noop => Drivers::noop(),
+        DriverChoice::Real => real_drivers(config, networks)?,
+    };
+    let mut providers = HashMap::new();
+    for name in AMPHORA_PROVIDERS {
+        providers.insert(name.to_string(), amphora_drivers.clone());
+    }
+    providers.insert("noop_driver".to_string(), Drivers::noop());
+    let settings = WorkerSettings {
+        lease: Duration::from_secs(worker_config.job_lease_seconds.max(1)),
+        poll_interval: Duration::from_millis(worker_config.poll_interval_ms),
+        task_attempts: worker_config.task_retries.max(1),
+        retry_delay: Duration::from_secs(1),
+        max_job_attempts: i64::from(worker_config.job_max_attempts.max(1)),
+        amphora_base_dir: config.haproxy_amphora.base_path.display().to_string(),
+        failpoints: Failpoints::from_env().map_err(anyhow::Error::msg)?,
+    };
+    Ok(Worker::new(
+        db.clone(),
+        settings,
+        providers,
+        networks.clone(),
+    ))
+}
+
+/// The drivers of the embedded default: network namespaces, local bridges, the agent.
+fn real_drivers(config: &Config, networks: &Arc<LocalNetworks>) -> anyhow::Result<Drivers> {
     let local = krater_drivers::LocalNetwork::new((**networks).clone());
     local
         .ensure_bridges()
@@ -67,30 +307,7 @@ async fn real_drivers(
     let pki = Arc::new(crate::pki::Pki::load_or_create(
         &config.data_dir().join("certs"),
     )?);
-    let key_file = config.heartbeat_key_file();
-    let key = crate::pki::heartbeat_key(&key_file)?;
     let hm = &config.health_manager;
-    let bind: std::net::SocketAddr = format!("{}:{}", hm.bind_ip, hm.bind_port)
-        .parse()
-        .context("[health_manager] bind_ip/bind_port")?;
-    // The health manager shares the service's connections: with SQLite a second
-    // connection would make writers on either side fail with "database is locked".
-    let db = db.clone();
-    let counters = Arc::new(krater_health_manager::Counters::default());
-    let receiver = krater_health_manager::Receiver {
-        bind,
-        key,
-        sources: krater_health_manager::SourceNetwork {
-            address: mgmt_subnet.network.into(),
-            prefix_len: mgmt_subnet.prefix_len,
-        },
-        drop_log_interval: DROP_LOG_INTERVAL,
-    };
-    tokio::spawn(async move {
-        if let Err(err) = krater_health_manager::run(db, receiver, counters).await {
-            tracing::error!(error = %err, "health manager stopped");
-        }
-    });
     // Amphorae started by an earlier run, maybe in another mount namespace.
     for (netns, outcome) in krater_drivers::netns::adopt_amphorae(&config.haproxy_amphora.base_path)
     {
@@ -101,6 +318,9 @@ async fn real_drivers(
             }
         }
     }
+    let key_file = config.heartbeat_key_file();
+    // Made here when missing, so that the agents and the health manager share it.
+    crate::pki::heartbeat_key(&key_file)?;
     let compute = krater_drivers::NetnsCompute::new(
         config.haproxy_amphora.base_path.clone(),
         mgmt_network.bridge.clone(),
@@ -109,7 +329,7 @@ async fn real_drivers(
             binary: std::env::current_exe().context("cannot find the krater binary")?,
             port: config.haproxy_amphora.bind_port,
             haproxy_cmd: config.haproxy_amphora.haproxy_cmd.clone(),
-            heartbeat_targets: vec![bind.to_string()],
+            heartbeat_targets: vec![heartbeat_bind(config)?.to_string()],
             heartbeat_interval_secs: hm.heartbeat_interval,
             heartbeat_key_file: key_file,
         },
@@ -130,75 +350,36 @@ async fn real_drivers(
     })
 }
 
-/// Opens the database, starts the worker and the API.
-pub async fn start(config: Config) -> anyhow::Result<Service> {
-    let data_dir = config.data_dir();
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        // It holds the database and the heartbeat key: root's only.
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&data_dir)
-            .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+/// Housekeeping: every `cleanup_interval`, the rows of objects deleted long ago go.
+async fn housekeeping(
+    db: krater_db::Db,
+    settings: krater_config::HouseKeeping,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
+    let interval = Duration::from_secs(settings.cleanup_interval.max(1));
+    loop {
+        let purged = async {
+            let mut tx = db.begin().await?;
+            let purged = tx
+                .purge_deleted(
+                    Duration::from_secs(settings.load_balancer_expiry_age),
+                    Duration::from_secs(settings.amphora_expiry_age),
+                )
+                .await?;
+            tx.commit().await?;
+            Ok::<_, krater_db::DbError>(purged)
+        }
+        .await;
+        match purged {
+            Ok(purged) if purged != krater_db::Purged::default() => {
+                tracing::info!(?purged, "housekeeping purged expired rows")
+            }
+            Ok(_) => {}
+            Err(err) => tracing::warn!(error = %err, "housekeeping could not purge"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = stop.cancelled() => return Ok(()),
+        }
     }
-    let db = krater_db::Db::connect(&config.database_url())
-        .await
-        .context("cannot open the database")?;
-    let networks = Arc::new(
-        LocalNetworks::from_config(&config.networking)
-            .map_err(anyhow::Error::msg)
-            .context("invalid [networking]")?,
-    );
-    let waker = Arc::new(Notify::new());
-    let worker_config = &config.controller_worker;
-
-    let amphora_drivers = match worker_config.amphora_drivers {
-        DriverChoice::Noop => Drivers::noop(),
-        DriverChoice::Real => real_drivers(&config, &networks, &db).await?,
-    };
-    let mut providers = HashMap::new();
-    for name in AMPHORA_PROVIDERS {
-        providers.insert(name.to_string(), amphora_drivers.clone());
-    }
-    providers.insert("noop_driver".to_string(), Drivers::noop());
-    let settings = WorkerSettings {
-        lease: Duration::from_secs(worker_config.job_lease_seconds),
-        poll_interval: Duration::from_millis(worker_config.poll_interval_ms),
-        task_attempts: worker_config.task_retries.max(1),
-        retry_delay: Duration::from_secs(1),
-        amphora_base_dir: config.haproxy_amphora.base_path.display().to_string(),
-    };
-    let worker = Worker::new(
-        db.clone(),
-        settings,
-        providers,
-        networks.clone(),
-        waker.clone(),
-    );
-    let worker = tokio::spawn(worker.run(worker_config.workers));
-
-    let state = AppState {
-        db: db.clone(),
-        config: Arc::new(config.clone()),
-        networks,
-        job_waker: waker,
-    };
-    let address = format!(
-        "{}:{}",
-        config.api_settings.bind_host, config.api_settings.bind_port
-    );
-    let listener = tokio::net::TcpListener::bind(&address)
-        .await
-        .with_context(|| format!("cannot listen on {address}"))?;
-    let address = listener.local_addr()?;
-    tracing::info!(%address, data_dir = %data_dir.display(), "krater API listening");
-    let server = axum::serve(listener, krater_api::router(state));
-    let api = tokio::spawn(async move { server.await });
-    Ok(Service {
-        address,
-        db,
-        api,
-        worker,
-    })
 }

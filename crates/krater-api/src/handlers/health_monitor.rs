@@ -326,7 +326,6 @@ pub async fn create(state: State<AppState>, uri: Uri, body: Bytes) -> ApiResult<
     })
     .await?;
     tx.commit().await?;
-    state.wake_worker();
     Ok(one(
         StatusCode::CREATED,
         "healthmonitor",
@@ -440,7 +439,6 @@ pub async fn update(
     })
     .await?;
     tx.commit().await?;
-    state.wake_worker();
     Ok(one(
         StatusCode::OK,
         "healthmonitor",
@@ -462,6 +460,5 @@ pub async fn delete(state: State<AppState>, Path(id): Path<String>) -> ApiResult
     })
     .await?;
     tx.commit().await?;
-    state.wake_worker();
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -435,7 +435,6 @@ pub async fn create(state: State<AppState>, uri: Uri, body: Bytes) -> ApiResult<
     .await?;
     let catalog = Catalog::load(&mut tx).await?;
     tx.commit().await?;
-    state.wake_worker();
     Ok(one(
         StatusCode::CREATED,
         "listener",
@@ -565,7 +564,6 @@ pub async fn update(
     .await?;
     let catalog = Catalog::load(&mut tx).await?;
     tx.commit().await?;
-    state.wake_worker();
     Ok(one(
         StatusCode::OK,
         "listener",
@@ -586,7 +584,6 @@ pub async fn delete(state: State<AppState>, Path(id): Path<String>) -> ApiResult
     })
     .await?;
     tx.commit().await?;
-    state.wake_worker();
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

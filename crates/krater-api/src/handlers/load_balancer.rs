@@ -243,7 +243,6 @@ pub async fn create(
         .await?;
     let catalog = Catalog::load(&mut tx).await?;
     tx.commit().await?;
-    state.wake_worker();
     Ok(one(
         StatusCode::CREATED,
         "loadbalancer",
@@ -392,7 +391,6 @@ pub async fn update(
         .await?;
     let catalog = Catalog::load(&mut tx).await?;
     tx.commit().await?;
-    state.wake_worker();
     Ok(one(
         StatusCode::OK,
         "loadbalancer",
@@ -428,7 +426,6 @@ pub async fn delete(
     })
     .await?;
     tx.commit().await?;
-    state.wake_worker();
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

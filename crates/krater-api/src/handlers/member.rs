@@ -233,7 +233,6 @@ pub async fn create(
     })
     .await?;
     tx.commit().await?;
-    state.wake_worker();
     Ok(one(
         StatusCode::CREATED,
         "member",
@@ -305,7 +304,6 @@ pub async fn update(
     })
     .await?;
     tx.commit().await?;
-    state.wake_worker();
     Ok(one(
         StatusCode::OK,
         "member",
@@ -330,7 +328,6 @@ pub async fn delete(
     })
     .await?;
     tx.commit().await?;
-    state.wake_worker();
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -431,6 +428,5 @@ pub async fn batch_update(
     })
     .await?;
     tx.commit().await?;
-    state.wake_worker();
     Ok(StatusCode::ACCEPTED.into_response())
 }

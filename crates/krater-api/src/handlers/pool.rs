@@ -300,7 +300,6 @@ pub async fn create(state: State<AppState>, uri: Uri, body: Bytes) -> ApiResult<
     .await?;
     let catalog = Catalog::load(&mut tx).await?;
     tx.commit().await?;
-    state.wake_worker();
     Ok(one(
         StatusCode::CREATED,
         "pool",
@@ -394,7 +393,6 @@ pub async fn update(
     .await?;
     let catalog = Catalog::load(&mut tx).await?;
     tx.commit().await?;
-    state.wake_worker();
     Ok(one(
         StatusCode::OK,
         "pool",
@@ -416,6 +414,5 @@ pub async fn delete(state: State<AppState>, Path(id): Path<String>) -> ApiResult
     })
     .await?;
     tx.commit().await?;
-    state.wake_worker();
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -16,7 +16,7 @@ pub struct TestService {
 
 impl Drop for TestService {
     fn drop(&mut self) {
-        self.service.stop();
+        self.service.abort();
     }
 }
 
@@ -52,7 +52,7 @@ impl TestService {
         let _ = tracing_subscriber::fmt().with_test_writer().try_init();
         let service = krater::serve::start(config).await.unwrap();
         Self {
-            base: format!("http://{}", service.address),
+            base: format!("http://{}", service.address()),
             service,
             client: reqwest::Client::new(),
             _dir: None,

@@ -1,0 +1,72 @@
+//! What housekeeping removes from the database: rows of objects deleted long ago
+//! (Octavia's `load_balancer_expiry_age` and `amphora_expiry_age`).
+
+use crate::{fmt_ts, Result, Tx};
+use std::time::Duration;
+
+/// What one purge removed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Purged {
+    pub load_balancers: u64,
+    pub amphorae: u64,
+}
+
+impl Tx {
+    /// Removes load balancers DELETED more than `lb_age` ago with their finished jobs,
+    /// and amphorae DELETED more than `amphora_age` ago with their health and
+    /// statistics rows. A load balancer with an open job stays (its flow still runs).
+    pub async fn purge_deleted(
+        &mut self,
+        lb_age: Duration,
+        amphora_age: Duration,
+    ) -> Result<Purged> {
+        let before = |age: Duration| {
+            chrono::Duration::from_std(age)
+                .ok()
+                .and_then(|age| krater_domain::now().checked_sub_signed(age))
+                .unwrap_or(chrono::NaiveDateTime::MIN)
+        };
+        let expired_lbs = "SELECT id FROM load_balancer WHERE provisioning_status = 'DELETED' \
+                           AND COALESCE(updated_at, created_at) < $1 \
+                           AND NOT EXISTS (SELECT 1 FROM job WHERE job.state = 'OPEN' \
+                           AND job.load_balancer_id = load_balancer.id)";
+        let cutoff = fmt_ts(before(lb_age));
+        sqlx::query(&format!(
+            "DELETE FROM job WHERE state <> 'OPEN' AND load_balancer_id IN ({expired_lbs})"
+        ))
+        .bind(&cutoff)
+        .execute(self.conn())
+        .await?;
+        let load_balancers = sqlx::query(&format!(
+            "DELETE FROM load_balancer WHERE id IN ({expired_lbs})"
+        ))
+        .bind(&cutoff)
+        .execute(self.conn())
+        .await?
+        .rows_affected();
+
+        let expired_amphorae = "SELECT id FROM amphora WHERE status = 'DELETED' \
+                                AND COALESCE(updated_at, created_at) < $1";
+        let amphora_cutoff = fmt_ts(before(amphora_age));
+        for dependent in [
+            "DELETE FROM amphora_health WHERE amphora_id IN",
+            "DELETE FROM listener_statistics WHERE amphora_id IN",
+        ] {
+            sqlx::query(&format!("{dependent} ({expired_amphorae})"))
+                .bind(&amphora_cutoff)
+                .execute(self.conn())
+                .await?;
+        }
+        let amphorae = sqlx::query(&format!(
+            "DELETE FROM amphora WHERE id IN ({expired_amphorae})"
+        ))
+        .bind(&amphora_cutoff)
+        .execute(self.conn())
+        .await?
+        .rows_affected();
+        Ok(Purged {
+            load_balancers,
+            amphorae,
+        })
+    }
+}
