@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what krater and its tests need on a fresh Debian machine (run as root):
-# HAProxy, keepalived, nftables and iproute2 from the distribution, and a Python
+# HAProxy, keepalived, nftables, iproute2 and PostgreSQL (for the tests on a private
+# cluster, scripts/pg-cluster.sh) from the distribution, and a Python
 # virtualenv (.venv) with the unmodified OpenStack clients used by the end-to-end tests,
 # and a cached virtualenv with the real Octavia 19 (from PyPI) for the differential test.
 # Safe to run again: it only installs what is missing.
@@ -8,13 +9,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-for pkg in haproxy keepalived nftables iproute2 procps curl openssl python3-venv; do
+for pkg in haproxy keepalived nftables iproute2 procps curl openssl python3-venv postgresql; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]}"
+  # Tests run their own clusters (scripts/pg-cluster.sh): no system-wide one on 5432.
+  if [[ " ${need_apt[*]} " == *" postgresql "* ]] && [ ! -e /etc/postgresql-common/createcluster.conf ]; then
+    mkdir -p /etc/postgresql-common
+    echo "create_main_cluster = false" >/etc/postgresql-common/createcluster.conf
+  fi
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o Dpkg::Options::=--force-confold "${need_apt[@]}" >/dev/null
 fi
 
 # The clients' virtualenv lives outside the clone, named after the hash of the

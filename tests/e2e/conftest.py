@@ -3,14 +3,20 @@ points the unmodified OpenStack clients at it through a clouds.yaml (auth_type n
 endpoint overrides), exactly as the README documents.
 
 `krater` runs the API alone (noop drivers, on loopback); `dataplane` runs the whole
-embedded default inside a host namespace made for the test, with real amphorae."""
+embedded default inside a host namespace made for the test, with real amphorae.
+
+With KRATER_E2E_POSTGRES_URL naming a PostgreSQL server (scripts/test.sh starts one),
+each `krater` service stores in a new database of its own on that server instead of
+SQLite in its data directory."""
 import json
 import os
 import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -18,6 +24,17 @@ from netns import Run
 
 VENV_BIN = Path(sys.executable).parent
 KRATER_BIN = os.environ.get("KRATER_BIN", str(Path(__file__).parents[2] / "target/debug/krater"))
+
+
+POSTGRES_URL = os.environ.get("KRATER_E2E_POSTGRES_URL")
+
+
+def new_postgres_database(server_url):
+    """A new, empty database on the server; returns its URL."""
+    name = f"kt_{uuid.uuid4().hex}"
+    subprocess.run(["psql", server_url, "-v", "ON_ERROR_STOP=1", "-qc", f"CREATE DATABASE {name}"],
+                   check=True, capture_output=True)
+    return urlsplit(server_url)._replace(path=f"/{name}").geturl()
 
 
 def free_port():
@@ -92,6 +109,8 @@ class Krater(Clients):
             text += "[health_manager]\nheartbeat_interval = 1\n"
         else:
             text += '[controller_worker]\namphora_drivers = "noop"\n'
+            if POSTGRES_URL:
+                text += f'[database]\nconnection = "{new_postgres_database(POSTGRES_URL)}"\n'
         self.config.write_text(text)
         self.process = None
         self.krater_bin = KRATER_BIN

@@ -15,6 +15,8 @@ mod jobs;
 mod listing;
 mod rows;
 mod schema;
+#[cfg(feature = "test-support")]
+pub mod test_support;
 
 pub use housekeeping::Purged;
 pub use jobs::{Job, JobState, Lease};
@@ -75,10 +77,18 @@ pub enum Backend {
     Postgres,
 }
 
-/// The database: a pool of connections.
+/// The database: pools of connections.
+///
+/// Writes go through [`Db::begin`], reads through [`Db::read`]. On SQLite (WAL mode)
+/// the writer is one connection, so that writes of this process run one at a time,
+/// each `BEGIN IMMEDIATE` (it takes the write lock at once: no transaction has to
+/// upgrade a read lock, which is where SQLITE_BUSY comes from), while reads run in
+/// parallel on read-only connections. On PostgreSQL both share one pool; reads are
+/// `READ ONLY` transactions.
 #[derive(Clone, Debug)]
 pub struct Db {
-    pool: AnyPool,
+    writes: Lane,
+    reads: Lane,
     backend: Backend,
     url: String,
     /// Woken when a job is committed in this process, and on PostgreSQL when any
@@ -87,6 +97,18 @@ pub struct Db {
     /// Set once the PostgreSQL listener runs.
     listening: Arc<std::sync::OnceLock<()>>,
 }
+
+/// A pool and the statement that opens its transactions.
+#[derive(Clone, Debug)]
+struct Lane {
+    pool: AnyPool,
+    begin: &'static str,
+}
+
+/// Read connections of a SQLite database.
+const SQLITE_READERS: u32 = 4;
+/// Connections of this process to a PostgreSQL server.
+const POSTGRES_CONNECTIONS: u32 = 16;
 
 /// The PostgreSQL channel on which job commits are announced.
 const JOBS_CHANNEL: &str = "krater_jobs";
@@ -103,45 +125,49 @@ impl Db {
     /// its directory when missing. Applies no migration.
     pub async fn open(url: &str) -> Result<Self> {
         sqlx::any::install_default_drivers();
-        let (pool_url, max_connections, backend) = match url.strip_prefix("sqlite://") {
+        let (writes, reads, backend) = match url.strip_prefix("sqlite://") {
             Some(path) => {
                 if let Some(dir) = Path::new(path).parent() {
                     std::fs::create_dir_all(dir).map_err(|e| DbError::Sql(e.into()))?;
                 }
-                // One connection: SQLite serialises writers anyway, and a single
-                // connection never meets SQLITE_BUSY on a lock upgrade.
-                (format!("sqlite://{path}?mode=rwc"), 1, Backend::Sqlite)
+                // The writer first: it creates the file and turns WAL on for good.
+                let writes = sqlite_pool(&format!("sqlite://{path}?mode=rwc"), 1, true).await?;
+                let reads =
+                    sqlite_pool(&format!("sqlite://{path}?mode=ro"), SQLITE_READERS, false).await?;
+                (
+                    Lane {
+                        pool: writes,
+                        begin: "BEGIN IMMEDIATE",
+                    },
+                    Lane {
+                        pool: reads,
+                        begin: "BEGIN",
+                    },
+                    Backend::Sqlite,
+                )
             }
-            None => (url.to_string(), 16, Backend::Postgres),
+            None => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(POSTGRES_CONNECTIONS)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect(url)
+                    .await?;
+                (
+                    Lane {
+                        pool: pool.clone(),
+                        begin: "BEGIN",
+                    },
+                    Lane {
+                        pool,
+                        begin: "BEGIN READ ONLY",
+                    },
+                    Backend::Postgres,
+                )
+            }
         };
-        let pool = AnyPoolOptions::new()
-            .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(30))
-            .after_connect(|conn, _| {
-                Box::pin(async move {
-                    if conn.backend_name() == "SQLite" {
-                        sqlx::query("PRAGMA journal_mode=WAL")
-                            .execute(&mut *conn)
-                            .await?;
-                        // WAL with NORMAL: a commit survives the process (a kill -9);
-                        // only a crash of the machine may lose the last ones.
-                        sqlx::query("PRAGMA synchronous=NORMAL")
-                            .execute(&mut *conn)
-                            .await?;
-                        sqlx::query("PRAGMA busy_timeout=10000")
-                            .execute(&mut *conn)
-                            .await?;
-                        sqlx::query("PRAGMA foreign_keys=ON")
-                            .execute(&mut *conn)
-                            .await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect(&pool_url)
-            .await?;
         Ok(Self {
-            pool,
+            writes,
+            reads,
             backend,
             url: url.to_string(),
             jobs_signal: Arc::new(Notify::new()),
@@ -155,7 +181,11 @@ impl Db {
 
     /// The newest schema version this binary knows.
     pub fn latest_schema_version() -> i64 {
-        schema::MIGRATIONS.last().map_or(0, |(v, _)| *v)
+        schema::MIGRATIONS
+            .iter()
+            .map(|(v, _)| *v)
+            .max()
+            .unwrap_or(0)
     }
 
     /// The schema version applied to the database (0 when none is).
@@ -172,14 +202,14 @@ impl Db {
             }
         };
         let n: i64 = sqlx::query(table_exists)
-            .fetch_one(&self.pool)
+            .fetch_one(&self.reads.pool)
             .await?
             .try_get("n")?;
         if n == 0 {
             return Ok(0);
         }
         let applied: Option<i64> = sqlx::query("SELECT MAX(version) AS v FROM schema_version")
-            .fetch_one(&self.pool)
+            .fetch_one(&self.reads.pool)
             .await?
             .try_get("v")?;
         Ok(applied.unwrap_or(0))
@@ -208,7 +238,7 @@ impl Db {
     /// Applies every migration not applied yet, in one transaction. On PostgreSQL an
     /// advisory lock makes concurrent upgrades wait for each other.
     pub async fn upgrade(&self) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?.inner;
         if self.backend == Backend::Postgres {
             sqlx::query("SELECT pg_advisory_xact_lock(7277617465)")
                 .execute(&mut *tx)
@@ -239,17 +269,21 @@ impl Db {
         Ok(())
     }
 
-    /// Starts a transaction. Every read and write goes through one. On SQLite it takes
-    /// the write lock at once (`BEGIN IMMEDIATE`, waiting up to the busy timeout): a
-    /// transaction that read first and then wrote would fail with "database is locked"
-    /// whenever another process wrote in between.
+    /// Starts a write transaction (it may read too). On SQLite it waits for the
+    /// other writes of this process to finish.
     pub async fn begin(&self) -> Result<Tx> {
-        let inner = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
-        };
+        self.transaction(&self.writes).await
+    }
+
+    /// Starts a read-only transaction: it runs beside the writes and sees the data
+    /// committed when it started; a write in it fails.
+    pub async fn read(&self) -> Result<Tx> {
+        self.transaction(&self.reads).await
+    }
+
+    async fn transaction(&self, lane: &Lane) -> Result<Tx> {
         Ok(Tx {
-            inner,
+            inner: lane.pool.begin_with(lane.begin).await?,
             backend: self.backend,
             enqueued: false,
             jobs_signal: self.jobs_signal.clone(),
@@ -291,6 +325,37 @@ async fn forward_notifications(
         signal.notify_waiters();
         signal.notify_one();
     }
+}
+
+/// A pool of connections to a SQLite file, with the pragmas every connection needs.
+async fn sqlite_pool(url: &str, max_connections: u32, writer: bool) -> Result<AnyPool> {
+    Ok(AnyPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if writer {
+                    sqlx::query("PRAGMA journal_mode=WAL")
+                        .execute(&mut *conn)
+                        .await?;
+                    // WAL with NORMAL: a commit survives the process (a kill -9); only
+                    // a crash of the machine may lose the last ones.
+                    sqlx::query("PRAGMA synchronous=NORMAL")
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                // Another process (a restarted `krater serve`) may hold the lock.
+                sqlx::query("PRAGMA busy_timeout=10000")
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::query("PRAGMA foreign_keys=ON")
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(())
+            })
+        })
+        .connect(url)
+        .await?)
 }
 
 /// An open transaction; dropped without [`Tx::commit`] it rolls back.

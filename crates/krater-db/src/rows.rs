@@ -863,10 +863,12 @@ impl Tx {
 
     /// The counters of a listener, summed over its amphorae.
     pub async fn listener_stats(&mut self, listener_id: &str) -> Result<ListenerStats> {
-        let sql = "SELECT COALESCE(SUM(bytes_in), 0) AS bi, COALESCE(SUM(bytes_out), 0) AS bo, \
-                   COALESCE(SUM(active_connections), 0) AS ac, \
-                   COALESCE(SUM(total_connections), 0) AS tc, \
-                   COALESCE(SUM(request_errors), 0) AS re \
+        // PostgreSQL sums BIGINTs to NUMERIC, which `sqlx::Any` cannot read: cast back.
+        let sql = "SELECT CAST(COALESCE(SUM(bytes_in), 0) AS BIGINT) AS bi, \
+                   CAST(COALESCE(SUM(bytes_out), 0) AS BIGINT) AS bo, \
+                   CAST(COALESCE(SUM(active_connections), 0) AS BIGINT) AS ac, \
+                   CAST(COALESCE(SUM(total_connections), 0) AS BIGINT) AS tc, \
+                   CAST(COALESCE(SUM(request_errors), 0) AS BIGINT) AS re \
                    FROM listener_statistics WHERE listener_id = $1";
         let rows = self.fetch(sql, &[listener_id]).await?;
         let Some(row) = rows.first() else {

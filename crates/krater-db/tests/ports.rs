@@ -20,7 +20,7 @@ fn ip(text: &str) -> Ipv4Addr {
 #[tokio::test]
 async fn ports_take_the_first_free_address_until_the_pool_is_exhausted() {
     let dir = tempfile::tempdir().unwrap();
-    let db = Db::connect(&format!("sqlite://{}", dir.path().join("t.db").display()))
+    let db = Db::connect(&krater_db::test_support::database_url(dir.path()).await)
         .await
         .unwrap();
     let mut tx = db.begin().await.unwrap();

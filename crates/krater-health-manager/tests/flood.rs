@@ -32,7 +32,7 @@ async fn a_flood_from_outside_the_management_network_is_counted_not_logged() {
     const FLOOD: u64 = 20_000;
     const BATCH: u64 = 100;
     let dir = tempfile::tempdir().unwrap();
-    let db = Db::connect(&format!("sqlite://{}", dir.path().join("t.db").display()))
+    let db = Db::connect(&krater_db::test_support::database_url(dir.path()).await)
         .await
         .unwrap();
     let log = Log::default();

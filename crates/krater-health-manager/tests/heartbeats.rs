@@ -1,5 +1,6 @@
-//! Heartbeats against a real SQLite database: statuses and statistics as a user sees
-//! them after an amphora reports, and forged heartbeats dropped.
+//! Heartbeats against a real database (SQLite, or PostgreSQL: see
+//! `krater_db::test_support`): statuses and statistics as a user sees them after an
+//! amphora reports, and forged heartbeats dropped.
 
 mod support;
 
@@ -19,7 +20,7 @@ const AMPHORA: &str = "amphora-1";
 
 async fn database() -> (Db, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let db = Db::connect(&format!("sqlite://{}", dir.path().join("t.db").display()))
+    let db = Db::connect(&krater_db::test_support::database_url(dir.path()).await)
         .await
         .unwrap();
     let t = now();

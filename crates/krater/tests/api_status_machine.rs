@@ -92,12 +92,13 @@ struct Process {
 }
 
 impl Process {
-    fn start(dir: &std::path::Path, port: u16, workers: usize) -> Self {
+    async fn start(dir: &std::path::Path, port: u16, workers: usize) -> Self {
         let config = dir.join("krater.toml");
+        let database = krater_db::test_support::database_url(dir).await;
         std::fs::write(
             &config,
             format!(
-                "data_dir = {:?}\n[api_settings]\nbind_port = {port}\n[controller_worker]\nworkers = {workers}\npoll_interval_ms = 50\namphora_drivers = \"noop\"\n",
+                "data_dir = {:?}\n[database]\nconnection = {database:?}\n[api_settings]\nbind_port = {port}\n[controller_worker]\nworkers = {workers}\npoll_interval_ms = 50\namphora_drivers = \"noop\"\n",
                 dir.display().to_string()
             ),
         )
@@ -148,7 +149,7 @@ async fn a_create_survives_kill_9_of_the_service() {
     let client = reqwest::Client::new();
 
     // The first process accepts the create and dies before any worker runs it.
-    let mut first = Process::start(dir.path(), port, 0);
+    let mut first = Process::start(dir.path(), port, 0).await;
     wait_up(&client, &base).await;
     let subnets: serde_json::Value = client
         .get(format!("{base}/network/v2.0/subnets?name=public-subnet"))
@@ -171,7 +172,7 @@ async fn a_create_survives_kill_9_of_the_service() {
     first.kill_9();
 
     // The restarted service resumes the job: the load balancer becomes ACTIVE.
-    let _second = Process::start(dir.path(), port, 2);
+    let _second = Process::start(dir.path(), port, 2).await;
     wait_up(&client, &base).await;
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {

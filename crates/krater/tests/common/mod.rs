@@ -1,5 +1,5 @@
-//! A krater service started in-process on a free port with its own SQLite file, and
-//! a small JSON client for it.
+//! A krater service started in-process on a free port with its own database (a SQLite
+//! file, or PostgreSQL: see `krater_db::test_support`), and a small JSON client for it.
 
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
@@ -34,7 +34,8 @@ impl TestService {
         service
     }
 
-    /// A service on the data directory `dir` (which the caller keeps).
+    /// A service on the data directory `dir` (which the caller keeps) and the database
+    /// of `dir`: a service started again on `dir` finds what the first one stored.
     pub async fn start_in(
         dir: &std::path::Path,
         adjust: impl FnOnce(&mut krater_config::Config),
@@ -43,6 +44,7 @@ impl TestService {
             data_dir: Some(dir.to_path_buf()),
             ..Default::default()
         };
+        config.database.connection = Some(krater_db::test_support::database_url(dir).await);
         config.api_settings.bind_port = 0;
         config.controller_worker.amphora_drivers = krater_config::DriverChoice::Noop;
         config.controller_worker.poll_interval_ms = 50;
