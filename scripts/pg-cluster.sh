@@ -2,7 +2,7 @@
 # A private, throwaway PostgreSQL cluster for tests and benchmarks (Debian's
 # `postgresql` package):
 #
-#   scripts/pg-cluster.sh start DIR   # prints postgres://postgres@127.0.0.1:PORT/postgres
+#   scripts/pg-cluster.sh start DIR   # prints postgres://postgres@localhost:PORT/postgres?host=DIR
 #   scripts/pg-cluster.sh stop DIR    # stops that cluster and removes DIR
 #
 # `start` runs initdb as the `postgres` OS user (initdb refuses root) in DIR, which it
@@ -10,7 +10,9 @@
 # on 127.0.0.1 at a free port, trusts local connections only (socket and loopback), and
 # runs without fsync: its data lives as long as the run. `stop` stops exactly the
 # cluster in DIR (pg_ctl on its data directory) and removes DIR, and only a DIR that
-# `start` made.
+# `start` made. The URL names the socket directory (`host=`): a client reaches the server
+# through it from any network namespace of the machine (the e2e tests' host namespaces
+# have loopbacks of their own).
 set -euo pipefail
 
 usage() {
@@ -59,7 +61,8 @@ EOF
       -o "-p $port -k '$dir' -c listen_addresses=127.0.0.1 -c max_connections=300 \
           -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
       start >/dev/null; then
-      echo "postgres://postgres@127.0.0.1:$port/postgres"
+      socket_dir=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe="/"))' "$dir")
+      echo "postgres://postgres@localhost:$port/postgres?host=$socket_dir"
       return
     fi
   done

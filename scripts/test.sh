@@ -53,12 +53,14 @@ stage rust-tests-pg env KRATER_TEST_POSTGRES_URL="$pg_url" \
   cargo test --locked -p krater-db -p krater-health-manager -p krater --tests
 stage e2e env KRATER_BIN="$PWD/target/debug/krater" \
   .venv/bin/pytest -q -n 3 --dist loadfile tests/e2e
-# The end-to-end tests of the API alone (CLI and SDK workflows, validation errors,
-# filters, pagination) again on PostgreSQL; the data-plane ones exercise amphorae, not
-# the database, and stay on SQLite.
+# Again on PostgreSQL: the end-to-end tests of the API alone (CLI and SDK workflows,
+# validation errors, filters, pagination), the control plane as separate processes and
+# the saga engine's crash, revert and fencing tables; the other data-plane ones exercise
+# amphorae, not the database, and stay on SQLite.
 stage e2e-pg env KRATER_BIN="$PWD/target/debug/krater" KRATER_E2E_POSTGRES_URL="$pg_url" \
   .venv/bin/pytest -q -n 3 --dist loadfile \
-  tests/e2e/test_cli_workflow.py tests/e2e/test_cli_filters.py tests/e2e/test_sdk_pagination.py
+  tests/e2e/test_cli_workflow.py tests/e2e/test_cli_filters.py tests/e2e/test_sdk_pagination.py \
+  tests/e2e/test_multi_process.py tests/e2e/test_saga.py
 # The real Octavia 19 and krater side by side: every difference fails unless it is
 # allowlisted (deliberate, README "Where krater differs from Octavia on purpose").
 stage differential env KRATER_BIN="$PWD/target/debug/krater" \

@@ -4,7 +4,10 @@ happens between processes — a worker that dies, stalls or fails at a chosen ta
 
 Every process enters the host namespace with `nsenter --net`, not `ip netns exec`:
 they keep the machine's mount namespace, so the amphora namespaces one worker names
-are visible to the next one, as on a real host."""
+are visible to the next one, as on a real host.
+
+The roles share one SQLite file, or, with KRATER_E2E_POSTGRES_URL naming a PostgreSQL
+server (scripts/test.sh starts one), a new database of their own on it."""
 import os
 import signal
 import sqlite3
@@ -12,7 +15,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from conftest import KRATER_BIN, Clients
+from conftest import KRATER_BIN, POSTGRES_URL, Clients, new_postgres_database
 from netns import Run
 
 FAILPOINT_EXIT_CODE = 86
@@ -70,11 +73,12 @@ class ControlPlane:
     """The roles of one control plane: their configuration, their processes, the
     clients of each API, and a view of the database."""
 
-    def __init__(self, tmp: Path, run: Run, database: str = None, lease_seconds: int = 2):
+    def __init__(self, tmp: Path, run: Run, lease_seconds: int = 2):
         self.tmp, self.run = tmp, run
         self.data_dir = tmp / "data"
         self.sqlite_path = self.data_dir / "krater.db"
-        self.database = database or f"sqlite://{self.sqlite_path}"
+        self.database = (new_postgres_database(POSTGRES_URL) if POSTGRES_URL
+                         else f"sqlite://{self.sqlite_path}")
         self.lease_seconds = lease_seconds
         self.roles = []
 
@@ -117,7 +121,15 @@ class ControlPlane:
             role.terminate()
 
     def snapshot(self):
-        """Every row of every table (SQLite), to prove that nothing was written."""
+        """Every row of every table, to prove that nothing was written."""
+        if POSTGRES_URL:
+            def psql(sql):
+                done = subprocess.run(["psql", self.database, "-Atc", sql], check=True,
+                                      capture_output=True, text=True)
+                return done.stdout.splitlines()
+            tables = psql("SELECT table_name FROM information_schema.tables "
+                          "WHERE table_schema = current_schema() ORDER BY 1")
+            return {t: sorted(psql(f"SELECT * FROM {t}")) for t in tables}
         with sqlite3.connect(f"file:{self.sqlite_path}?mode=ro", uri=True) as db:
             tables = [row[0] for row in db.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]

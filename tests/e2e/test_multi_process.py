@@ -1,7 +1,8 @@
 """The control plane as separate processes sharing one database, with real amphorae:
 two `krater api`, two `krater worker`, one `krater health-manager` and one
-`krater housekeeping`, as an operator runs them on several hosts, here on one SQLite
-file."""
+`krater housekeeping`, as an operator runs them on several hosts: on one PostgreSQL
+when KRATER_E2E_POSTGRES_URL names a server (the e2e-pg stage of scripts/test.sh), else
+on one SQLite file."""
 import re
 import threading
 import time
