@@ -56,13 +56,18 @@ class Run:
         ip("-n", self.host, "link", "set", link, "master", bridge, "up")
         ip("-n", ns, "addr", "add", f"{address}/24", "dev", "eth0")
         ip("-n", ns, "link", "set", "eth0", "up")
-        server = subprocess.Popen(
-            ["ip", "netns", "exec", ns, "python3",
-             str(Path(__file__).with_name("member_server.py")), name, address, str(port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        member = {"name": name, "ns": ns, "address": address, "server": server}
+        member = {"name": name, "ns": ns, "address": address, "port": port}
+        self.start_member(member)
         self.members.append(member)
         return member
+
+    def start_member(self, member):
+        """(Re)starts the member's server."""
+        member["server"] = subprocess.Popen(
+            ["ip", "netns", "exec", member["ns"], "python3",
+             str(Path(__file__).with_name("member_server.py")), member["name"],
+             member["address"], str(member["port"])],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def stop_member(self, member):
         member["server"].kill()

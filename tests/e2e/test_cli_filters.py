@@ -5,8 +5,9 @@
 def test_cli_list_filters(krater):
     os = krater.openstack
     for lb in ("lb1", "lb2"):
+        # Provider amphora on the fixture's noop amphora drivers: amphorae to filter.
         os("loadbalancer", "create", "--name", lb, "--vip-subnet-id", "public-subnet",
-           "--provider", "noop_driver", "--wait")
+           "--wait")
         os("loadbalancer", "listener", "create", "--name", f"{lb}-http", "--protocol", "HTTP",
            "--protocol-port", "80", "--wait", lb)
         os("loadbalancer", "pool", "create", "--name", f"{lb}-pool", "--lb-algorithm",

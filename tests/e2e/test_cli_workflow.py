@@ -26,9 +26,12 @@ def test_operator_workflow(krater, provider):
     status = os("loadbalancer", "status", "show", "lb1")
     assert "listener1" in status.stdout and "198.18.2.21" in status.stdout
     amphorae = os("loadbalancer", "amphora", "list", "-f", "json")
-    assert len(amphorae) == 1 and amphorae[0]["status"] == "ALLOCATED"
-    amphora = os("loadbalancer", "amphora", "show", amphorae[0]["id"], "-f", "json")
-    assert amphora["loadbalancer_id"] == shown["id"]
+    if provider == "noop_driver":
+        assert amphorae == [], "Octavia's noop provider builds no amphora"
+    else:
+        assert len(amphorae) == 1 and amphorae[0]["status"] == "ALLOCATED"
+        amphora = os("loadbalancer", "amphora", "show", amphorae[0]["id"], "-f", "json")
+        assert amphora["loadbalancer_id"] == shown["id"]
     listener = os("loadbalancer", "listener", "show", "listener1", "-f", "json")
     assert listener["provisioning_status"] == "ACTIVE" and listener["protocol_port"] == 80
     pool = os("loadbalancer", "pool", "show", "pool1", "-f", "json")

@@ -133,3 +133,89 @@ def test_member_changes_through_both_apis_leave_the_amphora_as_the_api_shows(pla
              for m in scenario.get(members)["members"]}
     assert all(m["provisioning_status"] == "ACTIVE" for m in scenario.get(members)["members"])
     assert haproxy_servers(plane, lb_id) == shown
+
+
+def test_parallel_creates_and_member_updates_beside_heartbeats_lose_no_status(plane):
+    """100 load balancer creates (provider noop_driver: the database, not amphorae, is
+    what is contended) in parallel across both APIs, while a real load balancer's
+    members go down and up 20 times (statuses from heartbeats, written by the health
+    manager) during 20 member updates: no 5xx, every load balancer ACTIVE, and the
+    statuses end as the members really are."""
+    apis = start_every_role(plane)
+    run = plane.run
+    scenario = Scenario(apis[0])
+    api1, api2 = apis
+    api1.openstack("loadbalancer", "create", "--name", "real", "--vip-subnet-id",
+                   "public-subnet", "--wait")
+    api1.openstack("loadbalancer", "listener", "create", "--name", "real-l", "--protocol",
+                   "HTTP", "--protocol-port", "80", "--wait", "real")
+    api1.openstack("loadbalancer", "pool", "create", "--name", "real-p", "--lb-algorithm",
+                   "ROUND_ROBIN", "--listener", "real-l", "--protocol", "HTTP", "--wait")
+    api1.openstack("loadbalancer", "healthmonitor", "create", "--delay", "1",
+                   "--max-retries", "1", "--timeout", "1", "--type", "HTTP", "--url-path",
+                   "/healthcheck", "--wait", "real-p")
+    members = [run.add_member("m1", "198.18.2.20"), run.add_member("m2", "198.18.2.21")]
+    for member in members:
+        api1.openstack("loadbalancer", "member", "create", "--name", member["name"],
+                       "--subnet-id", "private-subnet", "--address", member["address"],
+                       "--protocol-port", "80", "--wait", "real-p")
+    pool_id = scenario.get("/v2/lbaas/pools?name=real-p")["pools"][0]["id"]
+    subnet = scenario.subnet_id("public-subnet")
+
+    def member(name):
+        return scenario.get(f"/v2/lbaas/pools/{pool_id}/members?name={name}")["members"][0]
+
+    wait_until(lambda: member("m2")["operating_status"] == "ONLINE", 60, "m2 ONLINE")
+    server_errors = []
+
+    def create(i):
+        api = apis[i % 2]
+        answer = api.api("POST", "/v2/lbaas/loadbalancers", {"loadbalancer": {
+            "name": f"many-{i}", "vip_subnet_id": subnet, "provider": "noop_driver"}})
+        if "loadbalancer" not in answer:
+            server_errors.append(answer)
+
+    def update_members():
+        for i in range(20):
+            api = apis[i % 2]
+            m = member("m1")
+            deadline = time.time() + 60
+            while True:
+                answer = api.api("PUT", f"/v2/lbaas/pools/{pool_id}/members/{m['id']}",
+                                 {"member": {"weight": 1 + i % 5}}) or {}
+                if answer.get("faultcode") == "Server":
+                    server_errors.append(answer)
+                if "member" in answer or answer.get("faultcode") == "Server":
+                    break
+                assert time.time() < deadline, answer
+                time.sleep(0.05)
+
+    def flap_m2():
+        for i in range(20):
+            if i % 2 == 0:
+                run.stop_member(members[1])
+                wanted = "ERROR"
+            else:
+                run.start_member(members[1])
+                wanted = "ONLINE"
+            wait_until(lambda: member("m2")["operating_status"] == wanted, 60,
+                       f"m2 {wanted} (change {i + 1})")
+
+    threads = [threading.Thread(target=create, args=(i,)) for i in range(100)]
+    threads += [threading.Thread(target=update_members), threading.Thread(target=flap_m2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not server_errors, server_errors
+
+    lbs = scenario.get("/v2/lbaas/loadbalancers")["loadbalancers"]
+    assert len(lbs) == 101
+    wait_until(lambda: all(lb["provisioning_status"] == "ACTIVE" for lb in
+                           scenario.get("/v2/lbaas/loadbalancers")["loadbalancers"]), 120,
+               "every load balancer ACTIVE")
+    # m2 ends up (the 20th change started it), m1 was never stopped.
+    wait_until(lambda: member("m2")["operating_status"] == "ONLINE", 30, "m2 ONLINE")
+    assert member("m1")["operating_status"] == "ONLINE"
+    assert member("m1")["provisioning_status"] == "ACTIVE"
+    assert member("m1")["weight"] == 1 + 19 % 5

@@ -577,14 +577,20 @@ pub struct PortRequest<'a> {
 /// Visible rows: DELETED ones are kept (soft delete) but never shown.
 const VISIBLE: &str = "provisioning_status <> 'DELETED'";
 
+/// Columns an update of a stored row never writes: its identity, and the operating
+/// status, which only the health manager and the flows write (`set_operating_status`),
+/// so that an API update never overwrites a status a heartbeat just set.
+const KEPT_ON_UPDATE: &[&str] = &["id", "created_at", "operating_status"];
+
 impl Tx {
-    /// Inserts the row, or replaces every column of the row with the same id.
+    /// Inserts the row, or replaces the columns of the row with the same id but
+    /// [`KEPT_ON_UPDATE`].
     async fn save(&mut self, table: &str, values: Vec<(&'static str, Val)>) -> Result<()> {
         let columns: Vec<&str> = values.iter().map(|(c, _)| *c).collect();
         let placeholders: Vec<String> = (1..=columns.len()).map(|i| format!("${i}")).collect();
         let updates: Vec<String> = columns
             .iter()
-            .filter(|c| **c != "id")
+            .filter(|c| !KEPT_ON_UPDATE.contains(*c))
             .map(|c| format!("{c} = excluded.{c}"))
             .collect();
         let sql = format!(

@@ -52,6 +52,25 @@ async fn rows_round_trip() {
 }
 
 #[tokio::test]
+async fn an_update_keeps_the_operating_status_a_heartbeat_set() {
+    let (db, _dir) = database().await;
+    let lb = sample_lb("lb-1");
+    let mut tx = db.begin().await.unwrap();
+    tx.save_load_balancer(&lb).await.unwrap();
+    tx.set_operating_status(Table::LoadBalancer, "lb-1", OperatingStatus::Error)
+        .await
+        .unwrap();
+    // An API update read the row before the heartbeat's write (ONLINE) and saves it.
+    let mut renamed = lb.clone();
+    renamed.name = Some("renamed".into());
+    tx.save_load_balancer(&renamed).await.unwrap();
+    let stored = tx.load_balancer("lb-1").await.unwrap().unwrap();
+    assert_eq!(stored.name.as_deref(), Some("renamed"));
+    assert_eq!(stored.operating_status, OperatingStatus::Error);
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test]
 async fn test_and_set_refuses_pending_objects() {
     let (db, _dir) = database().await;
     let mut tx = db.begin().await.unwrap();
