@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # API bench on a release build: list and show req/s with 100 and 10,000 load
 # balancers stored, their ratio, and sequential POST creates/s (provider noop_driver).
-# On SQLite; then on PostgreSQL when KRATER_BENCH_POSTGRES_URL names a server (a
-# database `krater_bench_<pid>` is created on it and dropped after). Needs python3.
+# On SQLite, then on PostgreSQL: the server KRATER_BENCH_POSTGRES_URL names, else a
+# private cluster started for the run (scripts/pg-cluster.sh; fsync off, which flatters
+# writes); a database `krater_bench_<pid>` is made on it and dropped after. Needs python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --locked -p krater
@@ -33,9 +34,13 @@ run() { # $1 = label, $2 = database URL or empty
 }
 
 run sqlite ""
-if [ -n "${KRATER_BENCH_POSTGRES_URL:-}" ]; then
-    db="krater_bench_$$"
-    psql "$KRATER_BENCH_POSTGRES_URL" -qc "CREATE DATABASE $db"
-    run postgresql "${KRATER_BENCH_POSTGRES_URL%/*}/$db"
-    psql "$KRATER_BENCH_POSTGRES_URL" -qc "DROP DATABASE $db"
+server=${KRATER_BENCH_POSTGRES_URL:-}
+if [ -z "$server" ]; then
+    pg_dir=$(mktemp -d /tmp/krater-pg.XXXXXX)
+    server=$(scripts/pg-cluster.sh start "$pg_dir")
+    trap 'cleanup; scripts/pg-cluster.sh stop "$pg_dir"' EXIT
 fi
+db="krater_bench_$$"
+psql "$server" -qc "CREATE DATABASE $db"
+run postgresql "$(python3 -c 'import sys, urllib.parse as u; print(u.urlsplit(sys.argv[1])._replace(path="/" + sys.argv[2]).geturl())' "$server" "$db")"
+psql "$server" -qc "DROP DATABASE $db"
