@@ -75,6 +75,11 @@ impl Caller {
         }
     }
 
+    /// An admin, or a caller without roles (noauth, as so far).
+    pub(crate) fn is_admin(&self) -> bool {
+        self.scope() == Scope::All
+    }
+
     /// Whose objects the caller reaches: an admin every project's; a caller with roles
     /// but not `admin` only its own. Without roles (noauth, as so far) every project's.
     pub(crate) fn scope(&self) -> Scope {
@@ -84,6 +89,18 @@ impl Caller {
             }
             _ => Scope::All,
         }
+    }
+}
+
+#[axum::async_trait]
+impl axum::extract::FromRequestParts<AppState> for Caller {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Caller::from_headers(&parts.headers, state))
     }
 }
 

@@ -54,17 +54,15 @@ async fn a_project_reaches_only_its_own_objects() {
         let (_, body) = get(MEMBER_B, format!("/v2/lbaas/{who}")).await;
         assert!(ids(&body, collection).is_empty(), "{who}: {body}");
     }
-    let (_, amphorae) = get(MEMBER_B, "/v2/octavia/amphorae".into()).await;
-    let amphora_lbs: Vec<&Value> = amphorae["amphorae"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| &a["loadbalancer_id"])
-        .collect();
-    assert!(
-        amphora_lbs.iter().all(|lb| **lb == json!(lb_b)),
-        "{amphorae}"
+    // The amphora API is the operator's.
+    let (code, body) = get(MEMBER_B, "/v2/octavia/amphorae".into()).await;
+    assert_eq!(code, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(
+        body["faultstring"],
+        "Policy does not allow this request to be performed."
     );
+    let (code, _) = get(ADMIN_B, "/v2/octavia/amphorae".into()).await;
+    assert_eq!(code, StatusCode::OK);
     for who in [ADMIN_B, ("project-1", None)] {
         let (_, all) = get(who, "/v2/lbaas/loadbalancers".into()).await;
         let mut seen = ids(&all, "loadbalancers");
@@ -102,4 +100,59 @@ async fn a_project_reaches_only_its_own_objects() {
     assert_eq!(shown["loadbalancer"]["provisioning_status"], "ACTIVE");
     let (code, _) = get(ADMIN_B, path.clone()).await;
     assert_eq!(code, StatusCode::OK);
+
+    // Project A's children: 404 to show, change and delete, and to a child made on A's
+    // load balancer; untouched afterwards.
+    let (pool, member) = (&stack.pool, &stack.member);
+    let children = [
+        (
+            "Listener",
+            &stack.listener,
+            "listener",
+            format!("/v2/lbaas/listeners/{}", stack.listener),
+        ),
+        ("Pool", pool, "pool", format!("/v2/lbaas/pools/{pool}")),
+        (
+            "Health Monitor",
+            &stack.hm,
+            "healthmonitor",
+            format!("/v2/lbaas/healthmonitors/{}", stack.hm),
+        ),
+        (
+            "Pool",
+            pool,
+            "member",
+            format!("/v2/lbaas/pools/{pool}/members/{member}"),
+        ),
+    ];
+    for (kind, id, root, path) in &children {
+        for method in [Method::GET, Method::PUT, Method::DELETE] {
+            let body = (method == Method::PUT).then(|| json!({*root: {"name": "x"}}).to_string());
+            let (code, body) = svc.call_as(MEMBER_B, method.clone(), path, body).await;
+            assert_eq!(code, StatusCode::NOT_FOUND, "{method} {path}: {body}");
+            // A member's missing pool answers pecan's body, as Octavia does.
+            let message = body["faultstring"]
+                .as_str()
+                .or(body["description"].as_str());
+            assert_eq!(
+                message,
+                Some(format!("{kind} {id} not found.").as_str()),
+                "{body}"
+            );
+        }
+        let (code, shown) = svc.get(path).await;
+        assert_eq!(code, StatusCode::OK, "{path}: {shown}");
+    }
+    let listener = json!({"listener": {"loadbalancer_id": lb_a, "protocol": "TCP",
+        "protocol_port": 81}});
+    let (code, body) = svc
+        .call_as(
+            MEMBER_B,
+            Method::POST,
+            "/v2/lbaas/listeners",
+            Some(listener.to_string()),
+        )
+        .await;
+    assert_eq!(code, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(body["faultstring"], missing);
 }

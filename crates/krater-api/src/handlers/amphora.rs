@@ -5,6 +5,15 @@ use crate::views;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Uri};
 
+/// Octavia's amphora API is the operator's: a caller whose roles lack `admin` is refused.
+fn require_admin(caller: &Caller) -> ApiResult<()> {
+    if caller.is_admin() {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden())
+    }
+}
+
 async fn find(tx: &mut Tx, id: &str) -> ApiResult<krater_domain::Amphora> {
     tx.amphora(id)
         .await?
@@ -17,6 +26,7 @@ pub async fn list(
     OriginalUri(uri): OriginalUri,
 ) -> ApiResult<Response> {
     let caller = crate::Caller::from_headers(&headers, &state);
+    require_admin(&caller)?;
     let asked = list_query(&state, &uri, &query::AMPHORAE)?;
     let mut tx = state.db.begin().await?;
     let amphorae = tx.list_amphorae(&caller.scope(), &asked.1).await?;
@@ -34,7 +44,13 @@ pub async fn list(
     ))
 }
 
-pub async fn show(state: State<AppState>, Path(id): Path<String>, uri: Uri) -> ApiResult<Response> {
+pub async fn show(
+    state: State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    uri: Uri,
+) -> ApiResult<Response> {
+    require_admin(&caller)?;
     let mut tx = state.db.begin().await?;
     let amphora = find(&mut tx, &id).await?;
     Ok(one(
@@ -47,7 +63,12 @@ pub async fn show(state: State<AppState>, Path(id): Path<String>, uri: Uri) -> A
 
 /// The counters the amphora reported in its heartbeats, one entry per listener; 404
 /// (as Octavia) while it has reported none.
-pub async fn stats(state: State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+pub async fn stats(
+    state: State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    require_admin(&caller)?;
     let mut tx = state.db.begin().await?;
     let not_found = || ApiError::not_found(format!("Amphora stats for {id} not found."));
     let amphora = tx.amphora(&id).await?.ok_or_else(not_found)?;
@@ -70,7 +91,12 @@ pub async fn stats(state: State<AppState>, Path(id): Path<String>) -> ApiResult<
     Ok(Json(json!({ "amphora_stats": entries })).into_response())
 }
 
-pub async fn failover(state: State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+pub async fn failover(
+    state: State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    require_admin(&caller)?;
     let mut tx = state.db.begin().await?;
     find(&mut tx, &id).await?;
     Err(ApiError::unsupported_action(

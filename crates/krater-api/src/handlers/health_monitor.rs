@@ -303,7 +303,12 @@ pub(super) fn new_health_monitor(
     })
 }
 
-pub async fn create(state: State<AppState>, uri: Uri, body: Bytes) -> ApiResult<Response> {
+pub async fn create(
+    state: State<AppState>,
+    caller: Caller,
+    uri: Uri,
+    body: Bytes,
+) -> ApiResult<Response> {
     let allowed = fields_of(UPDATE_FIELDS, CREATE_ONLY_FIELDS);
     let input = Input::parse(&body, "healthmonitor", "health_monitor_", &allowed)?;
     let pool_field = input.uuid("pool_id")?;
@@ -313,7 +318,7 @@ pub async fn create(state: State<AppState>, uri: Uri, body: Bytes) -> ApiResult<
     body_project(&input)?;
 
     let mut tx = state.db.begin().await?;
-    let pool = super::pool::find(&mut tx, &pool_id).await?;
+    let pool = super::pool::find(&mut tx, &caller, &pool_id).await?;
     let monitor = new_health_monitor(&input, spec, &pool, pool.project_id.clone())?;
     if tx.health_monitor_of(&pool_id).await?.is_some() {
         return Err(ApiError::conflict("This pool already has a health monitor"));
@@ -334,15 +339,22 @@ pub async fn create(state: State<AppState>, uri: Uri, body: Bytes) -> ApiResult<
     ))
 }
 
-async fn find(tx: &mut Tx, id: &str) -> ApiResult<HealthMonitor> {
+/// The health monitor `id` if the caller reaches it, else Octavia's 404.
+async fn find(tx: &mut Tx, caller: &Caller, id: &str) -> ApiResult<HealthMonitor> {
     tx.health_monitor(id)
         .await?
+        .filter(|h| caller.scope().admits(&h.project_id))
         .ok_or_else(|| missing(Table::HealthMonitor, id))
 }
 
-pub async fn show(state: State<AppState>, Path(id): Path<String>, uri: Uri) -> ApiResult<Response> {
+pub async fn show(
+    state: State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    uri: Uri,
+) -> ApiResult<Response> {
     let mut tx = state.db.begin().await?;
-    let monitor = find(&mut tx, &id).await?;
+    let monitor = find(&mut tx, &caller, &id).await?;
     Ok(one(
         StatusCode::OK,
         "healthmonitor",
@@ -376,6 +388,7 @@ pub async fn list(
 
 pub async fn update(
     state: State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     uri: Uri,
     body: Bytes,
@@ -392,8 +405,8 @@ pub async fn update(
         }
     }
     let mut tx = state.db.begin().await?;
-    let mut monitor = find(&mut tx, &id).await?;
-    let pool = super::pool::find(&mut tx, &monitor.pool_id).await?;
+    let mut monitor = find(&mut tx, &caller, &id).await?;
+    let pool = super::pool::find(&mut tx, &caller, &monitor.pool_id).await?;
     let delay = s.delay.clone().value().unwrap_or(monitor.delay);
     check_type(&input, monitor.kind, &pool, delay, false)?;
     let asked_domain = s.domain_name.clone().value();
@@ -455,10 +468,14 @@ pub async fn update(
     ))
 }
 
-pub async fn delete(state: State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+pub async fn delete(
+    state: State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     let mut tx = state.db.begin().await?;
-    let monitor = find(&mut tx, &id).await?;
-    let pool = super::pool::find(&mut tx, &monitor.pool_id).await?;
+    let monitor = find(&mut tx, &caller, &id).await?;
+    let pool = super::pool::find(&mut tx, &caller, &monitor.pool_id).await?;
     lock_pool(&mut tx, &pool).await?;
     tx.set_provisioning_status(Table::HealthMonitor, &id, ProvisioningStatus::PendingDelete)
         .await?;

@@ -403,7 +403,12 @@ pub(super) fn check_port_free(others: &[Listener], new: &Listener) -> ApiResult<
     Ok(())
 }
 
-pub async fn create(state: State<AppState>, uri: Uri, body: Bytes) -> ApiResult<Response> {
+pub async fn create(
+    state: State<AppState>,
+    caller: Caller,
+    uri: Uri,
+    body: Bytes,
+) -> ApiResult<Response> {
     let allowed = fields_of(COMMON_FIELDS, CREATE_ONLY_FIELDS);
     let input = Input::parse(&body, "listener", "listener_", &allowed)?;
     let spec = parse_spec(&input)?;
@@ -414,10 +419,7 @@ pub async fn create(state: State<AppState>, uri: Uri, body: Bytes) -> ApiResult<
     let nested = nested_child(&input, &["default_pool"], &["l7policies"])?;
 
     let mut tx = state.db.begin().await?;
-    let lb = tx
-        .load_balancer(&lb_id)
-        .await?
-        .ok_or_else(|| missing(Table::LoadBalancer, &lb_id))?;
+    let lb = super::load_balancer::find(&mut tx, &caller, &lb_id).await?;
     refuse_nested(nested, "listener", &lb.provider)?;
     let listener = new_listener(spec, &lb_id, lb.project_id.clone())?;
     check_port_free(&tx.listeners_of(&lb_id).await?, &listener)?;
@@ -442,15 +444,22 @@ pub async fn create(state: State<AppState>, uri: Uri, body: Bytes) -> ApiResult<
     ))
 }
 
-async fn find(tx: &mut Tx, id: &str) -> ApiResult<Listener> {
+/// The listener `id` if the caller reaches it, else Octavia's 404.
+async fn find(tx: &mut Tx, caller: &Caller, id: &str) -> ApiResult<Listener> {
     tx.listener(id)
         .await?
+        .filter(|l| caller.scope().admits(&l.project_id))
         .ok_or_else(|| missing(Table::Listener, id))
 }
 
-pub async fn show(state: State<AppState>, Path(id): Path<String>, uri: Uri) -> ApiResult<Response> {
+pub async fn show(
+    state: State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    uri: Uri,
+) -> ApiResult<Response> {
     let mut tx = state.db.begin().await?;
-    let listener = find(&mut tx, &id).await?;
+    let listener = find(&mut tx, &caller, &id).await?;
     Ok(one(
         StatusCode::OK,
         "listener",
@@ -484,6 +493,7 @@ pub async fn list(
 
 pub async fn update(
     state: State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     uri: Uri,
     body: Bytes,
@@ -491,7 +501,7 @@ pub async fn update(
     let input = Input::parse(&body, "listener", "listener_", COMMON_FIELDS)?;
     let settings = parse_settings(&input)?;
     let mut tx = state.db.begin().await?;
-    let mut listener = find(&mut tx, &id).await?;
+    let mut listener = find(&mut tx, &caller, &id).await?;
     check_hsts(listener.protocol, &settings, false)?;
     let tls = tls::updated_options(
         settings.tls,
@@ -577,9 +587,13 @@ pub async fn update(
     ))
 }
 
-pub async fn delete(state: State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+pub async fn delete(
+    state: State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     let mut tx = state.db.begin().await?;
-    let listener = find(&mut tx, &id).await?;
+    let listener = find(&mut tx, &caller, &id).await?;
     lock_load_balancer(&mut tx, &listener.load_balancer_id).await?;
     tx.set_provisioning_status(Table::Listener, &id, ProvisioningStatus::PendingDelete)
         .await?;
@@ -592,9 +606,13 @@ pub async fn delete(state: State<AppState>, Path(id): Path<String>) -> ApiResult
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-pub async fn stats(state: State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+pub async fn stats(
+    state: State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     let mut tx = state.db.begin().await?;
-    find(&mut tx, &id).await?;
+    find(&mut tx, &caller, &id).await?;
     let stats = tx.listener_stats(&id).await?;
     Ok(Json(json!({ "stats": views::stats(stats) })).into_response())
 }

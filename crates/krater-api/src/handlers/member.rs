@@ -189,8 +189,9 @@ pub async fn require_pool(
     next: axum::middleware::Next,
 ) -> Response {
     let pool_id = params.get("pool_id").map(String::as_str).unwrap_or("");
+    let caller = Caller::from_headers(request.headers(), &state);
     let found = match state.db.begin().await {
-        Ok(mut tx) => super::pool::find(&mut tx, pool_id).await,
+        Ok(mut tx) => super::pool::find(&mut tx, &caller, pool_id).await,
         Err(err) => Err(err.into()),
     };
     match found {
@@ -204,6 +205,7 @@ pub async fn require_pool(
 
 pub async fn create(
     state: State<AppState>,
+    caller: Caller,
     Path(pool_id): Path<String>,
     uri: Uri,
     body: Bytes,
@@ -211,7 +213,7 @@ pub async fn create(
     let allowed = fields_of(UPDATE_FIELDS, CREATE_ONLY_FIELDS);
     let input = Input::parse(&body, "member", "member_", &allowed)?;
     let mut tx = state.db.begin().await?;
-    let pool = super::pool::find(&mut tx, &pool_id).await?;
+    let pool = super::pool::find(&mut tx, &caller, &pool_id).await?;
     let spec = parse_spec(&input, &state)?;
     let existing = tx.members_of(&pool_id).await?;
     if existing
@@ -241,8 +243,8 @@ pub async fn create(
     ))
 }
 
-async fn find(tx: &mut Tx, pool_id: &str, id: &str) -> ApiResult<Member> {
-    super::pool::find(tx, pool_id).await?;
+async fn find(tx: &mut Tx, caller: &Caller, pool_id: &str, id: &str) -> ApiResult<Member> {
+    super::pool::find(tx, caller, pool_id).await?;
     tx.member(id)
         .await?
         .filter(|m| m.pool_id == pool_id)
@@ -251,11 +253,12 @@ async fn find(tx: &mut Tx, pool_id: &str, id: &str) -> ApiResult<Member> {
 
 pub async fn show(
     state: State<AppState>,
+    caller: Caller,
     Path((pool_id, id)): Path<(String, String)>,
     uri: Uri,
 ) -> ApiResult<Response> {
     let mut tx = state.db.begin().await?;
-    let member = find(&mut tx, &pool_id, &id).await?;
+    let member = find(&mut tx, &caller, &pool_id, &id).await?;
     Ok(one(
         StatusCode::OK,
         "member",
@@ -273,7 +276,7 @@ pub async fn list(
     let caller = crate::Caller::from_headers(&headers, &state);
     let asked = list_query(&state, &uri, &query::MEMBERS)?;
     let mut tx = state.db.begin().await?;
-    super::pool::find(&mut tx, &pool_id).await?;
+    super::pool::find(&mut tx, &caller, &pool_id).await?;
     let members = tx.list_members(&caller.scope(), &pool_id, &asked.1).await?;
     let page = members
         .iter()
@@ -291,6 +294,7 @@ pub async fn list(
 
 pub async fn update(
     state: State<AppState>,
+    caller: Caller,
     Path((pool_id, id)): Path<(String, String)>,
     uri: Uri,
     body: Bytes,
@@ -298,8 +302,8 @@ pub async fn update(
     let input = Input::parse(&body, "member", "member_", UPDATE_FIELDS)?;
     let settings = parse_settings(&input)?;
     let mut tx = state.db.begin().await?;
-    let mut member = find(&mut tx, &pool_id, &id).await?;
-    let pool = super::pool::find(&mut tx, &pool_id).await?;
+    let mut member = find(&mut tx, &caller, &pool_id, &id).await?;
+    let pool = super::pool::find(&mut tx, &caller, &pool_id).await?;
     lock_pool(&mut tx, &pool).await?;
     apply_update(&mut member, settings);
     tx.save_member(&member).await?;
@@ -319,11 +323,12 @@ pub async fn update(
 
 pub async fn delete(
     state: State<AppState>,
+    caller: Caller,
     Path((pool_id, id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let mut tx = state.db.begin().await?;
-    find(&mut tx, &pool_id, &id).await?;
-    let pool = super::pool::find(&mut tx, &pool_id).await?;
+    find(&mut tx, &caller, &pool_id, &id).await?;
+    let pool = super::pool::find(&mut tx, &caller, &pool_id).await?;
     lock_pool(&mut tx, &pool).await?;
     tx.set_provisioning_status(Table::Member, &id, ProvisioningStatus::PendingDelete)
         .await?;
@@ -340,6 +345,7 @@ pub async fn delete(
 /// the existing ones by (address, protocol_port).
 pub async fn batch_update(
     state: State<AppState>,
+    caller: Caller,
     Path(pool_id): Path<String>,
     uri: Uri,
     body: Bytes,
@@ -383,7 +389,7 @@ pub async fn batch_update(
     }
 
     let mut tx = state.db.begin().await?;
-    let pool = super::pool::find(&mut tx, &pool_id).await?;
+    let pool = super::pool::find(&mut tx, &caller, &pool_id).await?;
     let existing = tx.members_of(&pool_id).await?;
     let has_monitor = tx.health_monitor_of(&pool_id).await?.is_some();
     lock_pool(&mut tx, &pool).await?;

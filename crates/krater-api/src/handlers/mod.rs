@@ -17,7 +17,7 @@ mod version;
 use crate::body::Field;
 use crate::error::{ApiError, ApiResult};
 use crate::query::{self, select_fields, Collection, Query};
-use crate::AppState;
+use crate::{AppState, Caller};
 use axum::extract::OriginalUri;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};

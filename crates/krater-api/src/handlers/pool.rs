@@ -237,7 +237,12 @@ pub(super) fn check_listener_protocol(
     Ok(())
 }
 
-pub async fn create(state: State<AppState>, uri: Uri, body: Bytes) -> ApiResult<Response> {
+pub async fn create(
+    state: State<AppState>,
+    caller: Caller,
+    uri: Uri,
+    body: Bytes,
+) -> ApiResult<Response> {
     let allowed = fields_of(COMMON_FIELDS, CREATE_ONLY_FIELDS);
     let input = Input::parse(&body, "pool", "pool_", &allowed)?;
     let spec = parse_spec(&input, POOL_ARG)?;
@@ -270,10 +275,7 @@ pub async fn create(state: State<AppState>, uri: Uri, body: Bytes) -> ApiResult<
             ))
         }
     };
-    let lb = tx
-        .load_balancer(&lb_id)
-        .await?
-        .ok_or_else(|| missing(Table::LoadBalancer, &lb_id))?;
+    let lb = super::load_balancer::find(&mut tx, &caller, &lb_id).await?;
     refuse_nested(nested, "pool", &lb.provider)?;
     if let Some(listener) = &listener {
         if listener.default_pool_id.is_some() {
@@ -304,8 +306,12 @@ pub async fn create(state: State<AppState>, uri: Uri, body: Bytes) -> ApiResult<
     Ok(one(StatusCode::CREATED, "pool", body, &query))
 }
 
-pub(super) async fn find(tx: &mut Tx, id: &str) -> ApiResult<Pool> {
-    tx.pool(id).await?.ok_or_else(|| missing(Table::Pool, id))
+/// The pool `id` if the caller reaches it, else Octavia's 404.
+pub(super) async fn find(tx: &mut Tx, caller: &Caller, id: &str) -> ApiResult<Pool> {
+    tx.pool(id)
+        .await?
+        .filter(|p| caller.scope().admits(&p.project_id))
+        .ok_or_else(|| missing(Table::Pool, id))
 }
 
 /// One pool as its views show it.
@@ -315,10 +321,15 @@ async fn shown(tx: &mut Tx, pool: &Pool, query: &Query) -> ApiResult<Value> {
     Ok(views::to_value(references.pool(pool)))
 }
 
-pub async fn show(state: State<AppState>, Path(id): Path<String>, uri: Uri) -> ApiResult<Response> {
+pub async fn show(
+    state: State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    uri: Uri,
+) -> ApiResult<Response> {
     let query = Query::parse(uri.query());
     let mut tx = state.db.begin().await?;
-    let pool = find(&mut tx, &id).await?;
+    let pool = find(&mut tx, &caller, &id).await?;
     let body = shown(&mut tx, &pool, &query).await?;
     Ok(one(StatusCode::OK, "pool", body, &query))
 }
@@ -342,6 +353,7 @@ pub async fn list(
 
 pub async fn update(
     state: State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     uri: Uri,
     body: Bytes,
@@ -357,7 +369,7 @@ pub async fn update(
     check_unsupported(&input, lb_algorithm.clone().value())?;
 
     let mut tx = state.db.begin().await?;
-    let mut pool = find(&mut tx, &id).await?;
+    let mut pool = find(&mut tx, &caller, &id).await?;
     let persistence = match persistence_field {
         Field::Value(map) => Field::Value(Some(session_persistence(
             &input,
@@ -398,9 +410,13 @@ pub async fn update(
     Ok(one(StatusCode::OK, "pool", body, &query))
 }
 
-pub async fn delete(state: State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+pub async fn delete(
+    state: State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     let mut tx = state.db.begin().await?;
-    let pool = find(&mut tx, &id).await?;
+    let pool = find(&mut tx, &caller, &id).await?;
     lock_load_balancer(&mut tx, &pool.load_balancer_id).await?;
     mark_listeners_of_pool(&mut tx, &id).await?;
     tx.set_provisioning_status(Table::Pool, &id, ProvisioningStatus::PendingDelete)
