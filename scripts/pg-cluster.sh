@@ -8,7 +8,9 @@
 # `start` runs initdb as the `postgres` OS user (initdb refuses root) in DIR, which it
 # makes that user's own (0700); the server listens only on a Unix socket inside DIR and
 # on 127.0.0.1 at a free port, trusts local connections only (socket and loopback), and
-# runs without fsync: its data lives as long as the run. `stop` stops exactly the
+# runs without fsync: its data lives as long as the run. Autovacuum looks every second,
+# so that the planner's statistics follow a table a test or bench just filled (with
+# stale ones a page of 100 rows out of 10,000 is a sort of the whole table). `stop` stops exactly the
 # cluster in DIR (pg_ctl on its data directory) and removes DIR, and only a DIR that
 # `start` made. The URL names the socket directory (`host=`): a client reaches the server
 # through it from any network namespace of the machine (the e2e tests' host namespaces
@@ -59,7 +61,8 @@ EOF
     port=$(free_port)
     if as_postgres "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
       -o "-p $port -k '$dir' -c listen_addresses=127.0.0.1 -c max_connections=300 \
-          -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+          -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
+          -c autovacuum_naptime=1" \
       start >/dev/null; then
       socket_dir=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe="/"))' "$dir")
       echo "postgres://postgres@localhost:$port/postgres?host=$socket_dir"

@@ -424,6 +424,9 @@ fn same(a: &str, b: &str) -> String {
     format!("({a} = {b} OR ({a} IS NULL AND {b} IS NULL))")
 }
 
+/// The keys every list is ordered by last (after the asked ones); never NULL.
+const NOT_NULL_KEYS: [&str; 2] = ["o.created_at", "o.id"];
+
 impl Tx {
     /// The rows of one page of `collection` in `scope` (only `parent`'s members for
     /// members), in the query's order. `Err(BadMarker)` when the marker is not an
@@ -453,7 +456,7 @@ impl Tx {
                 keys.push((expr, *ascending));
             }
         }
-        for default in ["o.created_at", "o.id"] {
+        for default in NOT_NULL_KEYS {
             if !keys.iter().any(|(expr, _)| *expr == default) {
                 keys.push((default, true));
             }
@@ -517,11 +520,16 @@ impl Tx {
             conditions.push(format!("NOT {c}"));
         }
 
+        // NULLs sort first ascending on both backends (SQLite's order). The default keys
+        // are never NULL and carry no NULLS clause, so that PostgreSQL walks their index
+        // instead of sorting the whole table for one page.
         let order: Vec<String> = keys
             .iter()
-            .map(|(expr, ascending)| match ascending {
-                true => format!("{expr} ASC NULLS FIRST"),
-                false => format!("{expr} DESC NULLS LAST"),
+            .map(|(expr, ascending)| match (ascending, NOT_NULL_KEYS.contains(expr)) {
+                (true, true) => format!("{expr} ASC"),
+                (false, true) => format!("{expr} DESC"),
+                (true, false) => format!("{expr} ASC NULLS FIRST"),
+                (false, false) => format!("{expr} DESC NULLS LAST"),
             })
             .collect();
         sql.text = format!(
