@@ -525,12 +525,14 @@ impl Tx {
         // instead of sorting the whole table for one page.
         let order: Vec<String> = keys
             .iter()
-            .map(|(expr, ascending)| match (ascending, NOT_NULL_KEYS.contains(expr)) {
-                (true, true) => format!("{expr} ASC"),
-                (false, true) => format!("{expr} DESC"),
-                (true, false) => format!("{expr} ASC NULLS FIRST"),
-                (false, false) => format!("{expr} DESC NULLS LAST"),
-            })
+            .map(
+                |(expr, ascending)| match (ascending, NOT_NULL_KEYS.contains(expr)) {
+                    (true, true) => format!("{expr} ASC"),
+                    (false, true) => format!("{expr} DESC"),
+                    (true, false) => format!("{expr} ASC NULLS FIRST"),
+                    (false, false) => format!("{expr} DESC NULLS LAST"),
+                },
+            )
             .collect();
         sql.text = format!(
             "SELECT o.* FROM {table} o WHERE {} ORDER BY {}",
