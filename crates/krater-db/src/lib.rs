@@ -13,6 +13,7 @@
 mod housekeeping;
 mod jobs;
 mod listing;
+mod locks;
 mod rows;
 mod schema;
 #[cfg(feature = "test-support")]
@@ -21,6 +22,7 @@ pub mod test_support;
 pub use housekeeping::Purged;
 pub use jobs::{Job, JobState, Lease};
 pub use listing::{Collection, ListQuery, Relation, Scope, TagFilters};
+pub use locks::Lock;
 pub use rows::{PortRequest, Table};
 
 use krater_domain::{status::Transition, ProvisioningStatus, Timestamp};
@@ -287,6 +289,7 @@ impl Db {
             backend: self.backend,
             enqueued: false,
             jobs_signal: self.jobs_signal.clone(),
+            locked: Default::default(),
         })
     }
 
@@ -365,6 +368,8 @@ pub struct Tx {
     /// A job was queued in this transaction: wake the workers of this process on commit.
     enqueued: bool,
     jobs_signal: Arc<Notify>,
+    /// Objects this transaction moved to PENDING_* already ([`Tx::lock`]).
+    locked: std::collections::HashSet<(Table, String)>,
 }
 
 impl Tx {
@@ -381,14 +386,26 @@ impl Tx {
     /// current provisioning status allows it, else fails with `Immutable` (or
     /// `NotFound` for a missing or DELETED row). One conditional UPDATE, so two
     /// racing requests can never both win.
-    pub async fn test_and_set_status(
+    pub(crate) async fn test_and_set_status(
         &mut self,
         table: Table,
         id: &str,
         transition: Transition,
     ) -> Result<()> {
-        let allowed: Vec<String> = transition
-            .allowed_from()
+        self.set_status_if(table, id, transition.allowed_from(), transition.target())
+            .await
+    }
+
+    /// Moves the object to `target` if its provisioning status is one of `allowed`,
+    /// else fails with `Immutable` (or `NotFound`).
+    pub(crate) async fn set_status_if(
+        &mut self,
+        table: Table,
+        id: &str,
+        allowed: &[ProvisioningStatus],
+        target: ProvisioningStatus,
+    ) -> Result<()> {
+        let allowed: Vec<String> = allowed
             .iter()
             .map(|s| format!("'{}'", s.as_str()))
             .collect();
@@ -399,7 +416,7 @@ impl Tx {
             allowed.join(", ")
         );
         let done = sqlx::query(&sql)
-            .bind(transition.target().as_str())
+            .bind(target.as_str())
             .bind(fmt_ts(krater_domain::now()))
             .bind(id)
             .execute(&mut *self.inner)

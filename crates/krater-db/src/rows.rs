@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 /// The tables whose rows carry a provisioning status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Table {
     LoadBalancer,
     Listener,
@@ -577,10 +577,17 @@ pub struct PortRequest<'a> {
 /// Visible rows: DELETED ones are kept (soft delete) but never shown.
 const VISIBLE: &str = "provisioning_status <> 'DELETED'";
 
-/// Columns an update of a stored row never writes: its identity, and the operating
-/// status, which only the health manager and the flows write (`set_operating_status`),
-/// so that an API update never overwrites a status a heartbeat just set.
-const KEPT_ON_UPDATE: &[&str] = &["id", "created_at", "operating_status"];
+/// Columns an update of a stored row never writes: its identity, and the statuses, each
+/// with its one writer: provisioning status through `Tx::lock` (the API, into PENDING_*)
+/// and `set_provisioning_status` (the worker, out of it), operating status through
+/// `set_operating_status` (the health manager and the flows). An update is a patch of
+/// the other fields, so an API update never overwrites a status a heartbeat just set.
+const KEPT_ON_UPDATE: &[&str] = &[
+    "id",
+    "created_at",
+    "provisioning_status",
+    "operating_status",
+];
 
 impl Tx {
     /// Inserts the row, or replaces the columns of the row with the same id but

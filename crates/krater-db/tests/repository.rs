@@ -1,9 +1,8 @@
 //! The repository layer against a real database: a SQLite file, or PostgreSQL when
 //! `KRATER_TEST_POSTGRES_URL` names a server.
 
-use krater_db::{Db, DbError, JobState, Table};
+use krater_db::{Db, DbError, JobState, Lock, Table};
 use krater_domain::flow::{Flow, ObjectKind, ObjectRef};
-use krater_domain::status::Transition;
 use krater_domain::*;
 use std::time::Duration;
 
@@ -71,15 +70,15 @@ async fn an_update_keeps_the_operating_status_a_heartbeat_set() {
 }
 
 #[tokio::test]
-async fn test_and_set_refuses_pending_objects() {
+async fn a_lock_refuses_pending_objects() {
     let (db, _dir) = database().await;
     let mut tx = db.begin().await.unwrap();
     tx.save_load_balancer(&sample_lb("lb-1")).await.unwrap();
-    tx.test_and_set_status(Table::LoadBalancer, "lb-1", Transition::Update)
+    tx.lock(Lock::Update(Table::LoadBalancer, "lb-1"))
         .await
         .unwrap();
     let err = tx
-        .test_and_set_status(Table::LoadBalancer, "lb-1", Transition::Delete)
+        .lock(Lock::Delete(Table::LoadBalancer, "lb-1"))
         .await
         .unwrap_err();
     assert!(
@@ -93,10 +92,24 @@ async fn test_and_set_refuses_pending_objects() {
         "{err:?}"
     );
     let err = tx
-        .test_and_set_status(Table::LoadBalancer, "nope", Transition::Update)
+        .lock(Lock::Update(Table::LoadBalancer, "nope"))
         .await
         .unwrap_err();
     assert!(matches!(err, DbError::NotFound { .. }));
+    let err = tx
+        .lock(Lock::Update(Table::Listener, "nope"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            DbError::NotFound {
+                table: Table::Listener,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]

@@ -3,6 +3,11 @@
 
 use crate::ProvisioningStatus as P;
 
+/// The states from which a child of a locked load balancer (a listener, pool, member or
+/// health monitor) may start a change: a child in ERROR is fixed by an update, or
+/// deleted.
+pub const CHILD_MUTABLE: &[P] = &[P::Active, P::Error];
+
 /// A request that changes an object's provisioning status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transition {

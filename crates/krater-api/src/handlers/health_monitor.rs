@@ -323,7 +323,7 @@ pub async fn create(
     if tx.health_monitor_of(&pool_id).await?.is_some() {
         return Err(ApiError::conflict("This pool already has a health monitor"));
     }
-    lock_pool(&mut tx, &pool).await?;
+    tx.lock(Lock::NewChildOf(Table::Pool, &pool.id)).await?;
     tx.save_health_monitor(&monitor).await?;
     tx.enqueue(&Flow::ApplyChildren {
         lb_id: pool.load_balancer_id.clone(),
@@ -450,7 +450,7 @@ pub async fn update(
         monitor.http_version,
     )?;
     monitor.tags = updated(s.tags, monitor.tags, vec![]);
-    lock_pool(&mut tx, &pool).await?;
+    tx.lock(Lock::Update(Table::HealthMonitor, &id)).await?;
     monitor.provisioning_status = ProvisioningStatus::PendingUpdate;
     monitor.updated_at = Some(now());
     tx.save_health_monitor(&monitor).await?;
@@ -476,9 +476,7 @@ pub async fn delete(
     let mut tx = state.db.begin().await?;
     let monitor = find(&mut tx, &caller, &id).await?;
     let pool = super::pool::find(&mut tx, &caller, &monitor.pool_id).await?;
-    lock_pool(&mut tx, &pool).await?;
-    tx.set_provisioning_status(Table::HealthMonitor, &id, ProvisioningStatus::PendingDelete)
-        .await?;
+    tx.lock(Lock::Delete(Table::HealthMonitor, &id)).await?;
     tx.enqueue(&Flow::ApplyChildren {
         lb_id: pool.load_balancer_id.clone(),
         changed: vec![ObjectRef::new(ObjectKind::HealthMonitor, &id)],

@@ -428,7 +428,8 @@ pub async fn create(
     }
     check_cidrs_match_vip(&lb, &listener.allowed_cidrs)?;
     unenforced::check_listener(&lb.provider, &listener)?;
-    lock_load_balancer(&mut tx, &lb_id).await?;
+    tx.lock(Lock::NewChildOf(Table::LoadBalancer, &lb_id))
+        .await?;
     tx.save_listener(&listener).await?;
     tx.enqueue(&Flow::ApplyChildren {
         lb_id,
@@ -521,9 +522,7 @@ pub async fn update(
         )
         .await?;
     }
-    lock_load_balancer(&mut tx, &listener.load_balancer_id).await?;
-    tx.set_provisioning_status(Table::Listener, &id, ProvisioningStatus::PendingUpdate)
-        .await?;
+    tx.lock(Lock::Update(Table::Listener, &id)).await?;
     let [client, connect, data, inspect] = settings.timeouts;
     listener.name = updated(settings.name.map(Some), listener.name, None).filter(|s| !s.is_empty());
     listener.description = updated(settings.description.map(Some), listener.description, None)
@@ -594,9 +593,7 @@ pub async fn delete(
 ) -> ApiResult<Response> {
     let mut tx = state.db.begin().await?;
     let listener = find(&mut tx, &caller, &id).await?;
-    lock_load_balancer(&mut tx, &listener.load_balancer_id).await?;
-    tx.set_provisioning_status(Table::Listener, &id, ProvisioningStatus::PendingDelete)
-        .await?;
+    tx.lock(Lock::Delete(Table::Listener, &id)).await?;
     tx.enqueue(&Flow::ApplyChildren {
         lb_id: listener.load_balancer_id.clone(),
         changed: vec![ObjectRef::new(ObjectKind::Listener, &id)],

@@ -412,7 +412,7 @@ pub async fn update(
 
     let mut tx = state.db.begin().await?;
     let mut lb = find(&mut tx, &caller, &id).await?;
-    tx.test_and_set_status(Table::LoadBalancer, &id, Transition::Update)
+    tx.lock(Lock::Update(Table::LoadBalancer, &id))
         .await
         .map_err(invalid_state)?;
     lb.name = updated(name.map(Some), lb.name, None).filter(|s| !s.is_empty());
@@ -452,7 +452,7 @@ pub async fn delete(
             "Cannot delete Load Balancer {id} - it has children"
         )));
     }
-    tx.test_and_set_status(Table::LoadBalancer, &id, Transition::Delete)
+    tx.lock(Lock::Delete(Table::LoadBalancer, &id))
         .await
         .map_err(invalid_state)?;
     tx.enqueue(&Flow::DeleteLoadBalancer {

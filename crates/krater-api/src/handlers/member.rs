@@ -222,7 +222,7 @@ pub async fn create(
     {
         return Err(duplicate(&spec.address, spec.protocol_port));
     }
-    lock_pool(&mut tx, &pool).await?;
+    tx.lock(Lock::NewChildOf(Table::Pool, &pool.id)).await?;
     let has_monitor = tx.health_monitor_of(&pool_id).await?.is_some();
     let member = new_member(spec, &pool, has_monitor);
     tx.save_member(&member).await.map_err(|e| match e {
@@ -304,7 +304,7 @@ pub async fn update(
     let mut tx = state.db.begin().await?;
     let mut member = find(&mut tx, &caller, &pool_id, &id).await?;
     let pool = super::pool::find(&mut tx, &caller, &pool_id).await?;
-    lock_pool(&mut tx, &pool).await?;
+    tx.lock(Lock::Update(Table::Member, &id)).await?;
     apply_update(&mut member, settings);
     tx.save_member(&member).await?;
     tx.enqueue(&Flow::ApplyChildren {
@@ -329,9 +329,7 @@ pub async fn delete(
     let mut tx = state.db.begin().await?;
     find(&mut tx, &caller, &pool_id, &id).await?;
     let pool = super::pool::find(&mut tx, &caller, &pool_id).await?;
-    lock_pool(&mut tx, &pool).await?;
-    tx.set_provisioning_status(Table::Member, &id, ProvisioningStatus::PendingDelete)
-        .await?;
+    tx.lock(Lock::Delete(Table::Member, &id)).await?;
     tx.enqueue(&Flow::ApplyChildren {
         lb_id: pool.load_balancer_id.clone(),
         changed: vec![ObjectRef::new(ObjectKind::Member, &id)],
@@ -392,7 +390,7 @@ pub async fn batch_update(
     let pool = super::pool::find(&mut tx, &caller, &pool_id).await?;
     let existing = tx.members_of(&pool_id).await?;
     let has_monitor = tx.health_monitor_of(&pool_id).await?.is_some();
-    lock_pool(&mut tx, &pool).await?;
+    tx.lock(Lock::NewChildOf(Table::Pool, &pool.id)).await?;
     let mut changed = Vec::new();
     for spec in specs {
         let current = existing
@@ -409,6 +407,7 @@ pub async fn batch_update(
         match current {
             Some(current) => {
                 let mut member = current.clone();
+                tx.lock(Lock::Update(Table::Member, &member.id)).await?;
                 apply_update(&mut member, spec.settings.into_batch_entry());
                 tx.save_member(&member).await?;
                 changed.push(ObjectRef::new(ObjectKind::Member, &member.id));
@@ -423,12 +422,7 @@ pub async fn batch_update(
     if !additive_only {
         for member in &existing {
             if !seen.contains(&(member.address.clone(), member.protocol_port)) {
-                tx.set_provisioning_status(
-                    Table::Member,
-                    &member.id,
-                    ProvisioningStatus::PendingDelete,
-                )
-                .await?;
+                tx.lock(Lock::Delete(Table::Member, &member.id)).await?;
                 changed.push(ObjectRef::new(ObjectKind::Member, &member.id));
             }
         }

@@ -23,8 +23,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use axum::{Json, Router};
-use krater_db::{DbError, Table, Tx};
-use krater_domain::status::Transition;
+use krater_db::{DbError, Lock, Table, Tx};
 use serde_json::{json, Value};
 
 pub fn version_routes() -> Router<AppState> {
@@ -155,44 +154,6 @@ fn missing(table: Table, id: &str) -> ApiError {
         table,
         id: id.to_string(),
     })
-}
-
-/// Locks the load balancer for a change of one of its children: ACTIVE →
-/// PENDING_UPDATE, else 409 `Load Balancer <id> is immutable and cannot be updated.`
-async fn lock_load_balancer(tx: &mut Tx, lb_id: &str) -> ApiResult<()> {
-    Ok(tx
-        .test_and_set_status(Table::LoadBalancer, lb_id, Transition::Update)
-        .await?)
-}
-
-/// Locks a pool for a change of its members or monitor: the pool first (Octavia's 409
-/// names a pool that is not ACTIVE), then its load balancer, then the listeners that
-/// use it.
-async fn lock_pool(tx: &mut Tx, pool: &krater_domain::Pool) -> ApiResult<()> {
-    tx.test_and_set_status(Table::Pool, &pool.id, Transition::Update)
-        .await?;
-    lock_load_balancer(tx, &pool.load_balancer_id).await?;
-    mark_listeners_of_pool(tx, &pool.id).await
-}
-
-/// Marks the listeners whose default pool is `pool_id` PENDING_UPDATE (their load
-/// balancer is locked already).
-async fn mark_listeners_of_pool(tx: &mut Tx, pool_id: &str) -> ApiResult<()> {
-    let using = tx
-        .related_ids(
-            krater_db::Relation::ListenersOfDefaultPool,
-            &[pool_id.to_string()],
-        )
-        .await?;
-    for (_, listener_id) in using {
-        tx.set_provisioning_status(
-            Table::Listener,
-            &listener_id,
-            krater_domain::ProvisioningStatus::PendingUpdate,
-        )
-        .await?;
-    }
-    Ok(())
 }
 
 const PROJECT_MAX: usize = 36;

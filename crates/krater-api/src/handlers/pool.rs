@@ -286,13 +286,14 @@ pub async fn create(
         check_listener_protocol(listener.protocol, spec.protocol)?;
     }
     check_unsupported(&input, Some(spec.lb_algorithm))?;
-    lock_load_balancer(&mut tx, &lb_id).await?;
+    tx.lock(Lock::NewChildOf(Table::LoadBalancer, &lb_id))
+        .await?;
     let pool = new_pool(spec, &lb_id, lb.project_id.clone());
     unenforced::check_pool(&lb.provider, &pool)?;
     tx.save_pool(&pool).await?;
     if let Some(mut listener) = listener {
+        tx.lock(Lock::Update(Table::Listener, &listener.id)).await?;
         listener.default_pool_id = Some(pool.id.clone());
-        listener.provisioning_status = ProvisioningStatus::PendingUpdate;
         tx.save_listener(&listener).await?;
     }
     tx.enqueue(&Flow::ApplyChildren {
@@ -382,8 +383,7 @@ pub async fn update(
         Field::Absent => Field::Absent,
     };
     let tls = tls::updated_options(tls_fields, pool.tls.clone(), None)?;
-    lock_load_balancer(&mut tx, &pool.load_balancer_id).await?;
-    mark_listeners_of_pool(&mut tx, &id).await?;
+    tx.lock(Lock::Update(Table::Pool, &id)).await?;
     pool.name = updated(name.map(Some), pool.name, None).filter(|s| !s.is_empty());
     pool.description =
         updated(description.map(Some), pool.description, None).filter(|s| !s.is_empty());
@@ -417,10 +417,7 @@ pub async fn delete(
 ) -> ApiResult<Response> {
     let mut tx = state.db.begin().await?;
     let pool = find(&mut tx, &caller, &id).await?;
-    lock_load_balancer(&mut tx, &pool.load_balancer_id).await?;
-    mark_listeners_of_pool(&mut tx, &id).await?;
-    tx.set_provisioning_status(Table::Pool, &id, ProvisioningStatus::PendingDelete)
-        .await?;
+    tx.lock(Lock::Delete(Table::Pool, &id)).await?;
     tx.enqueue(&Flow::ApplyChildren {
         lb_id: pool.load_balancer_id.clone(),
         changed: vec![ObjectRef::new(ObjectKind::Pool, &id)],
