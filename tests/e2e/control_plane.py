@@ -8,7 +8,9 @@ are visible to the next one, as on a real host.
 
 The roles share one SQLite file, or, with KRATER_E2E_POSTGRES_URL naming a PostgreSQL
 server (scripts/test.sh starts one), a new database of their own on it."""
+import datetime
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -39,6 +41,16 @@ class Role:
 
     def log(self):
         return self.log_path.read_text()
+
+    def logged_at(self, text):
+        """When the process first logged a line holding `text` (seconds since the
+        epoch), from the line's own UTC timestamp; None while it has not."""
+        for line in self.log().splitlines():
+            stamp = re.search(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6})\d*Z", line)
+            if text in line and stamp:
+                when = datetime.datetime.fromisoformat(stamp[1])
+                return when.replace(tzinfo=datetime.timezone.utc).timestamp()
+        return None
 
     def wait_exit(self, timeout):
         try:
