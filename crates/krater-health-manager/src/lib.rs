@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 /// Counts what the receiver did, for logs and tests.
 #[derive(Debug, Default)]
 pub struct Counters {
+    /// Verified datagrams, counted once their statuses were written (or failed to be).
     pub accepted: AtomicU64,
     /// Datagrams whose signature or format was wrong.
     pub rejected: AtomicU64,
@@ -134,10 +135,11 @@ pub async fn run(db: Db, receiver: Receiver, counters: Arc<Counters>) -> std::io
         }
         match krater_heartbeat::decode(&buffer[..len], &receiver.key) {
             Ok(message) => {
-                counters.accepted.fetch_add(1, Ordering::Relaxed);
                 if let Err(err) = process(&db, &message).await {
                     tracing::warn!(amphora = %message.id, error = %err, "heartbeat not recorded");
                 }
+                // Counted once its statuses are written (or failed to be).
+                counters.accepted.fetch_add(1, Ordering::Relaxed);
             }
             Err(err) => {
                 counters.rejected.fetch_add(1, Ordering::Relaxed);
