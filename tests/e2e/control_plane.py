@@ -17,6 +17,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from conftest import KRATER_BIN, POSTGRES_URL, Clients, new_postgres_database
 from netns import Run
 
@@ -151,3 +153,17 @@ class ControlPlane:
         """The amphora namespaces this run made and that still exist."""
         registry = self.run.base_path / "netns"
         return sorted(p.name for p in registry.iterdir() if p.name.startswith("amp-"))
+
+
+@pytest.fixture
+def plane(tmp_path):
+    """A control plane in a host namespace of its own, its schema upgraded; every role
+    stopped and the run's namespaces and amphorae removed afterwards."""
+    run = Run()
+    control = ControlPlane(tmp_path, run)
+    control.upgrade()
+    try:
+        yield control
+    finally:
+        control.stop_all()
+        run.cleanup(KRATER_BIN)

@@ -7,25 +7,9 @@ import re
 import threading
 import time
 
-import pytest
-
-from conftest import KRATER_BIN
-from control_plane import ControlPlane
-from netns import Run
+from control_plane import plane  # noqa: F401 (the fixture)
 from test_dataplane import wait_until
 from test_saga import Scenario
-
-
-@pytest.fixture
-def plane(tmp_path):
-    run = Run()
-    control = ControlPlane(tmp_path, run)
-    control.upgrade()
-    try:
-        yield control
-    finally:
-        control.stop_all()
-        run.cleanup(KRATER_BIN)
 
 
 def start_every_role(plane):

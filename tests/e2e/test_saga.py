@@ -12,11 +12,7 @@ import os
 import signal
 import time
 
-import pytest
-
-from conftest import KRATER_BIN
-from control_plane import FAILPOINT_EXIT_CODE, ControlPlane
-from netns import Run
+from control_plane import FAILPOINT_EXIT_CODE, plane  # noqa: F401 (the fixture)
 from test_dataplane import wait_until
 
 FLOWS = {
@@ -26,18 +22,6 @@ FLOWS = {
     "update_load_balancer": ["apply_config", "mark_active"],
     "delete_load_balancer": ["remove_amphora", "mark_deleted"],
 }
-
-
-@pytest.fixture
-def plane(tmp_path):
-    run = Run()
-    control = ControlPlane(tmp_path, run)
-    control.upgrade()
-    try:
-        yield control
-    finally:
-        control.stop_all()
-        run.cleanup(KRATER_BIN)
 
 
 class Scenario:
