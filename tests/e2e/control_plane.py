@@ -158,7 +158,8 @@ class ControlPlane:
 @pytest.fixture
 def plane(tmp_path):
     """A control plane in a host namespace of its own, its schema upgraded; every role
-    stopped and the run's namespaces and amphorae removed afterwards."""
+    stopped and the run's namespaces and amphorae removed afterwards. The end of each
+    role's log is printed, which pytest shows when the test failed."""
     run = Run()
     control = ControlPlane(tmp_path, run)
     control.upgrade()
@@ -166,4 +167,6 @@ def plane(tmp_path):
         yield control
     finally:
         control.stop_all()
+        for role in control.roles:
+            print(f"--- {role.name}: end of log\n" + "\n".join(role.log().splitlines()[-40:]))
         run.cleanup(KRATER_BIN)

@@ -13,7 +13,7 @@ use rustls::pki_types::{pem::PemObject, CertificateDer, ServerName};
 use time::OffsetDateTime;
 use x509_parser::certificate::X509Certificate;
 
-use crate::files::{ensure_dir, pair_exists, read, write_atomic};
+use crate::files::{pair_exists, read, with_dir_lock, write_atomic};
 use crate::CertError;
 
 /// File name of the CA certificate in a CA directory.
@@ -139,19 +139,20 @@ impl CertAuthority {
     /// `dir` (mode 0700) and a new CA there (key mode 0600).
     ///
     /// If only one of the two files exists this is an error: a CA key is never
-    /// overwritten. Not safe against several processes creating the same directory
-    /// at once; let one process (the controller) create it.
+    /// overwritten. Several processes may call this at once: under the directory's
+    /// lock, the first makes the CA and the others load it.
     pub fn load_or_create(dir: &Path) -> Result<Self, CertError> {
         let cert_path = dir.join(CA_CERT_FILE);
         let key_path = dir.join(CA_KEY_FILE);
-        if pair_exists(&cert_path, &key_path)? {
-            return Self::from_pem(&read(&cert_path)?, &read(&key_path)?);
-        }
-        ensure_dir(dir)?;
-        let ca = Self::generate()?;
-        write_atomic(&key_path, &ca.key_pem, 0o600)?;
-        write_atomic(&cert_path, &ca.cert_pem, 0o644)?;
-        Ok(ca)
+        with_dir_lock(dir, || {
+            if pair_exists(&cert_path, &key_path)? {
+                return Self::from_pem(&read(&cert_path)?, &read(&key_path)?);
+            }
+            let ca = Self::generate()?;
+            write_atomic(&key_path, &ca.key_pem, 0o600)?;
+            write_atomic(&cert_path, &ca.cert_pem, 0o644)?;
+            Ok(ca)
+        })
     }
 
     /// The CA certificate, PEM: what both sides trust.
@@ -242,26 +243,27 @@ pub fn load_or_issue_controller_cert(
 ) -> Result<IssuedCert, CertError> {
     let cert_path = dir.join(CONTROLLER_CERT_FILE);
     let key_path = dir.join(CONTROLLER_KEY_FILE);
-    if pair_exists(&cert_path, &key_path)? {
-        let cert_pem = read(&cert_path)?;
-        let key_pem = read(&key_path)?;
-        let not_after = cert_not_after(&cert_pem)?;
-        let renew_margin =
-            chrono::Duration::from_std(validity / 3).map_err(|_| CertError::Validity)?;
-        let fresh = not_after - renew_margin > Utc::now().naive_utc();
-        if fresh && ca.is_issuer_of(&cert_pem)? {
-            return Ok(IssuedCert {
-                cert_pem,
-                key_pem,
-                not_after,
-            });
+    with_dir_lock(dir, || {
+        if pair_exists(&cert_path, &key_path)? {
+            let cert_pem = read(&cert_path)?;
+            let key_pem = read(&key_path)?;
+            let not_after = cert_not_after(&cert_pem)?;
+            let renew_margin =
+                chrono::Duration::from_std(validity / 3).map_err(|_| CertError::Validity)?;
+            let fresh = not_after - renew_margin > Utc::now().naive_utc();
+            if fresh && ca.is_issuer_of(&cert_pem)? {
+                return Ok(IssuedCert {
+                    cert_pem,
+                    key_pem,
+                    not_after,
+                });
+            }
         }
-    }
-    ensure_dir(dir)?;
-    let issued = ca.issue_client_cert(CONTROLLER_COMMON_NAME, validity)?;
-    write_atomic(&key_path, &issued.key_pem, 0o600)?;
-    write_atomic(&cert_path, &issued.cert_pem, 0o644)?;
-    Ok(issued)
+        let issued = ca.issue_client_cert(CONTROLLER_COMMON_NAME, validity)?;
+        write_atomic(&key_path, &issued.key_pem, 0o600)?;
+        write_atomic(&cert_path, &issued.cert_pem, 0o644)?;
+        Ok(issued)
+    })
 }
 
 /// The end of validity of the first certificate in `cert_pem` (UTC).

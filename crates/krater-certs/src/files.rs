@@ -1,8 +1,9 @@
-//! Small file helpers: owner-only directories and atomically written key files.
+//! Small file helpers: owner-only directories, atomically written key files, and the
+//! directory lock that lets several processes start at once on one data directory.
 
 use std::fs::{self, DirBuilder, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use crate::CertError;
@@ -22,6 +23,55 @@ pub(crate) fn ensure_dir(dir: &Path) -> Result<(), CertError> {
         .mode(0o700)
         .create(dir)
         .map_err(io_err(dir))
+}
+
+/// Runs `f` holding an exclusive lock on `dir` (an advisory `flock` on `dir/.lock`,
+/// released when `f` returns or the process dies), after creating `dir` (0700).
+///
+/// Secrets are loaded or made under it: without it two processes started together
+/// (two workers, a worker and a health manager) could each make their own CA or
+/// heartbeat key, or read a key file the other has only half written.
+pub fn with_dir_lock<T>(
+    dir: &Path,
+    f: impl FnOnce() -> Result<T, CertError>,
+) -> Result<T, CertError> {
+    ensure_dir(dir)?;
+    let path = dir.join(".lock");
+    let lock = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&path)
+        .map_err(io_err(&path))?;
+    lock.lock().map_err(io_err(&path))?;
+    let result = f();
+    drop(lock);
+    result
+}
+
+/// Reads the secret in `path` (surrounding whitespace trimmed), or, when the file is
+/// missing, stores `make()` there first. The file is made 0600 (narrowed when it was
+/// wider) in a 0700 directory; an empty file is an error, never a key.
+pub fn load_or_create_secret(
+    path: &Path,
+    make: impl FnOnce() -> String,
+) -> Result<String, CertError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    with_dir_lock(dir, || {
+        if !path.exists() {
+            write_atomic(path, &make(), 0o600)?;
+        }
+        fs::set_permissions(path, fs::Permissions::from_mode(0o600)).map_err(io_err(path))?;
+        let secret = read(path)?.trim().to_owned();
+        if secret.is_empty() {
+            return Err(CertError::Io {
+                path: path.to_owned(),
+                source: io::Error::new(io::ErrorKind::InvalidData, "the file is empty"),
+            });
+        }
+        Ok(secret)
+    })
 }
 
 /// Reads a UTF-8 file.

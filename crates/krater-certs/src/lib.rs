@@ -17,7 +17,8 @@
 //!   needs installing.
 //!
 //! Every issued certificate gets a fresh P-256 key; private keys are written with mode
-//! 0600 (this crate targets Unix).
+//! 0600 (this crate targets Unix). Files are loaded or made under [`with_dir_lock`], so
+//! several processes may start at once on one directory and all get the same CA.
 
 mod ca;
 mod error;
@@ -30,4 +31,5 @@ pub use ca::{
     DEFAULT_AMPHORA_CERT_VALIDITY, DEFAULT_CONTROLLER_CERT_VALIDITY,
 };
 pub use error::CertError;
+pub use files::{load_or_create_secret, with_dir_lock};
 pub use tls::{client_config, client_config_for_amphora, server_config};

@@ -5,8 +5,6 @@ use anyhow::Context;
 use krater_certs::{CertAuthority, IssuedCert};
 use krater_drivers::netns::{AmphoraCertificate, CertificateIssuer};
 use krater_drivers::{DriverError, DriverResult};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 /// krater's CA and the controller's certificate.
@@ -44,39 +42,23 @@ impl CertificateIssuer for Pki {
 }
 
 /// The heartbeat key: read from `path`, or made (random) when missing. The file is
-/// root's only (0600, narrowed when it was wider), in a directory made 0700.
+/// root's only (0600, narrowed when it was wider), in a directory made 0700; processes
+/// started together all read the one key the first of them made.
 pub fn heartbeat_key(path: &Path) -> anyhow::Result<String> {
-    if !path.exists() {
-        if let Some(dir) = path.parent() {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
-        }
-        let key = format!(
+    krater_certs::load_or_create_secret(path, || {
+        format!(
             "{}{}",
             uuid::Uuid::new_v4().simple(),
             uuid::Uuid::new_v4().simple()
-        );
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-            .with_context(|| format!("cannot create {}", path.display()))?;
-        file.write_all(key.as_bytes())?;
-    }
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-        .with_context(|| format!("cannot restrict {}", path.display()))?;
-    let key =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(key.trim().to_string())
+        )
+    })
+    .context("heartbeat key")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     fn mode(path: &Path) -> u32 {
         std::fs::metadata(path).expect("stat").permissions().mode() & 0o777
@@ -96,5 +78,34 @@ mod tests {
         std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).expect("chmod");
         assert_eq!(heartbeat_key(&old).expect("read"), "k3y");
         assert_eq!(mode(&old), 0o600);
+
+        let empty = root.path().join("empty.key");
+        std::fs::write(&empty, "\n").expect("write");
+        assert!(heartbeat_key(&empty).is_err(), "an empty file is no key");
+    }
+
+    #[test]
+    fn processes_started_together_share_one_heartbeat_key_and_one_ca() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let made: Vec<(String, String)> = std::thread::scope(|scope| {
+            let starts: Vec<_> = (0..8)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let key = heartbeat_key(&root.path().join("heartbeat.key")).expect("key");
+                        let pki = Pki::load_or_create(&root.path().join("certs")).expect("pki");
+                        (key, pki.ca.cert_pem().to_owned())
+                    })
+                })
+                .collect();
+            starts
+                .into_iter()
+                .map(|s| s.join().expect("start"))
+                .collect()
+        });
+        assert!(
+            made.iter().all(|m| m == &made[0]),
+            "every start got the first one's"
+        );
+        assert_eq!(made[0].0.len(), 64);
     }
 }
