@@ -6,32 +6,15 @@
 Everything runs inside a host namespace made for the run, members in namespaces of
 their own; nothing is left behind.  usage: bench.py [--rounds N] [--seconds S]"""
 import argparse
-import json
-import os
 import re
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "tests" / "e2e"))
-from netns import Run  # noqa: E402
-
-ROOT = Path(__file__).parents[1]
-KRATER_BIN = os.environ.get("KRATER_BIN", str(ROOT / "target/release/krater"))
-API = "http://127.0.0.1:9876"
-
-
-def call(method, path, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(API + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        text = response.read()
-        return json.loads(text) if text else None
+from common import KRATER_BIN, Run, call, in_new_run
 
 
 def wait_active(lb_id):
@@ -138,14 +121,7 @@ def main():
     args = parser.parse_args()
     if args.inside:
         return inside(args.inside, args.rounds, args.seconds)
-    run = Run()
-    try:
-        subprocess.run(["ip", "netns", "exec", run.host, sys.executable, __file__,
-                        "--inside", run.id, "--rounds", str(args.rounds),
-                        "--seconds", str(args.seconds)], check=True)
-    finally:
-        run.cleanup(KRATER_BIN)
-
+    in_new_run(__file__, ["--rounds", str(args.rounds), "--seconds", str(args.seconds)])
 
 if __name__ == "__main__":
     main()

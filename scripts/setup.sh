@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what krater and its tests need on a fresh Debian machine (run as root):
-# HAProxy, keepalived, nftables, iproute2 and PostgreSQL (for the tests on a private
+# HAProxy, keepalived, nftables, iproute2, arping (the VIP announced after a failover)
+# and PostgreSQL (for the tests on a private
 # cluster, scripts/pg-cluster.sh) from the distribution, and a Python
 # virtualenv (.venv) with the unmodified OpenStack clients used by the end-to-end tests,
 # and a cached virtualenv with the real Octavia 19 (from PyPI) for the differential test.
@@ -9,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-for pkg in haproxy keepalived nftables iproute2 procps curl openssl python3-venv postgresql; do
+for pkg in haproxy keepalived nftables iproute2 iputils-arping procps curl openssl python3-venv postgresql; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -96,16 +96,21 @@ class ControlPlane:
         self.lease_seconds = lease_seconds
         self.roles = []
 
-    def config(self, api_port=9876):
-        path = self.tmp / f"krater-{api_port}.toml"
+    def config(self, api_port=9876, health_manager="", name="plane"):
+        """The configuration of one role (`health_manager`: more lines of that
+        section); each role has its own file, written before it starts."""
+        path = self.tmp / f"krater-{name}.toml"
         path.write_text(
             f'data_dir = "{self.data_dir}"\n'
             f'[api_settings]\nbind_port = {api_port}\n'
             f'[database]\nconnection = "{self.database}"\n'
             f'[haproxy_amphora]\nbase_path = "{self.run.base_path}"\n'
-            "[health_manager]\nheartbeat_interval = 1\n"
             "[controller_worker]\npoll_interval_ms = 100\n"
-            f"job_lease_seconds = {self.lease_seconds}\ntask_retries = 2\n")
+            f"job_lease_seconds = {self.lease_seconds}\ntask_retries = 2\n"
+            # A long stale timeout unless a test sets its own: these tests stop and
+            # starve processes on purpose.
+            "[health_manager]\nheartbeat_interval = 1\n"
+            + (health_manager or "heartbeat_timeout = 10\n"))
         return path
 
     def upgrade(self):
@@ -113,14 +118,14 @@ class ControlPlane:
                               capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
 
-    def start(self, role, name, api_port=9876, env=None):
-        process = Role(self, role, name, self.config(api_port), env)
+    def start(self, role, name, api_port=9876, env=None, health_manager=""):
+        process = Role(self, role, name, self.config(api_port, health_manager, name), env)
         self.roles.append(process)
         return process
 
-    def start_api(self, name="api", port=9876):
+    def start_api(self, name="api", port=9876, health_manager=""):
         """A `krater api` and the clients pointed at it, once it answers."""
-        api = self.start("api", name, port)
+        api = self.start("api", name, port, health_manager=health_manager)
         clients = Clients(self.tmp, self.run, port)
         clients.log_path = api.log_path
         deadline = time.time() + 60

@@ -21,7 +21,11 @@ FLOWS = {
     "apply_children": ["plug_member_networks", "apply_config", "mark_active"],
     "update_load_balancer": ["apply_config", "mark_active"],
     "delete_load_balancer": ["remove_amphora", "mark_deleted"],
+    "failover_load_balancer": ["create_amphora", "boot_amphora", "remove_amphora", "plug_vip",
+                               "plug_member_networks", "apply_config", "mark_active"],
 }
+# The flows that start from a load balancer with a listener and a pool.
+WITH_POOL = ("apply_children", "failover_load_balancer")
 
 
 class Scenario:
@@ -67,6 +71,11 @@ class Scenario:
         lb = self.lb(name)
         return lb["provisioning_status"] if lb else None
 
+    def amphora_ids(self, lb):
+        lb_id = self.lb(lb)["id"]
+        return {a["id"] for a in self.get(f"/v2/octavia/amphorae?loadbalancer_id={lb_id}")[
+            "amphorae"] if a["status"] != "DELETED"}
+
     def member_status(self, pool, member):
         pool_id = self.get(f"/v2/lbaas/pools?name={pool}")["pools"][0]["id"]
         found = self.get(f"/v2/lbaas/pools/{pool_id}/members?name={member}")["members"]
@@ -94,6 +103,16 @@ class Scenario:
         if flow == "delete_load_balancer":
             os_("loadbalancer", "delete", lb)
             return lb, lambda ok: self.lb_status(lb) == (None if ok else "ERROR")
+        if flow == "failover_load_balancer":
+            before = self.amphora_ids(lb)
+            os_("loadbalancer", "failover", lb)
+
+            def ended(ok):
+                if not ok:
+                    return self.lb_status(lb) == "ERROR"
+                now = self.amphora_ids(lb)
+                return self.lb_status(lb) == "ACTIVE" and now and not now & before
+            return lb, ended
         raise ValueError(flow)
 
     def check_nothing_pending_and_nothing_twice(self, plane):
@@ -134,7 +153,7 @@ def starting_points(plane, scenario, cases):
     for case in cases:
         flow = case[0]
         if flow != "create_load_balancer":
-            starts[case] = scenario.build(with_pool=flow == "apply_children")
+            starts[case] = scenario.build(with_pool=flow in WITH_POOL)
     scenario.wait_active([n for n in starts.values()])
     builder.terminate()
     return starts

@@ -235,6 +235,8 @@ pub(crate) struct Sender {
     targets: Vec<SocketAddr>,
     interval: Duration,
     key: String,
+    /// This run of the agent, stamped on every heartbeat with `seq`.
+    boot: String,
     seq: u64,
     beats: Beats,
 }
@@ -248,6 +250,7 @@ impl Sender {
             targets: config.heartbeat_targets.clone(),
             interval: config.heartbeat_interval,
             key,
+            boot: uuid::Uuid::new_v4().simple().to_string(),
             seq: 0,
             beats: Beats::default(),
         }
@@ -278,6 +281,7 @@ impl Sender {
     async fn message(&mut self) -> HeartbeatMessage {
         let mut message = HeartbeatMessage::new(self.amphora_id.clone(), self.seq);
         message.bundle_version = crate::bundle::current_version(&self.state_dir);
+        message.boot = Some(self.boot.clone());
         self.seq += 1;
         let running = self.running();
         for lb in &running {
@@ -294,6 +298,11 @@ impl Sender {
             }
         }
         self.beats.retain(&running);
+        // Stamped last: the health manager measures its age from here.
+        message.sent_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()
+            .and_then(|since| u64::try_from(since.as_millis()).ok());
         message
     }
 }

@@ -124,7 +124,37 @@ impl Plugger {
             ])
             .await?;
         }
+        self.announce(vip);
         Ok(())
+    }
+
+    /// Tells the VIP network that `vip` now lives at this interface's MAC address
+    /// (two unsolicited ARPs, in the background), so that clients and routers that
+    /// knew the VIP at a replaced amphora switch at once instead of after their
+    /// neighbour entry times out. IPv6 neighbours learn it on their next solicitation.
+    fn announce(&self, vip: IpAddr) {
+        if vip.is_ipv6() {
+            return;
+        }
+        let command = Cmd::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &self.lb_netns,
+                "arping",
+                "-q",
+                "-U",
+                "-c",
+                "2",
+                "-w",
+                "2",
+            ])
+            .args(["-I", VIP_IF, "-s", &vip.to_string(), &vip.to_string()]);
+        tokio::spawn(async move {
+            if let Err(err) = command.run().await {
+                tracing::warn!(%vip, error = %err, "cannot announce the VIP");
+            }
+        });
     }
 
     /// `POST plug/network`

@@ -139,6 +139,19 @@ pub struct HealthManager {
     pub bind_port: u16,
     /// Seconds between heartbeats of an amphora.
     pub heartbeat_interval: u64,
+    /// Seconds without a heartbeat after which an amphora is failed over.
+    pub heartbeat_timeout: u64,
+    /// Seconds between two looks for amphorae silent that long.
+    pub health_check_interval: u64,
+    /// The storm guard: when more amphorae than this are silent at once, none is
+    /// failed over (the health manager's own network is the likelier fault).
+    pub failover_threshold: usize,
+    /// Seconds a heartbeat may take to arrive (and the clocks of amphora and health
+    /// manager may differ by); an older one, or a copy, is dropped as a replay.
+    pub heartbeat_replay_window: u64,
+    /// Every health manager's `address:port`: each amphora sends each heartbeat to
+    /// all of them. Empty: this health manager's `bind_ip:bind_port` alone.
+    pub controller_ip_port_list: Vec<String>,
     /// File holding the HMAC key of heartbeats (`<data_dir>/heartbeat.key` when
     /// unset); made at first start when missing.
     pub heartbeat_key_file: Option<PathBuf>,
@@ -149,7 +162,14 @@ impl Default for HealthManager {
         Self {
             bind_ip: "198.19.0.1".into(),
             bind_port: DEFAULT_HEARTBEAT_PORT,
-            heartbeat_interval: 2,
+            // Tighter than Octavia's 10 s / 60 s / 3 s: heartbeats are cheap here, and a
+            // dead amphora is replaced within seconds.
+            heartbeat_interval: 1,
+            heartbeat_timeout: 3,
+            health_check_interval: 1,
+            failover_threshold: 5,
+            heartbeat_replay_window: 30,
+            controller_ip_port_list: Vec::new(),
             heartbeat_key_file: None,
         }
     }
@@ -303,8 +323,29 @@ impl Config {
 
     /// Rules that the types alone do not express.
     fn check(&self) -> Result<(), String> {
-        if self.health_manager.heartbeat_interval == 0 {
+        let hm = &self.health_manager;
+        if hm.heartbeat_interval == 0 {
             return Err("[health_manager] heartbeat_interval must be at least 1 second".into());
+        }
+        if hm.health_check_interval == 0 {
+            return Err("[health_manager] health_check_interval must be at least 1 second".into());
+        }
+        if let Some(bad) = hm
+            .controller_ip_port_list
+            .iter()
+            .find(|a| a.parse::<std::net::SocketAddr>().is_err())
+        {
+            return Err(format!(
+                "[health_manager] controller_ip_port_list: {bad:?} is not an address:port"
+            ));
+        }
+        // A timeout shorter than two intervals fails over an amphora that lost one
+        // datagram.
+        if hm.heartbeat_timeout < 2 * hm.heartbeat_interval {
+            return Err(format!(
+                "[health_manager] heartbeat_timeout ({} s) must be at least twice heartbeat_interval ({} s)",
+                hm.heartbeat_timeout, hm.heartbeat_interval
+            ));
         }
         Ok(())
     }
@@ -314,6 +355,23 @@ impl Config {
         self.data_dir
             .clone()
             .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR))
+    }
+
+    /// Where amphorae send their heartbeats: `controller_ip_port_list`, or this health
+    /// manager's own address when it is empty.
+    pub fn heartbeat_targets(&self) -> Vec<std::net::SocketAddr> {
+        let hm = &self.health_manager;
+        if hm.controller_ip_port_list.is_empty() {
+            return format!("{}:{}", hm.bind_ip, hm.bind_port)
+                .parse()
+                .into_iter()
+                .collect();
+        }
+        // Checked when the configuration was read.
+        hm.controller_ip_port_list
+            .iter()
+            .filter_map(|a| a.parse().ok())
+            .collect()
     }
 
     /// The heartbeat key file, defaulted into the data directory.
@@ -377,5 +435,38 @@ mod tests {
         std::fs::write(&path, "[health_manager]\nheartbeat_interval = 0\n").unwrap();
         let err = Config::load(Some(&path)).unwrap_err().to_string();
         assert!(err.contains("heartbeat_interval"), "{err}");
+    }
+
+    #[test]
+    fn health_manager_timings_and_addresses_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("krater.toml");
+        for (text, complaint) in [
+            (
+                "heartbeat_interval = 2\nheartbeat_timeout = 3\n",
+                "twice heartbeat_interval",
+            ),
+            ("health_check_interval = 0\n", "health_check_interval"),
+            (
+                "controller_ip_port_list = [\"198.19.0.1\"]\n",
+                "not an address:port",
+            ),
+        ] {
+            std::fs::write(&path, format!("[health_manager]\n{text}")).unwrap();
+            let err = Config::load(Some(&path)).unwrap_err().to_string();
+            assert!(err.contains(complaint), "{text}: {err}");
+        }
+        std::fs::write(
+            &path,
+            "[health_manager]\ncontroller_ip_port_list = [\"198.19.0.1:5555\", \"198.19.0.2:5555\"]\n",
+        )
+        .unwrap();
+        let config = Config::load(Some(&path)).unwrap();
+        assert_eq!(config.heartbeat_targets().len(), 2);
+        assert_eq!(
+            Config::default().heartbeat_targets(),
+            ["198.19.0.1:5555".parse().unwrap()],
+            "the one health manager's address by default"
+        );
     }
 }

@@ -114,7 +114,9 @@ pub(crate) async fn mark_error(tx: &mut Tx, flow: &Flow) -> Result<(), FlowError
     let lb_status = match flow {
         Flow::CreateLoadBalancer { .. }
         | Flow::UpdateLoadBalancer { .. }
-        | Flow::DeleteLoadBalancer { .. } => ProvisioningStatus::Error,
+        | Flow::DeleteLoadBalancer { .. }
+        | Flow::FailoverAmphora { .. }
+        | Flow::FailoverLoadBalancer { .. } => ProvisioningStatus::Error,
         Flow::ApplyChildren { changed, .. } => {
             for object in changed {
                 if object.kind != ObjectKind::LoadBalancer {
@@ -144,8 +146,14 @@ pub(crate) async fn mark_error(tx: &mut Tx, flow: &Flow) -> Result<(), FlowError
                 .await?;
         }
     }
+    // An amphora a failed failover was to replace is left in ERROR (it is not watched
+    // any more; a load balancer failover replaces it), as is one not finished.
+    let replaced = match flow {
+        Flow::FailoverAmphora { amphora_id, .. } => Some(amphora_id.as_str()),
+        _ => None,
+    };
     for mut amphora in graph.amphorae.clone() {
-        if amphora.status != AmphoraStatus::Allocated {
+        if amphora.status != AmphoraStatus::Allocated || replaced == Some(amphora.id.as_str()) {
             amphora.status = AmphoraStatus::Error;
             tx.save_amphora(&amphora).await?;
         }

@@ -29,7 +29,8 @@ pub enum Step {
     ApplyConfig,
     /// Marks the change done: pending objects ACTIVE, deleted children removed.
     MarkActive,
-    /// Stops and deletes an amphora of a load balancer being deleted.
+    /// Stops and deletes an amphora (of a load balancer being deleted, or one replaced
+    /// by a failover).
     RemoveAmphora { amphora_id: String },
     /// Marks the load balancer DELETED, removes its children and releases its VIP.
     MarkDeleted,
@@ -58,6 +59,8 @@ pub fn flow_name(flow: &Flow) -> &'static str {
         Flow::UpdateLoadBalancer { .. } => "update_load_balancer",
         Flow::DeleteLoadBalancer { .. } => "delete_load_balancer",
         Flow::ApplyChildren { .. } => "apply_children",
+        Flow::FailoverAmphora { .. } => "failover_amphora",
+        Flow::FailoverLoadBalancer { .. } => "failover_load_balancer",
     }
 }
 
@@ -72,47 +75,48 @@ pub fn plan(flow: &Flow, lb: &LoadBalancer, amphorae: &[Amphora]) -> Vec<Step> {
     }
     match flow {
         Flow::CreateLoadBalancer { .. } => {
-            let roles: &[AmphoraRole] = match lb.topology {
-                Topology::Single => &[AmphoraRole::Standalone],
-                Topology::ActiveStandby => &[AmphoraRole::Master, AmphoraRole::Backup],
-            };
-            let ids: Vec<String> = roles
+            let mut steps = Vec::new();
+            let builds: Vec<Build> = roles_of(lb.topology)
                 .iter()
-                .map(|_| uuid::Uuid::new_v4().to_string())
+                .map(|role| Build::new(*role, None))
                 .collect();
-            let mut steps: Vec<Step> = roles
-                .iter()
-                .zip(&ids)
-                .map(|(role, id)| Step::CreateAmphora {
-                    amphora_id: id.clone(),
-                    role: *role,
-                })
-                .collect();
-            for id in &ids {
-                steps.push(Step::BootAmphora {
-                    amphora_id: id.clone(),
-                });
+            for build in &builds {
+                steps.push(build.create());
             }
-            for id in &ids {
-                steps.push(Step::PlugVip {
-                    amphora_id: id.clone(),
-                });
+            for build in &builds {
+                steps.push(build.boot());
             }
-            steps.extend([
-                Step::PlugMemberNetworks,
-                Step::ApplyConfig,
-                Step::MarkActive,
-            ]);
+            for build in &builds {
+                steps.push(build.plug_vip());
+            }
+            steps.extend(configure_and_finish());
+            steps
+        }
+        Flow::FailoverAmphora { amphora_id, .. } => {
+            let mut steps = Vec::new();
+            if let Some(old) = amphorae.iter().find(|a| &a.id == amphora_id) {
+                steps.extend(Build::new(role_of(old), Some(old)).replace());
+            }
+            steps.extend(configure_and_finish());
+            steps
+        }
+        Flow::FailoverLoadBalancer { .. } => {
+            // Every amphora is replaced, and a role the topology needs but no amphora
+            // holds (one lost before) is built anew.
+            let mut steps = Vec::new();
+            for old in amphorae {
+                steps.extend(Build::new(role_of(old), Some(old)).replace());
+            }
+            for role in roles_of(lb.topology) {
+                if !amphorae.iter().any(|a| role_of(a) == *role) {
+                    steps.extend(Build::new(*role, None).replace());
+                }
+            }
+            steps.extend(configure_and_finish());
             steps
         }
         Flow::UpdateLoadBalancer { .. } => vec![Step::ApplyConfig, Step::MarkActive],
-        Flow::ApplyChildren { .. } => {
-            vec![
-                Step::PlugMemberNetworks,
-                Step::ApplyConfig,
-                Step::MarkActive,
-            ]
-        }
+        Flow::ApplyChildren { .. } => configure_and_finish().to_vec(),
         Flow::DeleteLoadBalancer { .. } => {
             let mut steps: Vec<Step> = amphorae
                 .iter()
@@ -123,6 +127,78 @@ pub fn plan(flow: &Flow, lb: &LoadBalancer, amphorae: &[Amphora]) -> Vec<Step> {
             steps.push(Step::MarkDeleted);
             steps
         }
+    }
+}
+
+/// The amphora roles of a topology.
+fn roles_of(topology: Topology) -> &'static [AmphoraRole] {
+    match topology {
+        Topology::Single => &[AmphoraRole::Standalone],
+        Topology::ActiveStandby => &[AmphoraRole::Master, AmphoraRole::Backup],
+    }
+}
+
+fn role_of(amphora: &Amphora) -> AmphoraRole {
+    amphora.role.unwrap_or(AmphoraRole::Standalone)
+}
+
+/// The end of every flow that leaves amphorae running: member networks, the
+/// configuration on every amphora, the objects ACTIVE.
+fn configure_and_finish() -> [Step; 3] {
+    [
+        Step::PlugMemberNetworks,
+        Step::ApplyConfig,
+        Step::MarkActive,
+    ]
+}
+
+/// One amphora to build (with a new id), in place of `old` when it replaces one.
+struct Build {
+    amphora_id: String,
+    role: AmphoraRole,
+    old: Option<String>,
+}
+
+impl Build {
+    fn new(role: AmphoraRole, old: Option<&Amphora>) -> Self {
+        Self {
+            amphora_id: uuid::Uuid::new_v4().to_string(),
+            role,
+            old: old.map(|a| a.id.clone()),
+        }
+    }
+
+    fn create(&self) -> Step {
+        Step::CreateAmphora {
+            amphora_id: self.amphora_id.clone(),
+            role: self.role,
+        }
+    }
+
+    fn boot(&self) -> Step {
+        Step::BootAmphora {
+            amphora_id: self.amphora_id.clone(),
+        }
+    }
+
+    fn plug_vip(&self) -> Step {
+        Step::PlugVip {
+            amphora_id: self.amphora_id.clone(),
+        }
+    }
+
+    /// A replacement: the new amphora is booted first, then the old one removed
+    /// (its VIP address with it) before the new one takes the VIP, so that two
+    /// amphorae never answer for one address.
+    fn replace(&self) -> Vec<Step> {
+        let mut steps = vec![self.create(), self.boot()];
+        if let Some(old) = &self.old {
+            steps.push(Step::RemoveAmphora {
+                amphora_id: old.clone(),
+            });
+        }
+        steps.push(self.plug_vip());
+        steps
     }
 }
 
@@ -162,5 +238,111 @@ mod tests {
         let text = serde_json::to_string(&steps).unwrap();
         assert!(text.contains(r#""role":"STANDALONE""#), "{text}");
         assert_eq!(serde_json::from_str::<Vec<Step>>(&text).unwrap(), steps);
+    }
+
+    fn amphora(id: &str) -> Amphora {
+        Amphora {
+            id: id.into(),
+            load_balancer_id: Some("lb".into()),
+            compute_id: None,
+            status: krater_domain::AmphoraStatus::Allocated,
+            role: Some(AmphoraRole::Standalone),
+            lb_network_ip: None,
+            vrrp_ip: None,
+            ha_ip: None,
+            vrrp_port_id: None,
+            ha_port_id: None,
+            vrrp_interface: None,
+            vrrp_id: None,
+            vrrp_priority: None,
+            cert_expiration: None,
+            cert_busy: false,
+            cached_zone: None,
+            image_id: None,
+            compute_flavor: None,
+            created_at: krater_domain::now(),
+            updated_at: None,
+        }
+    }
+
+    fn load_balancer() -> LoadBalancer {
+        LoadBalancer {
+            id: "lb".into(),
+            project_id: "p".into(),
+            name: None,
+            description: None,
+            provisioning_status: krater_domain::ProvisioningStatus::PendingUpdate,
+            operating_status: krater_domain::OperatingStatus::Online,
+            admin_state_up: true,
+            provider: "amphora".into(),
+            topology: Topology::Single,
+            vip: krater_domain::Vip::default(),
+            flavor_id: None,
+            availability_zone: None,
+            tags: vec![],
+            created_at: krater_domain::now(),
+            updated_at: None,
+        }
+    }
+
+    /// The task names of a plan, with the amphora each works on (`old`, or `new`
+    /// for one the plan made up).
+    fn outline(steps: &[Step]) -> Vec<String> {
+        steps
+            .iter()
+            .map(|step| {
+                let on = match step {
+                    Step::CreateAmphora { amphora_id, .. }
+                    | Step::BootAmphora { amphora_id }
+                    | Step::PlugVip { amphora_id }
+                    | Step::RemoveAmphora { amphora_id } => {
+                        if amphora_id == "old" {
+                            " old"
+                        } else {
+                            " new"
+                        }
+                    }
+                    _ => "",
+                };
+                format!("{}{on}", step.name())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_failover_boots_the_new_amphora_before_the_old_one_gives_up_the_vip() {
+        let flow = Flow::FailoverAmphora {
+            lb_id: "lb".into(),
+            amphora_id: "old".into(),
+        };
+        let steps = plan(&flow, &load_balancer(), &[amphora("old")]);
+        assert_eq!(
+            outline(&steps),
+            [
+                "create_amphora new",
+                "boot_amphora new",
+                "remove_amphora old",
+                "plug_vip new",
+                "plug_member_networks",
+                "apply_config",
+                "mark_active"
+            ]
+        );
+        assert!(
+            matches!(&steps[0], Step::CreateAmphora { role, .. } if *role == AmphoraRole::Standalone)
+        );
+        // A load balancer failover of one that lost its amphora builds one.
+        let flow = Flow::FailoverLoadBalancer { lb_id: "lb".into() };
+        assert_eq!(
+            outline(&plan(&flow, &load_balancer(), &[])),
+            [
+                "create_amphora new",
+                "boot_amphora new",
+                "plug_vip new",
+                "plug_member_networks",
+                "apply_config",
+                "mark_active"
+            ]
+        );
     }
 }

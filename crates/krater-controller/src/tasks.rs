@@ -178,6 +178,7 @@ async fn boot_amphora(ctx: &Context, id: &str) -> Result<Tx, FlowError> {
     }
     let mut tx = ctx.write().await?;
     tx.save_amphora(&amphora).await?;
+    tx.watch_amphora(&amphora.id).await?;
     Ok(tx)
 }
 
@@ -350,6 +351,7 @@ async fn remove_amphora(ctx: &Context, id: &str) -> Result<Tx, FlowError> {
     for port in tx.ports_of_device(&amphora.id).await? {
         tx.delete_port(&port.id).await?;
     }
+    tx.forget_amphora_health(&amphora.id).await?;
     amphora.status = AmphoraStatus::Deleted;
     amphora.updated_at = Some(now());
     tx.save_amphora(&amphora).await?;

@@ -84,6 +84,15 @@ fn encode(flow: &Flow) -> (&'static str, &str, String, bool) {
         Flow::ApplyChildren { lb_id, changed } => {
             ("apply_children", lb_id, objects(changed), false)
         }
+        Flow::FailoverAmphora { lb_id, amphora_id } => (
+            "failover_amphora",
+            lb_id,
+            serde_json::json!([amphora_id]).to_string(),
+            false,
+        ),
+        Flow::FailoverLoadBalancer { lb_id } => {
+            ("failover_load_balancer", lb_id, "[]".into(), false)
+        }
     }
 }
 
@@ -111,6 +120,13 @@ fn decode(row: &AnyRow) -> Result<Flow> {
                 .collect::<Result<_>>()?;
             Flow::ApplyChildren { lb_id, changed }
         }
+        "failover_amphora" => {
+            let text: String = row.try_get("objects")?;
+            let ids: Vec<String> = serde_json::from_str(&text).map_err(|_| corrupt("objects"))?;
+            let [amphora_id] = <[String; 1]>::try_from(ids).map_err(|_| corrupt("amphora"))?;
+            Flow::FailoverAmphora { lb_id, amphora_id }
+        }
+        "failover_load_balancer" => Flow::FailoverLoadBalancer { lb_id },
         other => return Err(corrupt(other)),
     })
 }
@@ -356,5 +372,13 @@ impl Tx {
             .fetch_one(self.conn())
             .await?;
         Ok(row.try_get("n")?)
+    }
+
+    /// The flows of the jobs not finished yet, oldest first.
+    pub async fn open_flows(&mut self) -> Result<Vec<Flow>> {
+        let rows = sqlx::query("SELECT * FROM job WHERE state = 'OPEN' ORDER BY created_at, seq")
+            .fetch_all(self.conn())
+            .await?;
+        rows.iter().map(decode).collect()
     }
 }

@@ -10,6 +10,7 @@
 //! upgrade`, and `krater serve` for the embedded default); every other role checks it
 //! with [`Db::check_schema`] and refuses to start on an older one.
 
+mod health;
 mod housekeeping;
 mod jobs;
 mod listing;
@@ -19,6 +20,7 @@ mod schema;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 
+pub use health::{HealthManagerReport, HeartbeatCounts, StaleAmphora};
 pub use housekeeping::Purged;
 pub use jobs::{Job, JobState, Lease};
 pub use listing::{Collection, ListQuery, Relation, Scope, TagFilters};

@@ -20,11 +20,13 @@ pub enum Lock<'a> {
     NewChildOf(Table, &'a str),
     Update(Table, &'a str),
     Delete(Table, &'a str),
+    /// A load balancer failed over (from ACTIVE or ERROR).
+    Failover(&'a str),
 }
 
 impl Tx {
     /// Takes every lock `lock` needs, in Octavia's order:
-    /// - a load balancer: itself (update: ACTIVE; delete: ACTIVE or ERROR);
+    /// - a load balancer: itself (update: ACTIVE; delete and failover: ACTIVE or ERROR);
     /// - a listener: its load balancer, then itself;
     /// - a pool: its load balancer, the listeners using it, then itself;
     /// - a member or a health monitor: its pool (ACTIVE; Octavia's 409 names the pool),
@@ -45,6 +47,7 @@ impl Tx {
                     table.display_name()
                 )))
             }
+            Lock::Failover(id) => (Table::LoadBalancer, id, Transition::Failover),
             Lock::Update(table, id) => (table, id, Transition::Update),
             Lock::Delete(table, id) => (table, id, Transition::Delete),
         };

@@ -146,7 +146,7 @@ fn get_bool(row: &AnyRow, column: &str) -> Result<bool> {
     Ok(row.try_get::<i64, _>(column)? != 0)
 }
 
-fn get_ts(row: &AnyRow, column: &str) -> Result<Timestamp> {
+pub(crate) fn get_ts(row: &AnyRow, column: &str) -> Result<Timestamp> {
     parse_ts(&row.try_get::<String, _>(column)?)
 }
 
@@ -617,7 +617,7 @@ impl Tx {
         Ok(())
     }
 
-    async fn fetch(&mut self, sql: &str, binds: &[&str]) -> Result<Vec<AnyRow>> {
+    pub(crate) async fn fetch(&mut self, sql: &str, binds: &[&str]) -> Result<Vec<AnyRow>> {
         let mut query = sqlx::query(sql);
         for b in binds {
             query = query.bind(*b);
@@ -917,30 +917,6 @@ impl Tx {
                 Ok((row.try_get("listener_id")?, stats))
             })
             .collect()
-    }
-
-    /// Records that an amphora was heard from now.
-    pub async fn record_heartbeat(&mut self, amphora_id: &str) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO amphora_health (amphora_id, last_update, busy) VALUES ($1, $2, 0) \
-             ON CONFLICT (amphora_id) DO UPDATE SET last_update = excluded.last_update",
-        )
-        .bind(amphora_id)
-        .bind(fmt_ts(chrono::Utc::now().naive_utc()))
-        .execute(self.conn())
-        .await?;
-        Ok(())
-    }
-
-    /// When an amphora was last heard from.
-    pub async fn last_heartbeat(&mut self, amphora_id: &str) -> Result<Option<Timestamp>> {
-        let rows = self
-            .fetch(
-                "SELECT last_update FROM amphora_health WHERE amphora_id = $1",
-                &[amphora_id],
-            )
-            .await?;
-        rows.first().map(|r| get_ts(r, "last_update")).transpose()
     }
 
     /// Adds counter deltas reported by an amphora to a listener's statistics and sets

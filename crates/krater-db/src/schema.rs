@@ -192,4 +192,20 @@ pub(crate) const MIGRATIONS: &[(i64, &[&str])] = &[
             "CREATE INDEX port_device ON port (device_id)",
         ],
     ),
+    // Each health manager's heartbeat counters since it started, for the operator
+    // (`krater health`): one row per health manager, named by host and address.
+    (
+        5,
+        &["CREATE TABLE health_manager (
+            id TEXT PRIMARY KEY,
+            started_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            accepted BIGINT NOT NULL,
+            foreign_source BIGINT NOT NULL,
+            bad_signature BIGINT NOT NULL,
+            malformed BIGINT NOT NULL,
+            too_large BIGINT NOT NULL,
+            replayed BIGINT NOT NULL,
+            stale BIGINT NOT NULL)"],
+    ),
 ];

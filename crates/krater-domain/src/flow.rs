@@ -81,6 +81,13 @@ pub enum Flow {
         lb_id: String,
         changed: Vec<ObjectRef>,
     },
+    /// Replace one amphora of the load balancer by a new one with the same role, VIP
+    /// and configuration (an operator's request, or the health manager's when the
+    /// amphora went silent).
+    FailoverAmphora { lb_id: String, amphora_id: String },
+    /// Replace every amphora of the load balancer, one after the other (or build the
+    /// ones it lacks).
+    FailoverLoadBalancer { lb_id: String },
 }
 
 impl Flow {
@@ -90,7 +97,9 @@ impl Flow {
             Flow::CreateLoadBalancer { lb_id }
             | Flow::UpdateLoadBalancer { lb_id }
             | Flow::DeleteLoadBalancer { lb_id, .. }
-            | Flow::ApplyChildren { lb_id, .. } => lb_id,
+            | Flow::ApplyChildren { lb_id, .. }
+            | Flow::FailoverAmphora { lb_id, .. }
+            | Flow::FailoverLoadBalancer { lb_id } => lb_id,
         }
     }
 }

@@ -1,31 +1,105 @@
-//! The health manager: receives the amphorae's heartbeats over UDP, drops those that
-//! do not come from the management network or are not signed with the heartbeat key
-//! (counted by cause, with at most one log line about them per interval), records
-//! when each amphora was last heard from, maps the HAProxy statuses it reports onto members, pools, listeners and the
-//! load balancer (as Octavia's health manager does), and adds its traffic counters to
-//! the statistics.
+//! The health manager: receives the amphorae's heartbeats over UDP and drops those
+//! that do not come from the management network, are not signed with the heartbeat
+//! key, are malformed or too large, or are replayed or old (`replay`): each counted by
+//! cause, at most one log line about them per interval, and the counts stored for
+//! the operator (`krater health`). It records when each amphora was last heard from,
+//! maps the HAProxy statuses it reports onto members, pools, listeners and the load
+//! balancer (as Octavia's health manager does), adds its traffic counters to the
+//! statistics, and fails over the amphorae that went silent (`failover`).
 
+mod failover;
 mod mapping;
+mod replay;
 
+pub use failover::{scan, Scan, Watch};
 pub use mapping::{operating_statuses, StatusUpdate};
+pub use replay::{NotFresh, ReplayGuard};
 
-use krater_db::{Db, DbError};
+use krater_db::{Db, DbError, HealthManagerReport, HeartbeatCounts};
 use krater_domain::ListenerStats;
-use krater_heartbeat::HeartbeatMessage;
+use krater_heartbeat::{HeartbeatError, HeartbeatMessage};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Counts what the receiver did, for logs and tests.
+/// Why a datagram was dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DropCause {
+    /// Not from the management network: dropped unread.
+    Foreign,
+    BadSignature,
+    /// Truncated, not zlib, not JSON or not a heartbeat.
+    Malformed,
+    /// Over the datagram or the decompressed size limit.
+    TooLarge,
+    Replayed,
+    /// Sent outside the time window, or not stamped.
+    Stale,
+}
+
+impl DropCause {
+    const ALL: [DropCause; 6] = [
+        DropCause::Foreign,
+        DropCause::BadSignature,
+        DropCause::Malformed,
+        DropCause::TooLarge,
+        DropCause::Replayed,
+        DropCause::Stale,
+    ];
+
+    fn of_error(err: &HeartbeatError) -> Self {
+        match err {
+            HeartbeatError::BadHmac => DropCause::BadSignature,
+            HeartbeatError::TooLarge { .. } | HeartbeatError::DecompressedTooLarge { .. } => {
+                DropCause::TooLarge
+            }
+            _ => DropCause::Malformed,
+        }
+    }
+
+    fn of_replay(not_fresh: NotFresh) -> Self {
+        match not_fresh {
+            NotFresh::Replayed => DropCause::Replayed,
+            NotFresh::Stale => DropCause::Stale,
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// What the receiver did since it started: accepted datagrams (counted once their
+/// statuses were written, or failed to be), and dropped ones by cause.
 #[derive(Debug, Default)]
 pub struct Counters {
-    /// Verified datagrams, counted once their statuses were written (or failed to be).
     pub accepted: AtomicU64,
-    /// Datagrams whose signature or format was wrong.
-    pub rejected: AtomicU64,
-    /// Datagrams from outside the management network, dropped unread.
-    pub foreign: AtomicU64,
+    dropped: [AtomicU64; 6],
+}
+
+impl Counters {
+    /// Datagrams dropped for `cause`.
+    pub fn dropped(&self, cause: DropCause) -> u64 {
+        self.dropped[cause.index()].load(Ordering::Relaxed)
+    }
+
+    fn drop_one(&self, cause: DropCause) {
+        self.dropped[cause.index()].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The counts as stored for the operator.
+    pub fn snapshot(&self) -> HeartbeatCounts {
+        HeartbeatCounts {
+            accepted: self.accepted.load(Ordering::Relaxed),
+            foreign_source: self.dropped(DropCause::Foreign),
+            bad_signature: self.dropped(DropCause::BadSignature),
+            malformed: self.dropped(DropCause::Malformed),
+            too_large: self.dropped(DropCause::TooLarge),
+            replayed: self.dropped(DropCause::Replayed),
+            stale: self.dropped(DropCause::Stale),
+        }
+    }
 }
 
 /// An IP network: the addresses heartbeats may come from.
@@ -66,16 +140,14 @@ pub struct Receiver {
     /// The management network: members and VIP clients reach the host's addresses
     /// too, so a datagram from any other source is dropped before it is read.
     pub sources: SourceNetwork,
+    /// A heartbeat sent longer ago than this (or ahead of the receiver's clock by
+    /// more) is dropped as stale.
+    pub replay_window: Duration,
     /// Dropped datagrams are counted; at most one line about them is logged per
     /// interval, with the counts since the last one.
     pub drop_log_interval: Duration,
-}
-
-/// Why a datagram was dropped.
-#[derive(Debug, Clone, Copy)]
-enum DropCause {
-    Foreign,
-    Rejected,
+    /// How silent amphorae are failed over.
+    pub watch: Watch,
 }
 
 /// The log of dropped datagrams: one line at most per interval, counting by cause
@@ -83,8 +155,7 @@ enum DropCause {
 struct DropLog {
     interval: Duration,
     last: Option<Instant>,
-    foreign: u64,
-    rejected: u64,
+    since: [u64; 6],
 }
 
 impl DropLog {
@@ -92,60 +163,114 @@ impl DropLog {
         Self {
             interval,
             last: None,
-            foreign: 0,
-            rejected: 0,
+            since: [0; 6],
         }
     }
 
     fn dropped(&mut self, cause: DropCause, from: SocketAddr, error: &dyn std::fmt::Display) {
-        match cause {
-            DropCause::Foreign => self.foreign += 1,
-            DropCause::Rejected => self.rejected += 1,
-        }
+        self.since[cause.index()] += 1;
         if self.last.is_some_and(|last| last.elapsed() < self.interval) {
             return;
         }
+        let counts: Vec<String> = DropCause::ALL
+            .iter()
+            .filter(|c| self.since[c.index()] > 0)
+            .map(|c| format!("{c:?}={}", self.since[c.index()]))
+            .collect();
         tracing::warn!(
             %from,
             ?cause,
             %error,
-            foreign = self.foreign,
-            rejected = self.rejected,
+            dropped = %counts.join(" "),
             "dropped heartbeats since the last report (at most one report every {:?})",
             self.interval
         );
         self.last = Some(Instant::now());
-        self.foreign = 0;
-        self.rejected = 0;
+        self.since = [0; 6];
     }
 }
 
-/// Receives heartbeats until the task is dropped.
-pub async fn run(db: Db, receiver: Receiver, counters: Arc<Counters>) -> std::io::Result<()> {
+/// How often a health manager stores its counts.
+const REPORT_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Receives heartbeats, watches for silent amphorae once it can, and stores its counts
+/// under `name`, until the task is dropped or the socket fails.
+pub async fn run(
+    db: Db,
+    receiver: Receiver,
+    counters: Arc<Counters>,
+    name: String,
+) -> std::io::Result<()> {
     let socket = tokio::net::UdpSocket::bind(receiver.bind).await?;
     tracing::info!(bind = %receiver.bind, sources = ?receiver.sources, "health manager receiving heartbeats");
+    tokio::select! {
+        received = receive(&db, &receiver, &counters, socket) => received,
+        () = failover::watch(db.clone(), receiver.watch.clone()) => Ok(()),
+        () = report(&db, &counters, name) => Ok(()),
+    }
+}
+
+/// Stores the counts every [`REPORT_INTERVAL`].
+async fn report(db: &Db, counters: &Counters, id: String) {
+    let started_at = krater_domain::now();
+    loop {
+        let report = HealthManagerReport {
+            id: id.clone(),
+            started_at,
+            updated_at: krater_domain::now(),
+            counts: counters.snapshot(),
+        };
+        let stored = async {
+            let mut tx = db.begin().await?;
+            tx.report_health_manager(&report).await?;
+            tx.commit().await
+        };
+        if let Err(err) = stored.await {
+            tracing::warn!(error = %err, "cannot store the heartbeat counts");
+        }
+        tokio::time::sleep(REPORT_INTERVAL).await;
+    }
+}
+
+async fn receive(
+    db: &Db,
+    receiver: &Receiver,
+    counters: &Counters,
+    socket: tokio::net::UdpSocket,
+) -> std::io::Result<()> {
     let mut drops = DropLog::new(receiver.drop_log_interval);
+    let mut guard = ReplayGuard::new(receiver.replay_window);
     let mut buffer = vec![0u8; krater_heartbeat::MAX_DATAGRAM_LEN + 1];
     loop {
         let (len, from) = socket.recv_from(&mut buffer).await?;
+        let mut dropped = |cause: DropCause, error: &dyn std::fmt::Display| {
+            counters.drop_one(cause);
+            drops.dropped(cause, from, error);
+        };
         if !receiver.sources.contains(from.ip()) {
-            counters.foreign.fetch_add(1, Ordering::Relaxed);
-            drops.dropped(DropCause::Foreign, from, &"not from the management network");
+            dropped(DropCause::Foreign, &"not from the management network");
             continue;
         }
-        match krater_heartbeat::decode(&buffer[..len], &receiver.key) {
-            Ok(message) => {
-                if let Err(err) = process(&db, &message).await {
-                    tracing::warn!(amphora = %message.id, error = %err, "heartbeat not recorded");
-                }
-                // Counted once its statuses are written (or failed to be).
-                counters.accepted.fetch_add(1, Ordering::Relaxed);
-            }
+        let message = match krater_heartbeat::decode(&buffer[..len], &receiver.key) {
+            Ok(message) => message,
             Err(err) => {
-                counters.rejected.fetch_add(1, Ordering::Relaxed);
-                drops.dropped(DropCause::Rejected, from, &err);
+                dropped(DropCause::of_error(&err), &err);
+                continue;
             }
+        };
+        if let Err(not_fresh) = guard.check(&message, replay::unix_ms()) {
+            let what = format!(
+                "{not_fresh:?} heartbeat of {} (seq {})",
+                message.id, message.seq
+            );
+            dropped(DropCause::of_replay(not_fresh), &what);
+            continue;
         }
+        if let Err(err) = process(db, &message).await {
+            tracing::warn!(amphora = %message.id, error = %err, "heartbeat not recorded");
+        }
+        // Counted once its statuses are written (or failed to be).
+        counters.accepted.fetch_add(1, Ordering::Relaxed);
     }
 }
 

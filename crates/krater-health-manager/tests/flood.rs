@@ -5,12 +5,12 @@
 mod support;
 
 use krater_db::Db;
-use krater_health_manager::{run, Counters};
+use krater_health_manager::{run, Counters, DropCause};
 use krater_heartbeat::HeartbeatMessage;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use support::{receiver, wait_for};
+use support::{receiver, stamped, wait_for, NAME};
 
 /// Log lines, as a subscriber writes them.
 #[derive(Clone, Default)]
@@ -48,11 +48,11 @@ async fn a_flood_from_outside_the_management_network_is_counted_not_logged() {
     // The management network is 127.0.0.2 alone; the flood comes from 127.0.0.1.
     let settings = receiver("127.0.0.2/32");
     let bind = settings.bind;
-    let receiver = tokio::spawn(run(db, settings, counters.clone()));
+    let receiver = tokio::spawn(run(db, settings, counters.clone(), NAME.into()));
     tokio::time::sleep(Duration::from_millis(100)).await;
 
     // Correctly signed, but from a member's or a client's side of the host.
-    let beat = HeartbeatMessage::new("amphora-1", 0);
+    let beat = stamped(HeartbeatMessage::new("amphora-1", 0), "run-1");
     let forged = krater_heartbeat::encode(&beat, "right-key").unwrap();
     let outside = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     for sent in (BATCH..=FLOOD).step_by(BATCH as usize) {
@@ -60,15 +60,19 @@ async fn a_flood_from_outside_the_management_network_is_counted_not_logged() {
             outside.send_to(&forged, bind).await.unwrap();
         }
         // In batches the socket's buffer holds: none is lost before it is counted.
-        wait_for(&counters.foreign, sent).await;
+        wait_for(|| counters.dropped(DropCause::Foreign), sent).await;
     }
     let management = tokio::net::UdpSocket::bind("127.0.0.2:0").await.unwrap();
     management.send_to(&forged, bind).await.unwrap();
-    wait_for(&counters.accepted, 1).await;
+    wait_for(|| counters.accepted.load(Ordering::Relaxed), 1).await;
     receiver.abort();
 
-    assert_eq!(counters.foreign.load(Ordering::Relaxed), FLOOD);
-    assert_eq!(counters.rejected.load(Ordering::Relaxed), 0);
+    let counts = counters.snapshot();
+    assert_eq!(counts.foreign_source, FLOOD);
+    assert_eq!(
+        counts.bad_signature + counts.malformed + counts.replayed + counts.stale,
+        0
+    );
     assert_eq!(
         counters.accepted.load(Ordering::Relaxed),
         1,

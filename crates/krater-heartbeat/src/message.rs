@@ -49,6 +49,14 @@ pub struct HeartbeatMessage {
     /// The version of the bundle the amphora runs (krater's agent only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bundle_version: Option<String>,
+    /// The agent's run: a random id chosen when it starts, so that `seq` starting
+    /// over after a restart is not taken for a replay (krater's agent only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot: Option<String>,
+    /// When the agent sent it, in milliseconds since the Unix epoch; an old datagram
+    /// is dropped (krater's agent only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_ms: Option<u64>,
 }
 
 impl HeartbeatMessage {
@@ -61,6 +69,8 @@ impl HeartbeatMessage {
             listeners: BTreeMap::new(),
             pools: BTreeMap::new(),
             bundle_version: None,
+            boot: None,
+            sent_ms: None,
         }
     }
 }

@@ -40,11 +40,30 @@ enum Command {
     /// Removes the amphorae (namespaces, links, processes) that krater started on this
     /// host and that a killed run left behind.
     Cleanup,
+    /// Prints what each health manager did with the heartbeats it received since it
+    /// started: accepted, and dropped by cause.
+    Health,
+    /// Encodes or decodes one heartbeat datagram with the heartbeat key, as the
+    /// agents and the health manager do (to read a captured datagram, or to check
+    /// compatibility with Octavia's own encoder).
+    Heartbeat {
+        #[command(subcommand)]
+        command: HeartbeatCommand,
+    },
     /// Database maintenance.
     Db {
         #[command(subcommand)]
         command: DbCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum HeartbeatCommand {
+    /// Reads a heartbeat message (JSON) on standard input, writes its signed datagram.
+    Encode,
+    /// Reads a datagram on standard input, writes its message (JSON) once the
+    /// signature and the format are checked.
+    Decode,
 }
 
 #[derive(Subcommand)]
@@ -78,6 +97,31 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!(count = removed.len(), namespaces = ?removed, "cleaned up");
             Ok(())
         }
+        Command::Health => {
+            let db = serve::open_database(&config).await?;
+            db.check_schema().await?;
+            print!(
+                "{}",
+                health_table(&db.read().await?.health_managers().await?)
+            );
+            Ok(())
+        }
+        Command::Heartbeat { command } => {
+            use std::io::{Read, Write};
+            let key = std::fs::read_to_string(config.heartbeat_key_file())?;
+            let mut input = Vec::new();
+            std::io::stdin().read_to_end(&mut input)?;
+            let output = match command {
+                HeartbeatCommand::Encode => {
+                    krater_heartbeat::encode(&serde_json::from_slice(&input)?, key.trim())?
+                }
+                HeartbeatCommand::Decode => {
+                    serde_json::to_vec(&krater_heartbeat::decode(&input, key.trim())?)?
+                }
+            };
+            std::io::stdout().write_all(&output)?;
+            Ok(())
+        }
         Command::Db {
             command: DbCommand::Upgrade,
         } => {
@@ -95,4 +139,38 @@ async fn main() -> anyhow::Result<()> {
 /// Runs one role on an up-to-date database.
 async fn role(config: krater_config::Config, roles: Roles) -> anyhow::Result<()> {
     serve::start_checked(config, roles).await?.wait().await
+}
+
+/// The health managers' counts, a row each.
+fn health_table(reports: &[krater_db::HealthManagerReport]) -> String {
+    let mut out = format!(
+        "{:<36} {:<19} {:<19} {:>10} {:>8} {:>9} {:>9} {:>9} {:>8} {:>8}\n",
+        "health manager",
+        "since",
+        "updated",
+        "accepted",
+        "foreign",
+        "bad_sign",
+        "malformed",
+        "too_large",
+        "replayed",
+        "stale"
+    );
+    for r in reports {
+        let c = &r.counts;
+        out += &format!(
+            "{:<36} {:<19} {:<19} {:>10} {:>8} {:>9} {:>9} {:>9} {:>8} {:>8}\n",
+            r.id,
+            r.started_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+            r.updated_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+            c.accepted,
+            c.foreign_source,
+            c.bad_signature,
+            c.malformed,
+            c.too_large,
+            c.replayed,
+            c.stale
+        );
+    }
+    out
 }

@@ -220,9 +220,18 @@ async fn health_manager(
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
     let counters = Arc::new(krater_health_manager::Counters::default());
+    // Its name in the counts the operator reads: the host and the address it hears on.
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let name = format!("{}:{}", host.trim(), receiver.bind);
     loop {
+        let run = krater_health_manager::run(
+            db.clone(),
+            receiver.clone(),
+            counters.clone(),
+            name.clone(),
+        );
         let received = tokio::select! {
-            received = krater_health_manager::run(db.clone(), receiver.clone(), counters.clone()) => received,
+            received = run => received,
             _ = stop.cancelled() => return Ok(()),
         };
         if let Err(err) = received {
@@ -251,7 +260,13 @@ fn heartbeat_receiver(
             address: mgmt_subnet.network.into(),
             prefix_len: mgmt_subnet.prefix_len,
         },
+        replay_window: Duration::from_secs(config.health_manager.heartbeat_replay_window),
         drop_log_interval: DROP_LOG_INTERVAL,
+        watch: krater_health_manager::Watch {
+            heartbeat_timeout: Duration::from_secs(config.health_manager.heartbeat_timeout),
+            check_interval: Duration::from_secs(config.health_manager.health_check_interval),
+            failover_threshold: config.health_manager.failover_threshold,
+        },
     })
 }
 
@@ -327,7 +342,11 @@ fn real_drivers(config: &Config, networks: &Arc<LocalNetworks>) -> anyhow::Resul
             binary: std::env::current_exe().context("cannot find the krater binary")?,
             port: config.haproxy_amphora.bind_port,
             haproxy_cmd: config.haproxy_amphora.haproxy_cmd.clone(),
-            heartbeat_targets: vec![heartbeat_bind(config)?.to_string()],
+            heartbeat_targets: config
+                .heartbeat_targets()
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
             heartbeat_interval_secs: hm.heartbeat_interval,
             heartbeat_key_file: key_file,
         },

@@ -129,7 +129,6 @@ fn cases() -> Vec<(Method, &'static str, String, u16, String)> {
         (M::POST, "/v2/lbaas/loadbalancers", lb(r#""vip_subnet_id": "{subnet}", "additional_vips": [{"subnet_id": "{private}"}, {"subnet_id": "{private}"}]"#), 400, s("Validation failure: Duplicate VIP subnet(s) specified. Only one IP can be bound per subnet.")),
         (M::POST, "/v2/lbaas/loadbalancers", lb(&format!(r#""vip_subnet_id": "{{subnet}}", "additional_vips": [{{"subnet_id": "{MISSING}"}}]"#)), 400, format!("Validation failure: Subnet {MISSING} not found")),
         (M::POST, "/v2/lbaas/loadbalancers", lb(r#""vip_subnet_id": "{subnet}", "additional_vips": [{"subnet_id": "{private}"}]"#), 400, s("Validation failure: All VIP subnets must belong to the same network.")),
-        (M::PUT, "/v2/lbaas/loadbalancers/{lb}/failover", s(""), 501, s("Provider 'amphora' does not support a requested action: load balancer failover is not available yet.")),
         (M::PUT, "/v2/lbaas/loadbalancers/00000000-0000-0000-0000-000000000001/failover", s(""), 404, format!("Load Balancer {MISSING} not found.")),
         // A VIP never takes the subnet's gateway, network or broadcast address, nor a reserved one.
         (M::POST, "/v2/lbaas/loadbalancers", lb(r#""vip_subnet_id": "{subnet}", "vip_address": "198.18.1.1""#), 400, s("Validation failure: VIP address 198.18.1.1 is the gateway of subnet {subnet} and cannot be used.")),

@@ -5,15 +5,6 @@ use crate::views;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Uri};
 
-/// Octavia's amphora API is the operator's: a caller whose roles lack `admin` is refused.
-fn require_admin(caller: &Caller) -> ApiResult<()> {
-    if caller.is_admin() {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden())
-    }
-}
-
 async fn find(tx: &mut Tx, id: &str) -> ApiResult<krater_domain::Amphora> {
     tx.amphora(id)
         .await?
@@ -91,6 +82,8 @@ pub async fn stats(
     Ok(Json(json!({ "amphora_stats": entries })).into_response())
 }
 
+/// `PUT /amphorae/{id}/failover` (admin): the amphora is replaced by a new one with
+/// its role; its load balancer must be ACTIVE (409 else).
 pub async fn failover(
     state: State<AppState>,
     caller: Caller,
@@ -98,9 +91,22 @@ pub async fn failover(
 ) -> ApiResult<Response> {
     require_admin(&caller)?;
     let mut tx = state.db.begin().await?;
-    find(&mut tx, &id).await?;
-    Err(ApiError::unsupported_action(
-        "amphora",
-        "amphora failover is not available yet.",
-    ))
+    let amphora = find(&mut tx, &id).await?;
+    if amphora.status == krater_domain::AmphoraStatus::Deleted {
+        return Err(ApiError::not_found(format!("Amphora {id} not found.")));
+    }
+    let Some(lb_id) = amphora.load_balancer_id else {
+        return Err(ApiError::unsupported_action(
+            "amphora",
+            "failover of an amphora that serves no load balancer is not available yet.",
+        ));
+    };
+    tx.lock(Lock::Update(Table::LoadBalancer, &lb_id)).await?;
+    tx.enqueue(&krater_domain::flow::Flow::FailoverAmphora {
+        lb_id,
+        amphora_id: id,
+    })
+    .await?;
+    tx.commit().await?;
+    Ok(StatusCode::ACCEPTED.into_response())
 }

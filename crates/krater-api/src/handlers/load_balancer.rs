@@ -540,20 +540,21 @@ pub async fn status_tree(
     Ok(Json(body).into_response())
 }
 
-/// `PUT /loadbalancers/{id}/failover`: not available yet (it comes with the health
-/// manager's failover flows); a missing load balancer is still a 404.
+/// `PUT /loadbalancers/{id}/failover` (admin): every amphora of the load balancer is
+/// replaced; from ACTIVE or ERROR, else 409 while another change runs.
 pub async fn failover(
     state: State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let caller = Caller::from_headers(&headers, &state);
     let mut tx = state.db.begin().await?;
-    let lb = find(&mut tx, &caller, &id).await?;
-    Err(ApiError::unsupported_action(
-        &lb.provider,
-        "load balancer failover is not available yet.",
-    ))
+    find(&mut tx, &caller, &id).await?;
+    require_admin(&caller)?;
+    tx.lock(Lock::Failover(&id)).await?;
+    tx.enqueue(&Flow::FailoverLoadBalancer { lb_id: id })
+        .await?;
+    tx.commit().await?;
+    Ok(StatusCode::ACCEPTED.into_response())
 }
 
 pub async fn stats(

@@ -26,6 +26,16 @@ use axum::{Json, Router};
 use krater_db::{DbError, Lock, Table, Tx};
 use serde_json::{json, Value};
 
+/// Octavia's operator actions (the amphora API, failovers): a caller whose roles lack
+/// `admin` is refused.
+fn require_admin(caller: &Caller) -> ApiResult<()> {
+    if caller.is_admin() {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden())
+    }
+}
+
 pub fn version_routes() -> Router<AppState> {
     Router::new()
         .route("/", get(version::root))

@@ -1,11 +1,11 @@
 //! What the receiver tests share: a receiver on loopback and a bounded wait.
 
-use krater_health_manager::{Receiver, SourceNetwork};
-use std::sync::atomic::{AtomicU64, Ordering};
+use krater_health_manager::{Receiver, SourceNetwork, Watch};
+use krater_heartbeat::HeartbeatMessage;
 use std::time::Duration;
 
 /// A receiver on a free loopback port that hears only `sources`, logging at most one
-/// line about drops an hour.
+/// line about drops an hour, failing nothing over.
 pub fn receiver(sources: &str) -> Receiver {
     let port = std::net::UdpSocket::bind("127.0.0.1:0")
         .unwrap()
@@ -20,17 +20,39 @@ pub fn receiver(sources: &str) -> Receiver {
             address: address.parse().unwrap(),
             prefix_len: prefix_len.parse().unwrap(),
         },
+        replay_window: Duration::from_secs(30),
         drop_log_interval: Duration::from_secs(3600),
+        // These tests are about receiving: nothing goes stale while they run.
+        watch: Watch {
+            heartbeat_timeout: Duration::from_secs(3600),
+            check_interval: Duration::from_secs(3600),
+            failover_threshold: 5,
+        },
     }
 }
 
-/// Waits (bounded) until `counter` reaches `value`.
-pub async fn wait_for(counter: &AtomicU64, value: u64) {
+/// Waits (bounded) until `count()` reaches `value`.
+pub async fn wait_for(count: impl Fn() -> u64, value: u64) {
     for _ in 0..500 {
-        if counter.load(Ordering::Relaxed) >= value {
+        if count() >= value {
             return;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    panic!("counter stuck at {counter:?}, expected {value}");
+    panic!("count stuck at {}, expected {value}", count());
 }
+
+/// `message` stamped as krater's agent stamps it: run `boot`, sent now.
+pub fn stamped(mut message: HeartbeatMessage, boot: &str) -> HeartbeatMessage {
+    message.boot = Some(boot.into());
+    message.sent_ms = Some(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64,
+    );
+    message
+}
+
+/// The health manager's name in its reports, for tests.
+pub const NAME: &str = "test-host:127.0.0.1";
