@@ -3,6 +3,8 @@
 //! health managers look, a busy load balancer is left to its flow, and the storm guard
 //! stops failovers when many amphorae go silent at once, until they are heard again.
 
+mod support;
+
 use krater_db::Db;
 use krater_domain::*;
 use krater_health_manager::{scan, Scan, Watch};
@@ -18,61 +20,8 @@ fn watch(threshold: usize) -> Watch {
     }
 }
 
-/// `count` ACTIVE load balancers `lb-<i>`, each with one watched amphora `amp-<i>`.
 async fn database(count: usize) -> (Db, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Db::connect(&krater_db::test_support::database_url(dir.path()).await)
-        .await
-        .unwrap();
-    let mut tx = db.begin().await.unwrap();
-    for i in 0..count {
-        tx.save_load_balancer(&LoadBalancer {
-            id: format!("lb-{i}"),
-            project_id: "p".into(),
-            name: None,
-            description: None,
-            provisioning_status: ProvisioningStatus::Active,
-            operating_status: OperatingStatus::Online,
-            admin_state_up: true,
-            provider: "amphora".into(),
-            topology: Topology::Single,
-            vip: Vip::default(),
-            flavor_id: None,
-            availability_zone: None,
-            tags: vec![],
-            created_at: now(),
-            updated_at: None,
-        })
-        .await
-        .unwrap();
-        tx.save_amphora(&Amphora {
-            id: format!("amp-{i}"),
-            load_balancer_id: Some(format!("lb-{i}")),
-            compute_id: Some(format!("amp-{i}")),
-            status: AmphoraStatus::Allocated,
-            role: Some(AmphoraRole::Standalone),
-            lb_network_ip: None,
-            vrrp_ip: None,
-            ha_ip: None,
-            vrrp_port_id: None,
-            ha_port_id: None,
-            vrrp_interface: None,
-            vrrp_id: None,
-            vrrp_priority: None,
-            cert_expiration: None,
-            cert_busy: false,
-            cached_zone: None,
-            image_id: None,
-            compute_flavor: None,
-            created_at: now(),
-            updated_at: None,
-        })
-        .await
-        .unwrap();
-        tx.watch_amphora(&format!("amp-{i}")).await.unwrap();
-    }
-    tx.commit().await.unwrap();
-    (db, dir)
+    support::load_balancers(count).await
 }
 
 async fn heard(db: &Db, amphora: &str) {

@@ -13,132 +13,13 @@ use std::sync::Arc;
 use std::time::Duration;
 use support::{receiver, stamped, wait_for, NAME};
 
-const LB: &str = "lb-1";
-const LISTENER: &str = "listener-1";
-const POOL: &str = "pool-1";
-const AMPHORA: &str = "amphora-1";
+const LB: &str = "lb-0";
+const LISTENER: &str = "listener-0";
+const POOL: &str = "pool-0";
+const AMPHORA: &str = "amp-0";
 
 async fn database() -> (Db, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Db::connect(&krater_db::test_support::database_url(dir.path()).await)
-        .await
-        .unwrap();
-    let t = now();
-    let mut tx = db.begin().await.unwrap();
-    tx.save_load_balancer(&LoadBalancer {
-        id: LB.into(),
-        project_id: "p".into(),
-        name: None,
-        description: None,
-        provisioning_status: ProvisioningStatus::Active,
-        operating_status: OperatingStatus::Offline,
-        admin_state_up: true,
-        provider: "amphora".into(),
-        topology: Topology::Single,
-        vip: Vip::default(),
-        flavor_id: None,
-        availability_zone: None,
-        tags: vec![],
-        created_at: t,
-        updated_at: None,
-    })
-    .await
-    .unwrap();
-    tx.save_listener(&Listener {
-        id: LISTENER.into(),
-        project_id: "p".into(),
-        load_balancer_id: LB.into(),
-        name: None,
-        description: None,
-        provisioning_status: ProvisioningStatus::Active,
-        operating_status: OperatingStatus::Offline,
-        admin_state_up: true,
-        protocol: ListenerProtocol::Http,
-        protocol_port: 80,
-        connection_limit: -1,
-        default_pool_id: Some(POOL.into()),
-        timeout_client_data: 50000,
-        timeout_member_connect: 5000,
-        timeout_member_data: 50000,
-        timeout_tcp_inspect: 0,
-        insert_headers: vec![],
-        allowed_cidrs: vec![],
-        tls: TlsOptions::default(),
-        tags: vec![],
-        created_at: t,
-        updated_at: None,
-    })
-    .await
-    .unwrap();
-    tx.save_pool(&Pool {
-        id: POOL.into(),
-        project_id: "p".into(),
-        load_balancer_id: LB.into(),
-        name: None,
-        description: None,
-        provisioning_status: ProvisioningStatus::Active,
-        operating_status: OperatingStatus::Offline,
-        admin_state_up: true,
-        protocol: PoolProtocol::Http,
-        lb_algorithm: LbAlgorithm::RoundRobin,
-        session_persistence: None,
-        tls_enabled: false,
-        tls: TlsOptions::default(),
-        tags: vec![],
-        created_at: t,
-        updated_at: None,
-    })
-    .await
-    .unwrap();
-    for (id, address) in [("m1", "198.18.2.20"), ("m2", "198.18.2.21")] {
-        tx.save_member(&Member {
-            id: id.into(),
-            project_id: "p".into(),
-            pool_id: POOL.into(),
-            name: None,
-            provisioning_status: ProvisioningStatus::Active,
-            operating_status: OperatingStatus::Offline,
-            admin_state_up: true,
-            address: address.into(),
-            protocol_port: 80,
-            weight: 1,
-            backup: false,
-            subnet_id: None,
-            monitor_address: None,
-            monitor_port: None,
-            tags: vec![],
-            created_at: t,
-            updated_at: None,
-        })
-        .await
-        .unwrap();
-    }
-    tx.save_amphora(&Amphora {
-        id: AMPHORA.into(),
-        load_balancer_id: Some(LB.into()),
-        compute_id: None,
-        status: AmphoraStatus::Allocated,
-        role: Some(AmphoraRole::Standalone),
-        lb_network_ip: None,
-        vrrp_ip: None,
-        ha_ip: None,
-        vrrp_port_id: None,
-        ha_port_id: None,
-        vrrp_interface: None,
-        vrrp_id: None,
-        vrrp_priority: None,
-        cert_expiration: None,
-        cert_busy: false,
-        cached_zone: None,
-        image_id: None,
-        compute_flavor: None,
-        created_at: t,
-        updated_at: None,
-    })
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    (db, dir)
+    support::load_balancers(1).await
 }
 
 fn message(m1: &str, m2: &str, pool: &str, rx: u64) -> HeartbeatMessage {
@@ -161,8 +42,8 @@ fn message(m1: &str, m2: &str, pool: &str, rx: u64) -> HeartbeatMessage {
         PoolHealth {
             status: pool.into(),
             members: [
-                ("m1".to_string(), m1.to_string()),
-                ("m2".to_string(), m2.to_string()),
+                ("m0-a".to_string(), m1.to_string()),
+                ("m0-b".to_string(), m2.to_string()),
             ]
             .into_iter()
             .collect(),
