@@ -99,7 +99,7 @@ class Krater(Clients):
     """`krater serve` with its own data directory and the clients pointed at it."""
 
     def __init__(self, tmp: Path, run: Run = None, haproxy_cmd: str = None,
-                 health_manager: str = "heartbeat_timeout = 10\n"):
+                 health_manager: str = "heartbeat_timeout = 10\n", sections: str = ""):
         super().__init__(tmp, run, 9876 if run else free_port())
         self.config = tmp / "krater.toml"
         text = f'data_dir = "{tmp / "data"}"\n[api_settings]\nbind_port = {self.port}\n'
@@ -110,7 +110,7 @@ class Krater(Clients):
             # Tests of other things keep a long stale timeout, so that a machine
             # starved for a few seconds never fails their amphora over; the failover
             # tests choose their own.
-            text += "[health_manager]\nheartbeat_interval = 1\n" + health_manager
+            text += "[health_manager]\nheartbeat_interval = 1\n" + health_manager + sections
         else:
             text += '[controller_worker]\namphora_drivers = "noop"\n'
             if POSTGRES_URL:

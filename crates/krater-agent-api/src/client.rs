@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use crate::bundle::{AmphoraBundle, BundleStatus};
 use crate::types::{
     parse_id, AgentInfo, ApiVersion, LbAction, Message, ParseError, PlugNetwork, PlugVip,
-    API_VERSION,
+    ServerCertificate, API_VERSION,
 };
 
 /// The first pause of [`AgentClient::wait_reachable`]; pauses double from there up to
@@ -189,6 +189,17 @@ impl AgentClient {
     pub async fn plug_network(&self, body: &PlugNetwork) -> Result<(), ClientError> {
         let body = to_json(body)?;
         self.send(Method::POST, &v1("plug/network"), Some(body))
+            .await
+            .map(drop)
+    }
+
+    /// `PUT /1.0/certificate`: the agent serves `certificate` from its next connection.
+    pub async fn put_certificate(
+        &self,
+        certificate: &ServerCertificate,
+    ) -> Result<(), ClientError> {
+        let body = to_json(certificate)?;
+        self.send(Method::PUT, &v1("certificate"), Some(body))
             .await
             .map(drop)
     }

@@ -11,6 +11,7 @@
 //! | `POST plug/network` | [`PlugNetwork`] → 202 |
 //! | `PUT bundle` | [`AmphoraBundle`] → 200 [`BundleStatus`]; 400 when a part is refused (the running bundle stays) |
 //! | `GET bundle` | → [`BundleStatus`] |
+//! | `PUT certificate` | [`ServerCertificate`] → 202; new connections get it (no restart, nothing else touched); 400 when unusable |
 //! | `GET loadbalancer/{lb_id}/haproxy` | → the running `haproxy.cfg` + `ETag` ([`config_etag`]); 404 |
 //! | `PUT loadbalancer/{lb_id}/{start,stop,reload}` ([`LbAction`]) | → 202; 400 for another action |
 //!
@@ -27,5 +28,5 @@ pub use bundle::{AmphoraBundle, BundleStatus};
 pub use client::{AgentClient, Applied, ClientError, ClientSettings};
 pub use types::{
     config_etag, parse_id, AgentInfo, ApiVersion, Cidr, FixedIp, LbAction, MacAddress, Message,
-    ParseError, PlugNetwork, PlugVip, API_VERSION, DEFAULT_PORT,
+    ParseError, PlugNetwork, PlugVip, ServerCertificate, API_VERSION, DEFAULT_PORT,
 };

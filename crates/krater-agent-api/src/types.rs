@@ -72,6 +72,20 @@ pub struct PlugNetwork {
     pub mtu: Option<u32>,
 }
 
+/// The agent's new server certificate and its key (PEM), from the controller's CA.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerCertificate {
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+impl std::fmt::Debug for ServerCertificate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never a private key in a log.
+        f.debug_struct("ServerCertificate").finish_non_exhaustive()
+    }
+}
+
 /// Body of every error, and of the answers that carry only a message (`{"message":
 /// "OK"}`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

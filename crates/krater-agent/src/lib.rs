@@ -30,6 +30,7 @@ mod process;
 mod routes;
 mod server;
 mod server_state;
+mod tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -134,7 +135,11 @@ fn create_state_dir(config: &AgentConfig) -> anyhow::Result<()> {
 /// key are unusable.
 pub async fn serve(config: AgentConfig, listener: TcpListener) -> anyhow::Result<()> {
     config.validate()?;
-    let tls = tls_config(&config)?;
+    let tls = Arc::new(tls::Tls::load(
+        config.server_cert_pem_path.clone(),
+        config.server_key_pem_path.clone(),
+        &config.client_ca_pem_path,
+    )?);
     let heartbeat_key = config::read_heartbeat_key(&config.heartbeat_key_file)?;
     create_state_dir(&config)?;
     let agent = Arc::new(routes::Agent {
@@ -147,6 +152,7 @@ pub async fn serve(config: AgentConfig, listener: TcpListener) -> anyhow::Result
             interfaces_netns: config.interfaces_netns.clone(),
             lb_netns: config.lb_netns.clone(),
         },
+        tls: tls.clone(),
         lock: tokio::sync::Mutex::new(()),
     });
     let heartbeats = tokio::spawn(heartbeat::send_forever(heartbeat::Sender::new(
@@ -183,18 +189,6 @@ impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
     }
-}
-
-/// The server's TLS configuration: its certificate, and client certificates
-/// required, signed by the client CA.
-fn tls_config(config: &AgentConfig) -> anyhow::Result<Arc<rustls::ServerConfig>> {
-    let read = |path: &PathBuf| {
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
-    };
-    let cert = read(&config.server_cert_pem_path)?;
-    let key = read(&config.server_key_pem_path)?;
-    let ca = read(&config.client_ca_pem_path)?;
-    krater_certs::server_config(&cert, &key, &ca).context("TLS configuration")
 }
 
 /// A namespace name is a file name under `/run/netns`.

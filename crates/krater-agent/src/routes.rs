@@ -13,7 +13,7 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use krater_agent_api::{
     parse_id, AmphoraBundle, ApiVersion, BundleStatus, LbAction, Message, PlugNetwork, PlugVip,
-    API_VERSION,
+    ServerCertificate, API_VERSION,
 };
 use serde::de::DeserializeOwned;
 use tokio::sync::Mutex;
@@ -28,6 +28,7 @@ use crate::plug::Plugger;
 pub(crate) struct Agent {
     pub(crate) haproxy: Haproxy,
     pub(crate) plugger: Plugger,
+    pub(crate) tls: Arc<crate::tls::Tls>,
     /// Held by every handler that changes something.
     pub(crate) lock: Mutex<()>,
 }
@@ -42,6 +43,7 @@ pub(crate) fn router(agent: Arc<Agent>) -> Router {
         .route("/1.0/plug/vip/:vip", post(plug_vip))
         .route("/1.0/plug/network", post(plug_network))
         .route("/1.0/bundle", put(apply_bundle).get(get_bundle))
+        .route("/1.0/certificate", put(put_certificate))
         .route("/1.0/loadbalancer/:id/haproxy", get(get_config))
         .route("/1.0/loadbalancer/:id/:part", put(lb_action))
         .fallback(not_found)
@@ -70,6 +72,13 @@ async fn plug_vip(
     let _guard = agent.lock.lock().await;
     agent.plugger.plug_vip(vip, &body).await?;
     Ok(accepted("VIP plugged"))
+}
+
+async fn put_certificate(State(agent): Shared, body: Bytes) -> ApiResult<Response> {
+    let body: ServerCertificate = parse_body(&body)?;
+    let _guard = agent.lock.lock().await;
+    agent.tls.replace(&body)?;
+    Ok(accepted("Certificate replaced"))
 }
 
 async fn plug_network(State(agent): Shared, body: Bytes) -> ApiResult<Response> {

@@ -18,10 +18,9 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Accepts connections on `listener` forever.
 pub(crate) async fn accept_loop(
     listener: TcpListener,
-    tls: Arc<rustls::ServerConfig>,
+    tls: Arc<crate::tls::Tls>,
     app: Router,
 ) -> std::io::Result<()> {
-    let acceptor = TlsAcceptor::from(tls);
     loop {
         let (tcp, peer) = match listener.accept().await {
             Ok(conn) => conn,
@@ -32,7 +31,9 @@ pub(crate) async fn accept_loop(
                 continue;
             }
         };
-        let acceptor = acceptor.clone();
+        // The configuration in force now: a rotated certificate serves from the next
+        // connection on.
+        let acceptor = TlsAcceptor::from(tls.current());
         let app = app.clone();
         tokio::spawn(async move {
             let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {

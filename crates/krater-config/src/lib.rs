@@ -29,6 +29,23 @@ pub struct Config {
     pub house_keeping: HouseKeeping,
     pub haproxy_amphora: HaproxyAmphora,
     pub networking: Networking,
+    pub certificates: Certificates,
+}
+
+/// `[certificates]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Certificates {
+    /// Seconds an amphora's server certificate is valid (Octavia's 30 days).
+    pub cert_validity_time: u64,
+}
+
+impl Default for Certificates {
+    fn default() -> Self {
+        Self {
+            cert_validity_time: 2_592_000,
+        }
+    }
 }
 
 /// How the API authenticates callers.
@@ -185,6 +202,11 @@ pub struct HouseKeeping {
     pub load_balancer_expiry_age: u64,
     /// Seconds a DELETED amphora stays in the database.
     pub amphora_expiry_age: u64,
+    /// Seconds between two looks for amphora certificates to rotate.
+    pub cert_interval: u64,
+    /// A certificate with less than this many seconds left is replaced (without a
+    /// failover, the data plane untouched).
+    pub cert_expiry_buffer: u64,
 }
 
 impl Default for HouseKeeping {
@@ -194,6 +216,9 @@ impl Default for HouseKeeping {
             cleanup_interval: 30,
             load_balancer_expiry_age: 604_800,
             amphora_expiry_age: 604_800,
+            // Octavia looks every hour; a look costs one query here.
+            cert_interval: 60,
+            cert_expiry_buffer: 1_209_600,
         }
     }
 }
@@ -323,6 +348,12 @@ impl Config {
 
     /// Rules that the types alone do not express.
     fn check(&self) -> Result<(), String> {
+        if self.house_keeping.cert_expiry_buffer >= self.certificates.cert_validity_time {
+            return Err(format!(
+                "[house_keeping] cert_expiry_buffer ({} s) must be shorter than [certificates] cert_validity_time ({} s)",
+                self.house_keeping.cert_expiry_buffer, self.certificates.cert_validity_time
+            ));
+        }
         let hm = &self.health_manager;
         if hm.heartbeat_interval == 0 {
             return Err("[health_manager] heartbeat_interval must be at least 1 second".into());

@@ -1,7 +1,10 @@
 //! What housekeeping removes from the database: rows of objects deleted long ago
-//! (Octavia's `load_balancer_expiry_age` and `amphora_expiry_age`).
+//! (Octavia's `load_balancer_expiry_age` and `amphora_expiry_age`); and which
+//! amphorae need a new server certificate, claimed one at a time (`cert_busy`) so
+//! that two housekeeping processes never rotate one twice.
 
 use crate::{fmt_ts, Result, Tx};
+use krater_domain::Timestamp;
 use std::time::Duration;
 
 /// What one purge removed.
@@ -68,5 +71,61 @@ impl Tx {
             load_balancers,
             amphorae,
         })
+    }
+
+    /// The ids of the ALLOCATED amphorae whose certificate expires within `within`
+    /// and is not being rotated.
+    pub async fn certificates_to_rotate(&mut self, within: Duration) -> Result<Vec<String>> {
+        let before = chrono::Duration::from_std(within)
+            .ok()
+            .and_then(|within| krater_domain::now().checked_add_signed(within))
+            .unwrap_or(chrono::NaiveDateTime::MAX);
+        let rows = sqlx::query(
+            "SELECT id FROM amphora WHERE status = 'ALLOCATED' AND cert_busy = 0 \
+             AND cert_expiration IS NOT NULL AND cert_expiration < $1 ORDER BY cert_expiration, id",
+        )
+        .bind(fmt_ts(before))
+        .fetch_all(self.conn())
+        .await?;
+        rows.iter()
+            .map(|r| Ok(sqlx::Row::try_get(r, "id")?))
+            .collect()
+    }
+
+    /// Marks an amphora's certificate as being rotated; false when another process
+    /// took it first (or the amphora is gone).
+    pub async fn claim_certificate_rotation(&mut self, amphora_id: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE amphora SET cert_busy = 1 WHERE id = $1 AND cert_busy = 0 AND status = 'ALLOCATED'",
+        )
+        .bind(amphora_id)
+        .execute(self.conn())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Ends a rotation: the new expiry when the amphora took the certificate (`None`:
+    /// it did not; the next look tries again).
+    pub async fn finish_certificate_rotation(
+        &mut self,
+        amphora_id: &str,
+        expires_at: Option<Timestamp>,
+    ) -> Result<()> {
+        match expires_at {
+            Some(expires_at) => {
+                sqlx::query("UPDATE amphora SET cert_busy = 0, cert_expiration = $1 WHERE id = $2")
+                    .bind(fmt_ts(expires_at))
+                    .bind(amphora_id)
+                    .execute(self.conn())
+                    .await?
+            }
+            None => {
+                sqlx::query("UPDATE amphora SET cert_busy = 0 WHERE id = $1")
+                    .bind(amphora_id)
+                    .execute(self.conn())
+                    .await?
+            }
+        };
+        Ok(())
     }
 }

@@ -6,6 +6,7 @@ use crate::{AmphoraDriver, DriverError, DriverResult, Interface};
 use async_trait::async_trait;
 use krater_agent_api::{
     AgentClient, AmphoraBundle, ClientError, ClientSettings, FixedIp, PlugNetwork, PlugVip,
+    ServerCertificate,
 };
 use krater_domain::Amphora;
 use std::net::{IpAddr, SocketAddr};
@@ -121,6 +122,21 @@ impl AmphoraDriver for AgentAmphora {
         };
         self.client(amphora)?
             .plug_network(&body)
+            .await
+            .map_err(failed)
+    }
+
+    async fn rotate_certificate(
+        &self,
+        amphora: &Amphora,
+        certificate: &crate::netns::AmphoraCertificate,
+    ) -> DriverResult<()> {
+        let body = ServerCertificate {
+            cert_pem: certificate.cert_pem.clone(),
+            key_pem: certificate.key_pem.clone(),
+        };
+        self.client(amphora)?
+            .put_certificate(&body)
             .await
             .map_err(failed)
     }

@@ -125,4 +125,11 @@ pub trait AmphoraDriver: Send + Sync {
     /// swaps it in and reloads only what changed; a bundle the amphora runs already
     /// is not sent again. A refused bundle leaves the running one in place.
     async fn apply_bundle(&self, amphora: &Amphora, bundle: &AmphoraBundle) -> DriverResult<()>;
+    /// Makes the agent serve a new server certificate from its next connection, the
+    /// data plane untouched.
+    async fn rotate_certificate(
+        &self,
+        amphora: &Amphora,
+        certificate: &netns::AmphoraCertificate,
+    ) -> DriverResult<()>;
 }

@@ -80,4 +80,11 @@ impl AmphoraDriver for NoopAmphora {
     async fn apply_bundle(&self, _: &Amphora, _: &AmphoraBundle) -> DriverResult<()> {
         Ok(())
     }
+    async fn rotate_certificate(
+        &self,
+        _: &Amphora,
+        _: &crate::netns::AmphoraCertificate,
+    ) -> DriverResult<()> {
+        Ok(())
+    }
 }

@@ -7,14 +7,18 @@ use krater_drivers::netns::{AmphoraCertificate, CertificateIssuer};
 use krater_drivers::{DriverError, DriverResult};
 use std::path::Path;
 
-/// krater's CA and the controller's certificate.
+/// krater's CA, the controller's certificate, and how long the amphorae's are valid.
 pub struct Pki {
     pub ca: CertAuthority,
     pub controller: IssuedCert,
+    pub amphora_validity: std::time::Duration,
 }
 
 impl Pki {
-    pub fn load_or_create(dir: &Path) -> anyhow::Result<Self> {
+    pub fn load_or_create(
+        dir: &Path,
+        amphora_validity: std::time::Duration,
+    ) -> anyhow::Result<Self> {
         let ca = CertAuthority::load_or_create(dir).context("krater CA")?;
         let controller = krater_certs::load_or_issue_controller_cert(
             dir,
@@ -22,7 +26,11 @@ impl Pki {
             krater_certs::DEFAULT_CONTROLLER_CERT_VALIDITY,
         )
         .context("controller certificate")?;
-        Ok(Self { ca, controller })
+        Ok(Self {
+            ca,
+            controller,
+            amphora_validity,
+        })
     }
 }
 
@@ -30,7 +38,7 @@ impl CertificateIssuer for Pki {
     fn amphora_certificate(&self, amphora_id: &str) -> DriverResult<AmphoraCertificate> {
         let issued = self
             .ca
-            .issue_amphora_cert(amphora_id, krater_certs::DEFAULT_AMPHORA_CERT_VALIDITY)
+            .issue_amphora_cert(amphora_id, self.amphora_validity)
             .map_err(|e| DriverError::permanent(e.to_string()))?;
         Ok(AmphoraCertificate {
             cert_pem: issued.cert_pem,
@@ -92,7 +100,11 @@ mod tests {
                 .map(|_| {
                     scope.spawn(|| {
                         let key = heartbeat_key(&root.path().join("heartbeat.key")).expect("key");
-                        let pki = Pki::load_or_create(&root.path().join("certs")).expect("pki");
+                        let pki = Pki::load_or_create(
+                            &root.path().join("certs"),
+                            krater_certs::DEFAULT_AMPHORA_CERT_VALIDITY,
+                        )
+                        .expect("pki");
                         (key, pki.ca.cert_pem().to_owned())
                     })
                 })

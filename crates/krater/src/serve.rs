@@ -177,7 +177,13 @@ async fn start_roles(config: Config, db: krater_db::Db, roles: Roles) -> anyhow:
     if roles.housekeeping {
         let (db, stop) = (db.clone(), stop.clone());
         let settings = config.house_keeping.clone();
-        running.spawn(async move { ("housekeeping", housekeeping(db, settings, stop).await) });
+        let rotation = CertRotation::of(&config)?;
+        running.spawn(async move {
+            (
+                "housekeeping",
+                housekeeping(db, settings, rotation, stop).await,
+            )
+        });
     }
     let mut api_address = None;
     if roles.api {
@@ -307,6 +313,26 @@ async fn worker(
     ))
 }
 
+/// krater's CA, and the client that talks to the agents with the controller's
+/// certificate.
+fn agent_access(
+    config: &Config,
+) -> anyhow::Result<(Arc<crate::pki::Pki>, krater_drivers::AgentAmphora)> {
+    let pki = Arc::new(crate::pki::Pki::load_or_create(
+        &config.data_dir().join("certs"),
+        Duration::from_secs(config.certificates.cert_validity_time),
+    )?);
+    let amphora = krater_drivers::AgentAmphora::new(
+        pki.ca.cert_pem().to_string(),
+        pki.controller.cert_pem.clone(),
+        pki.controller.key_pem.clone(),
+        config.haproxy_amphora.bind_port,
+        krater_agent_api::ClientSettings::default(),
+        Duration::from_secs(config.controller_worker.amp_boot_timeout_seconds),
+    );
+    Ok((pki, amphora))
+}
+
 /// The drivers of the embedded default: network namespaces, local bridges, the agent.
 fn real_drivers(config: &Config, networks: &Arc<LocalNetworks>) -> anyhow::Result<Drivers> {
     let local = krater_drivers::LocalNetwork::new((**networks).clone());
@@ -317,9 +343,7 @@ fn real_drivers(config: &Config, networks: &Arc<LocalNetworks>) -> anyhow::Resul
         .management
         .clone()
         .context("no management network")?;
-    let pki = Arc::new(crate::pki::Pki::load_or_create(
-        &config.data_dir().join("certs"),
-    )?);
+    let (pki, amphora) = agent_access(config)?;
     let hm = &config.health_manager;
     // Amphorae started by an earlier run, maybe in another mount namespace.
     for (netns, outcome) in krater_drivers::netns::adopt_amphorae(&config.haproxy_amphora.base_path)
@@ -352,14 +376,6 @@ fn real_drivers(config: &Config, networks: &Arc<LocalNetworks>) -> anyhow::Resul
         },
         pki.clone(),
     );
-    let amphora = krater_drivers::AgentAmphora::new(
-        pki.ca.cert_pem().to_string(),
-        pki.controller.cert_pem.clone(),
-        pki.controller.key_pem.clone(),
-        config.haproxy_amphora.bind_port,
-        krater_agent_api::ClientSettings::default(),
-        Duration::from_secs(config.controller_worker.amp_boot_timeout_seconds),
-    );
     Ok(Drivers {
         compute: Arc::new(compute),
         network: Arc::new(local),
@@ -367,11 +383,99 @@ fn real_drivers(config: &Config, networks: &Arc<LocalNetworks>) -> anyhow::Resul
     })
 }
 
-/// Housekeeping: every `cleanup_interval`, the rows of objects deleted long ago go.
+/// The rotation of the amphorae's server certificates (amphorae with an agent only).
+struct CertRotation {
+    pki: Arc<crate::pki::Pki>,
+    amphora: Arc<dyn krater_drivers::AmphoraDriver>,
+    interval: Duration,
+    buffer: Duration,
+}
+
+impl CertRotation {
+    fn of(config: &Config) -> anyhow::Result<Option<Self>> {
+        if config.controller_worker.amphora_drivers != DriverChoice::Real {
+            return Ok(None);
+        }
+        let (pki, amphora) = agent_access(config)?;
+        Ok(Some(Self {
+            pki,
+            amphora: Arc::new(amphora),
+            interval: Duration::from_secs(config.house_keeping.cert_interval.max(1)),
+            buffer: Duration::from_secs(config.house_keeping.cert_expiry_buffer),
+        }))
+    }
+
+    /// Gives every amphora whose certificate expires within the buffer a new one; an
+    /// amphora that cannot take it now is tried again at the next look.
+    async fn rotate(&self, db: &krater_db::Db) -> anyhow::Result<()> {
+        use krater_drivers::netns::CertificateIssuer;
+        let due = db.read().await?.certificates_to_rotate(self.buffer).await?;
+        for id in due {
+            let mut tx = db.begin().await?;
+            if !tx.claim_certificate_rotation(&id).await? {
+                continue;
+            }
+            tx.commit().await?;
+            let amphora = db.read().await?.amphora(&id).await?;
+            let outcome = match amphora {
+                Some(amphora) => match self.pki.amphora_certificate(&id) {
+                    Ok(certificate) => self
+                        .amphora
+                        .rotate_certificate(&amphora, &certificate)
+                        .await
+                        .map(|()| certificate.expires_at),
+                    Err(err) => Err(err),
+                },
+                None => Err(krater_drivers::DriverError::permanent(
+                    "the amphora is gone",
+                )),
+            };
+            let mut tx = db.begin().await?;
+            tx.finish_certificate_rotation(&id, outcome.as_ref().ok().copied())
+                .await?;
+            tx.commit().await?;
+            match outcome {
+                Ok(expires_at) => {
+                    tracing::info!(amphora = %id, %expires_at, "amphora certificate rotated")
+                }
+                Err(err) => {
+                    tracing::warn!(amphora = %id, error = %err, "amphora certificate not rotated; trying again later")
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Housekeeping: every `cleanup_interval`, the rows of objects deleted long ago go;
+/// every `cert_interval`, certificates near their end are replaced. A stop waits for
+/// the rotation of the amphora at hand.
 async fn housekeeping(
     db: krater_db::Db,
     settings: krater_config::HouseKeeping,
+    rotation: Option<CertRotation>,
     stop: CancellationToken,
+) -> anyhow::Result<()> {
+    let rotate = async {
+        let Some(rotation) = rotation else { return };
+        loop {
+            if let Err(err) = rotation.rotate(&db).await {
+                tracing::warn!(error = %err, "cannot rotate amphora certificates");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(rotation.interval) => {}
+                _ = stop.cancelled() => return,
+            }
+        }
+    };
+    let (cleaned, ()) = tokio::join!(cleanup(&db, &settings, &stop), rotate);
+    cleaned
+}
+
+async fn cleanup(
+    db: &krater_db::Db,
+    settings: &krater_config::HouseKeeping,
+    stop: &CancellationToken,
 ) -> anyhow::Result<()> {
     let interval = Duration::from_secs(settings.cleanup_interval.max(1));
     loop {

@@ -43,6 +43,8 @@ pub fn settings() -> ClientSettings {
 /// The PEM files of one test: a CA, the amphora's server certificate and the
 /// controller's client certificate.
 pub struct Pki {
+    /// The CA, to issue the agent another certificate.
+    pub ca: CertAuthority,
     pub ca_pem: String,
     pub client_cert_pem: String,
     pub client_key_pem: String,
@@ -63,6 +65,7 @@ impl Pki {
         std::fs::write(dir.join("client_ca.pem"), ca.cert_pem()).expect("write");
         Self {
             ca_pem: ca.cert_pem().to_owned(),
+            ca,
             client_cert_pem: client.cert_pem,
             client_key_pem: client.key_pem,
         }

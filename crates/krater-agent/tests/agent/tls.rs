@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use krater_agent_api::{AgentClient, ClientError};
+use krater_agent_api::{AgentClient, ClientError, ServerCertificate};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 
@@ -84,6 +84,80 @@ async fn mutual_tls_and_info() {
     assert_refused(wrong_amphora.api_version().await, "another amphora's name");
 
     // The controller still gets answers.
+    assert_eq!(
+        agent.client.api_version().await.expect("GET /").api_version,
+        "1.0"
+    );
+}
+
+/// The certificate the agent presents to a new connection (DER).
+async fn served_certificate(agent: &TestAgent) -> Vec<u8> {
+    let connector = tokio_rustls::TlsConnector::from(agent.pki.controller_tls());
+    let tcp = tokio::net::TcpStream::connect(agent.addr)
+        .await
+        .expect("connect");
+    let name =
+        rustls::pki_types::ServerName::try_from(agent.config.amphora_id.clone()).expect("name");
+    let tls = connector.connect(name, tcp).await.expect("handshake");
+    tls.get_ref().1.peer_certificates().expect("a certificate")[0].to_vec()
+}
+
+fn der(pem: &str) -> Vec<u8> {
+    CertificateDer::from_pem_slice(pem.as_bytes())
+        .expect("pem")
+        .to_vec()
+}
+
+#[tokio::test]
+async fn a_rotated_certificate_is_served_to_new_connections_without_a_restart() {
+    let lb_ns = Netns::new("lb");
+    let agent = TestAgent::start(&lb_ns.name, None).await;
+    let first = served_certificate(&agent).await;
+    let issue = || {
+        agent
+            .pki
+            .ca
+            .issue_amphora_cert(
+                &agent.config.amphora_id,
+                krater_certs::DEFAULT_AMPHORA_CERT_VALIDITY,
+            )
+            .expect("certificate")
+    };
+
+    // A key that is not the certificate's is refused; the agent serves on as before.
+    let (one, other) = (issue(), issue());
+    let mismatched = ServerCertificate {
+        cert_pem: one.cert_pem.clone(),
+        key_pem: other.key_pem.clone(),
+    };
+    match agent.client.put_certificate(&mismatched).await {
+        Err(ClientError::Status { status: 400, .. }) => {}
+        other => panic!("a mismatched key: {other:?}"),
+    }
+    assert_eq!(served_certificate(&agent).await, first);
+
+    let rotated = issue();
+    agent
+        .client
+        .put_certificate(&ServerCertificate {
+            cert_pem: rotated.cert_pem.clone(),
+            key_pem: rotated.key_pem.clone(),
+        })
+        .await
+        .expect("rotation");
+    let served = served_certificate(&agent).await;
+    assert_ne!(served, first);
+    assert_eq!(served, der(&rotated.cert_pem));
+    // Stored for the next start, root's only.
+    let stored = std::fs::read_to_string(&agent.config.server_cert_pem_path).expect("read");
+    assert_eq!(stored, rotated.cert_pem);
+    let key_mode = std::fs::metadata(&agent.config.server_key_pem_path)
+        .expect("stat")
+        .permissions();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&key_mode) & 0o777,
+        0o600
+    );
     assert_eq!(
         agent.client.api_version().await.expect("GET /").api_version,
         "1.0"
