@@ -46,7 +46,14 @@ def member_status(dataplane, name):
                                "-f", "json")["operating_status"]
 
 
-def test_traffic_reaches_both_members_and_a_dead_member_is_reported(dataplane):
+def operating_statuses(dataplane):
+    """(pool1's, lb1's) operating status."""
+    os_ = dataplane.openstack
+    return (os_("loadbalancer", "pool", "show", "pool1", "-f", "json")["operating_status"],
+            os_("loadbalancer", "show", "lb1", "-f", "json")["operating_status"])
+
+
+def test_traffic_reaches_both_members_and_a_member_down_then_up_is_reported(dataplane):
     os = dataplane.openstack
     vip, (m1, m2) = build(dataplane)
     assert set(answers(dataplane, vip)) == {"m1", "m2"}
@@ -65,6 +72,14 @@ def test_traffic_reaches_both_members_and_a_dead_member_is_reported(dataplane):
     # The monitor checks every 5 s and marks a member down after 3 failures.
     wait_until(lambda: member_status(dataplane, "m2") == "ERROR", 5 * 3 + 30, "m2 ERROR")
     assert set(answers(dataplane, vip)) == {"m1"}
+    # One member of two down: its pool and its load balancer are DEGRADED.
+    wait_until(lambda: operating_statuses(dataplane) == ("DEGRADED", "DEGRADED"), 30,
+               "pool and load balancer DEGRADED")
+    dataplane.run.start_member(m2)
+    wait_until(lambda: member_status(dataplane, "m2") == "ONLINE", 5 * 4 + 30, "m2 ONLINE again")
+    wait_until(lambda: operating_statuses(dataplane) == ("ONLINE", "ONLINE"), 30,
+               "pool and load balancer ONLINE again")
+    assert set(answers(dataplane, vip)) == {"m1", "m2"}
 
     os("loadbalancer", "delete", "--cascade", "--wait", "lb1")
     assert dataplane.curl(f"http://{vip}/", timeout=2) is None
