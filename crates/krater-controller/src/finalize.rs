@@ -153,7 +153,12 @@ pub(crate) async fn mark_error(tx: &mut Tx, flow: &Flow) -> Result<(), FlowError
         _ => None,
     };
     for mut amphora in graph.amphorae.clone() {
-        if amphora.status != AmphoraStatus::Allocated || replaced == Some(amphora.id.as_str()) {
+        // A FAILOVER_STOPPED amphora serves; the storm guard, not this flow, owns it.
+        let serving = matches!(
+            amphora.status,
+            AmphoraStatus::Allocated | AmphoraStatus::FailoverStopped
+        );
+        if !serving || replaced == Some(amphora.id.as_str()) {
             amphora.status = AmphoraStatus::Error;
             tx.save_amphora(&amphora).await?;
         }

@@ -146,17 +146,25 @@ impl Tx {
         Ok(())
     }
 
-    /// Records that an amphora was heard from now; one whose failover the storm guard
+    /// Records that an amphora was heard from now (several health managers may record
+    /// one heartbeat: the latest time stays); one whose failover the storm guard
     /// stopped is watched again (FAILOVER_STOPPED → ALLOCATED).
     pub async fn record_heartbeat(&mut self, amphora_id: &str) -> Result<()> {
         sqlx::query(
             "INSERT INTO amphora_health (amphora_id, last_update, busy) VALUES ($1, $2, 0) \
-             ON CONFLICT (amphora_id) DO UPDATE SET last_update = excluded.last_update",
+             ON CONFLICT (amphora_id) DO UPDATE SET last_update = CASE \
+             WHEN excluded.last_update > amphora_health.last_update THEN excluded.last_update \
+             ELSE amphora_health.last_update END",
         )
         .bind(amphora_id)
         .bind(fmt_ts(precise_now()))
         .execute(self.conn())
         .await?;
+        self.end_failover_stop(amphora_id).await
+    }
+
+    /// A FAILOVER_STOPPED amphora is ALLOCATED again.
+    async fn end_failover_stop(&mut self, amphora_id: &str) -> Result<()> {
         sqlx::query(
             "UPDATE amphora SET status = 'ALLOCATED', updated_at = $1 \
              WHERE id = $2 AND status = 'FAILOVER_STOPPED'",
@@ -275,6 +283,18 @@ impl Tx {
         })
         .await?;
         Ok(true)
+    }
+
+    /// The end of a storm for an amphora still silent: it is watched again from now,
+    /// and failed over only if it stays silent a whole timeout more (the others of the
+    /// storm may just be coming back).
+    pub async fn watch_again(&mut self, amphora_id: &str) -> Result<()> {
+        sqlx::query("UPDATE amphora_health SET last_update = $1 WHERE amphora_id = $2")
+            .bind(fmt_ts(precise_now()))
+            .bind(amphora_id)
+            .execute(self.conn())
+            .await?;
+        self.end_failover_stop(amphora_id).await
     }
 
     /// The storm guard: these stale amphorae are not failed over but marked

@@ -8,7 +8,7 @@
 //! The storm guard: when more than `failover_threshold` amphorae are going silent at
 //! once, the likelier fault is the health manager's own network, so none is failed
 //! over; the stale ones are marked FAILOVER_STOPPED and watched again as soon as they
-//! are heard from. Amphorae that lose their heartbeats together do not all reach the
+//! are heard from, or, once the storm is over, from then on (a whole timeout more). Amphorae that lose their heartbeats together do not all reach the
 //! timeout in the same look (their last heartbeats were up to an interval apart), so
 //! "at once" counts every amphora silent for half the timeout, and the failovers still
 //! running: one that a storm caught first is not failed over alone.
@@ -79,7 +79,9 @@ pub async fn scan(db: &Db, watch: &Watch) -> Result<Scan, DbError> {
     }
     let mut started = Vec::new();
     for amphora in &stale {
-        if tx.claim_failover(amphora).await? {
+        if amphora.status == AmphoraStatus::FailoverStopped {
+            tx.watch_again(&amphora.amphora_id).await?;
+        } else if tx.claim_failover(amphora).await? {
             started.push(amphora.amphora_id.clone());
         }
     }

@@ -151,11 +151,24 @@ async fn the_storm_guard_fails_none_over_until_they_are_heard_again() {
         );
     }
 
-    // Heartbeats return, but one amphora stays silent: it alone is failed over.
+    // Heartbeats return, but one amphora stays silent: the storm is over, and it is
+    // watched again from now, since it may just be the last to come back.
     heard(&db, "amp-0").await;
     heard(&db, "amp-1").await;
     assert_eq!(amphora_status(&db, "amp-0").await, AmphoraStatus::Allocated);
     assert_eq!(amphora_status(&db, "amp-1").await, AmphoraStatus::Allocated);
+    assert_eq!(
+        scan(&db, &watch(2)).await.unwrap(),
+        Scan::FailedOver(vec![])
+    );
+    assert_eq!(amphora_status(&db, "amp-2").await, AmphoraStatus::Allocated);
+    assert!(failover_jobs(&db).await.is_empty());
+    // Silent a whole timeout more: it alone is failed over.
+    for _ in 0..4 {
+        tokio::time::sleep(TIMEOUT / 3).await;
+        heard(&db, "amp-0").await;
+        heard(&db, "amp-1").await;
+    }
     assert_eq!(
         scan(&db, &watch(2)).await.unwrap(),
         Scan::FailedOver(vec!["amp-2".into()])

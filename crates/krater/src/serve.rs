@@ -416,20 +416,24 @@ impl CertRotation {
                 continue;
             }
             tx.commit().await?;
-            let amphora = db.read().await?.amphora(&id).await?;
-            let outcome = match amphora {
-                Some(amphora) => match self.pki.amphora_certificate(&id) {
-                    Ok(certificate) => self
-                        .amphora
-                        .rotate_certificate(&amphora, &certificate)
-                        .await
-                        .map(|()| certificate.expires_at),
-                    Err(err) => Err(err),
-                },
-                None => Err(krater_drivers::DriverError::permanent(
-                    "the amphora is gone",
-                )),
-            };
+            // Every path from the claim on ends the rotation, so that no amphora stays
+            // claimed (only a crash right here leaves cert_busy set).
+            let outcome = async {
+                let amphora = async { db.read().await?.amphora(&id).await }
+                    .await
+                    .map_err(|e: krater_db::DbError| e.to_string())?
+                    .ok_or_else(|| "the amphora is gone".to_string())?;
+                let certificate = self
+                    .pki
+                    .amphora_certificate(&id)
+                    .map_err(|e| e.to_string())?;
+                self.amphora
+                    .rotate_certificate(&amphora, &certificate)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok::<_, String>(certificate.expires_at)
+            }
+            .await;
             let mut tx = db.begin().await?;
             tx.finish_certificate_rotation(&id, outcome.as_ref().ok().copied())
                 .await?;
