@@ -9,12 +9,9 @@ import argparse
 import re
 import statistics
 import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-from common import KRATER_BIN, Run, call, in_new_run
+from common import call, in_new_run, serving
 
 
 def wait_active(lb_id):
@@ -61,56 +58,32 @@ def wrk(url, seconds):
 
 
 def inside(run_id, rounds, seconds):
-    run = Run.existing(run_id)
-    with tempfile.TemporaryDirectory() as tmp:
-        config = Path(tmp) / "krater.toml"
-        config.write_text(f'data_dir = "{tmp}/data"\n'
-                          f'[haproxy_amphora]\nbase_path = "{run.base_path}"\n')
-        log = open(Path(tmp) / "krater.log", "w")
-        serve = subprocess.Popen([KRATER_BIN, "--config", str(config), "serve"],
-                                 stdout=log, stderr=subprocess.STDOUT)
-        try:
-            for _ in range(300):
-                try:
-                    call("GET", "/")
-                    break
-                except OSError:
-                    time.sleep(0.1)
-            run.add_member("m1", "198.18.2.20")
-            run.add_member("m2", "198.18.2.21")
-            public, private = subnet("public-subnet"), subnet("private-subnet")
-            creates, lbs = [], []
-            for _ in range(rounds):
-                seconds_to_active, lb = create_stack(public, private)
-                creates.append(seconds_to_active)
-                lbs.append(lb)
-            vip = lbs[0]["vip_address"]
-            time.sleep(1)
-            through, direct = [], []
-            for _ in range(rounds):
-                through.append(wrk(f"http://{vip}/", seconds))
-                direct.append(wrk("http://198.18.2.20/", seconds))
-            for lb in lbs:
-                call("DELETE", f"/v2/lbaas/loadbalancers/{lb['id']}?cascade=true")
-            median = statistics.median
-            vip_rps, vip_p99 = median(r for r, _ in through), median(p for _, p in through)
-            dir_rps, dir_p99 = median(r for r, _ in direct), median(p for _, p in direct)
-            print(f"rounds: {rounds}, wrk: 2 threads, 32 connections, {seconds} s per run")
-            print(f"create-to-ACTIVE (LB + listener + pool + 2 members), median: "
-                  f"{median(creates):.2f} s  (all: {', '.join(f'{c:.2f}' for c in creates)})")
-            print(f"through the VIP:       {vip_rps:10.0f} req/s   p99 {vip_p99:7.2f} ms")
-            print(f"straight to a member:  {dir_rps:10.0f} req/s   p99 {dir_p99:7.2f} ms")
-            print(f"ratio VIP/direct:      {vip_rps / dir_rps:10.2f} x req/s  "
-                  f"{vip_p99 / dir_p99:5.2f} x p99")
-            time.sleep(2)
-        except Exception:
-            print("--- krater log (last 60 lines) ---", file=sys.stderr)
-            print("\n".join((Path(tmp) / "krater.log").read_text().splitlines()[-60:]),
-                  file=sys.stderr)
-            raise
-        finally:
-            serve.kill()
-            serve.wait()
+    with serving(run_id):
+        public, private = subnet("public-subnet"), subnet("private-subnet")
+        creates, lbs = [], []
+        for _ in range(rounds):
+            seconds_to_active, lb = create_stack(public, private)
+            creates.append(seconds_to_active)
+            lbs.append(lb)
+        vip = lbs[0]["vip_address"]
+        time.sleep(1)
+        through, direct = [], []
+        for _ in range(rounds):
+            through.append(wrk(f"http://{vip}/", seconds))
+            direct.append(wrk("http://198.18.2.20/", seconds))
+        for lb in lbs:
+            call("DELETE", f"/v2/lbaas/loadbalancers/{lb['id']}?cascade=true")
+        median = statistics.median
+        vip_rps, vip_p99 = median(r for r, _ in through), median(p for _, p in through)
+        dir_rps, dir_p99 = median(r for r, _ in direct), median(p for _, p in direct)
+        print(f"rounds: {rounds}, wrk: 2 threads, 32 connections, {seconds} s per run")
+        print(f"create-to-ACTIVE (LB + listener + pool + 2 members), median: "
+              f"{median(creates):.2f} s  (all: {', '.join(f'{c:.2f}' for c in creates)})")
+        print(f"through the VIP:       {vip_rps:10.0f} req/s   p99 {vip_p99:7.2f} ms")
+        print(f"straight to a member:  {dir_rps:10.0f} req/s   p99 {dir_p99:7.2f} ms")
+        print(f"ratio VIP/direct:      {vip_rps / dir_rps:10.2f} x req/s  "
+              f"{vip_p99 / dir_p99:5.2f} x p99")
+        time.sleep(2)
 
 
 def main():

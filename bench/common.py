@@ -1,10 +1,13 @@
 """What the data-plane benches share: the REST API of the `krater serve` they start,
 and running the bench itself inside a host namespace made for the run (torn down
 afterwards, with every amphora and member of the run)."""
+import contextlib
 import json
 import os
 import subprocess
 import sys
+import tempfile
+import time
 import urllib.request
 from pathlib import Path
 
@@ -33,3 +36,35 @@ def in_new_run(script, args):
                         "--inside", run.id, *args], check=True)
     finally:
         run.cleanup(KRATER_BIN)
+
+
+@contextlib.contextmanager
+def serving(run_id):
+    """`krater serve` with the embedded defaults on the run `run_id` (this process is
+    in its host namespace), its API answering, and members m1 and m2; yields the run.
+    The end of the log is printed when the bench fails; krater is killed at the end."""
+    run = Run.existing(run_id)
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "krater.toml"
+        config.write_text(f'data_dir = "{tmp}/data"\n'
+                          f'[haproxy_amphora]\nbase_path = "{run.base_path}"\n')
+        log_path = Path(tmp) / "krater.log"
+        serve = subprocess.Popen([KRATER_BIN, "--config", str(config), "serve"],
+                                 stdout=open(log_path, "w"), stderr=subprocess.STDOUT)
+        try:
+            for _ in range(300):
+                try:
+                    call("GET", "/")
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            run.add_member("m1", "198.18.2.20")
+            run.add_member("m2", "198.18.2.21")
+            yield run
+        except Exception:
+            print("--- krater log (last 60 lines) ---", file=sys.stderr)
+            print("\n".join(log_path.read_text().splitlines()[-60:]), file=sys.stderr)
+            raise
+        finally:
+            serve.kill()
+            serve.wait()

@@ -12,13 +12,10 @@ import argparse
 import http.client
 import statistics
 import subprocess
-import sys
-import tempfile
 import threading
 import time
-from pathlib import Path
 
-from common import API, KRATER_BIN, Run, call, in_new_run
+from common import call, in_new_run, serving
 
 
 def wait(predicate, timeout=120):
@@ -124,43 +121,24 @@ def one_fault(lb, fault):
 
 
 def inside(run_id, rounds):
-    run = Run.existing(run_id)
-    with tempfile.TemporaryDirectory() as tmp:
-        config = Path(tmp) / "krater.toml"
-        config.write_text(f'data_dir = "{tmp}/data"\n'
-                          f'[haproxy_amphora]\nbase_path = "{run.base_path}"\n')
-        log = open(Path(tmp) / "krater.log", "w")
-        serve = subprocess.Popen([KRATER_BIN, "--config", str(config), "serve"],
-                                 stdout=log, stderr=subprocess.STDOUT)
-        try:
-            wait(lambda: subprocess.run(["curl", "-sf", "-o", "/dev/null", API + "/"]).returncode == 0)
-            run.add_member("m1", "198.18.2.20")
-            run.add_member("m2", "198.18.2.21")
-            lb = build()
-            print(f"SINGLE topology, defaults (heartbeat every 1 s, stale after 3 s, checked "
-                  f"every 1 s), {rounds} faults per kind; medians (all runs)")
-            for name, fault in FAULTS.items():
-                figures = [one_fault(lb, fault) for _ in range(rounds)]
-                columns = list(zip(*figures))
-                med = [statistics.median(c) for c in columns]
+    with serving(run_id):
+        lb = build()
+        print(f"SINGLE topology, defaults (heartbeat every 1 s, stale after 3 s, checked "
+              f"every 1 s), {rounds} faults per kind; medians (all runs)")
+        for name, fault in FAULTS.items():
+            figures = [one_fault(lb, fault) for _ in range(rounds)]
+            columns = list(zip(*figures))
+            med = [statistics.median(c) for c in columns]
 
-                def runs(c):
-                    return ", ".join(f"{v:.2f}" for v in c)
-                print(f"  {name}:")
-                print(f"    fault → first answer:        {med[0]:6.2f} s  ({runs(columns[0])})")
-                print(f"    fault → ACTIVE, new amphora: {med[1]:6.2f} s  ({runs(columns[1])})")
-                print(f"    failed requests:             {med[2]:6.0f}    "
-                      f"({', '.join(str(v) for v in columns[2])})")
-            call("DELETE", f"/v2/lbaas/loadbalancers/{lb['id']}?cascade=true")
-            time.sleep(2)
-        except Exception:
-            print("--- krater log (last 60 lines) ---", file=sys.stderr)
-            print("\n".join((Path(tmp) / "krater.log").read_text().splitlines()[-60:]),
-                  file=sys.stderr)
-            raise
-        finally:
-            serve.kill()
-            serve.wait()
+            def runs(c):
+                return ", ".join(f"{v:.2f}" for v in c)
+            print(f"  {name}:")
+            print(f"    fault → first answer:        {med[0]:6.2f} s  ({runs(columns[0])})")
+            print(f"    fault → ACTIVE, new amphora: {med[1]:6.2f} s  ({runs(columns[1])})")
+            print(f"    failed requests:             {med[2]:6.0f}    "
+                  f"({', '.join(str(v) for v in columns[2])})")
+        call("DELETE", f"/v2/lbaas/loadbalancers/{lb['id']}?cascade=true")
+        time.sleep(2)
 
 
 def main():

@@ -281,7 +281,6 @@ impl Sender {
     async fn message(&mut self) -> HeartbeatMessage {
         let mut message = HeartbeatMessage::new(self.amphora_id.clone(), self.seq);
         message.bundle_version = crate::bundle::current_version(&self.state_dir);
-        message.boot = Some(self.boot.clone());
         self.seq += 1;
         let running = self.running();
         for lb in &running {
@@ -299,10 +298,7 @@ impl Sender {
         }
         self.beats.retain(&running);
         // Stamped last: the health manager measures its age from here.
-        message.sent_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .ok()
-            .and_then(|since| u64::try_from(since.as_millis()).ok());
+        message.stamp(&self.boot);
         message
     }
 }

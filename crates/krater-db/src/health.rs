@@ -6,7 +6,7 @@
 //! that booted it), so one that never sends a heartbeat goes stale too.
 
 use crate::rows::get_ts;
-use crate::{fmt_ts, DbError, Result, Table, Tx};
+use crate::{fmt_ts, precise_now, DbError, Result, Table, Tx};
 use krater_domain::flow::Flow;
 use krater_domain::status::Transition;
 use krater_domain::{AmphoraStatus, Timestamp};
@@ -54,11 +54,6 @@ pub struct StaleAmphora {
     pub amphora_id: String,
     pub load_balancer_id: String,
     pub status: AmphoraStatus,
-}
-
-/// Health rows need sub-second precision: the stale timeout is a few seconds.
-fn precise_now() -> Timestamp {
-    chrono::Utc::now().naive_utc()
 }
 
 impl HeartbeatCounts {

@@ -10,7 +10,7 @@
 //! `FOR UPDATE SKIP LOCKED` and a queued job is announced with NOTIFY.
 
 use crate::rows::Val;
-use crate::{fmt_ts, Backend, DbError, Result, Tx, JOBS_CHANNEL};
+use crate::{fmt_ts, precise_now, Backend, DbError, Result, Tx, JOBS_CHANNEL};
 use krater_domain::flow::{Flow, ObjectKind, ObjectRef};
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -129,11 +129,6 @@ fn decode(row: &AnyRow) -> Result<Flow> {
         "failover_load_balancer" => Flow::FailoverLoadBalancer { lb_id },
         other => return Err(corrupt(other)),
     })
-}
-
-/// Leases need sub-second precision, unlike the timestamps users see.
-fn precise_now() -> krater_domain::Timestamp {
-    chrono::Utc::now().naive_utc()
 }
 
 fn lease_expiry(lease: Duration) -> String {

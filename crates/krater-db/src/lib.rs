@@ -511,6 +511,12 @@ impl Tx {
 
 const TS_FORMAT: &str = "%Y-%m-%d %H:%M:%S%.6f";
 
+/// Now, to the microsecond: leases and heartbeats need it, unlike the timestamps users
+/// see (`krater_domain::now`, whole seconds).
+pub(crate) fn precise_now() -> Timestamp {
+    chrono::Utc::now().naive_utc()
+}
+
 pub(crate) fn fmt_ts(ts: Timestamp) -> String {
     ts.format(TS_FORMAT).to_string()
 }

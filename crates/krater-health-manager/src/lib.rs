@@ -258,7 +258,7 @@ async fn receive(
                 continue;
             }
         };
-        if let Err(not_fresh) = guard.check(&message, replay::unix_ms()) {
+        if let Err(not_fresh) = guard.check(&message, krater_heartbeat::unix_ms()) {
             let what = format!(
                 "{not_fresh:?} heartbeat of {} (seq {})",
                 message.id, message.seq

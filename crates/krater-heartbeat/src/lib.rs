@@ -22,8 +22,8 @@ pub mod message;
 pub use envelope::{unwrap_envelope, wrap_envelope, MAX_DATAGRAM_LEN, MAX_DECOMPRESSED_LEN};
 pub use error::HeartbeatError;
 pub use message::{
-    split_pool_key, HeartbeatMessage, ListenerHealth, ListenerStats, ListenerStatus, MemberStatus,
-    PoolHealth, PoolStatus, MESSAGE_VERSION,
+    split_pool_key, unix_ms, HeartbeatMessage, ListenerHealth, ListenerStats, ListenerStatus,
+    MemberStatus, PoolHealth, PoolStatus, MESSAGE_VERSION,
 };
 
 /// Serializes `msg` to JSON and wraps it in a signed envelope ready to send.

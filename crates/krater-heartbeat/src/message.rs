@@ -73,6 +73,21 @@ impl HeartbeatMessage {
             sent_ms: None,
         }
     }
+
+    /// Stamps the message as krater's agent sends it: its run `boot`, sent now.
+    pub fn stamp(&mut self, boot: &str) {
+        self.boot = Some(boot.to_owned());
+        self.sent_ms = Some(unix_ms());
+    }
+}
+
+/// Milliseconds since the Unix epoch, the clock of `sent_ms`.
+pub fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .and_then(|since| u64::try_from(since.as_millis()).ok())
+        .unwrap_or(0)
 }
 
 /// A listener's reported status and counters.

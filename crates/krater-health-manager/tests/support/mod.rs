@@ -49,13 +49,7 @@ pub async fn wait_for(count: impl Fn() -> u64, value: u64) {
 
 /// `message` stamped as krater's agent stamps it: run `boot`, sent now.
 pub fn stamped(mut message: HeartbeatMessage, boot: &str) -> HeartbeatMessage {
-    message.boot = Some(boot.into());
-    message.sent_ms = Some(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as u64,
-    );
+    message.stamp(boot);
     message
 }
 
