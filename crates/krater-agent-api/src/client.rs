@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use crate::bundle::{AmphoraBundle, BundleStatus};
 use crate::types::{
     parse_id, AgentInfo, ApiVersion, LbAction, Message, ParseError, PlugNetwork, PlugVip,
-    ServerCertificate, API_VERSION,
+    ServerCertificate, VipStatus, API_VERSION,
 };
 
 /// The first pause of [`AgentClient::wait_reachable`]; pauses double from there up to
@@ -185,6 +185,15 @@ impl AgentClient {
             .map(drop)
     }
 
+    /// `GET /1.0/plug/vip/{vip}`: whether the amphora holds the VIP now.
+    pub async fn vip_status(&self, vip: IpAddr) -> Result<VipStatus, ClientError> {
+        json(
+            self.send(Method::GET, &v1(&format!("plug/vip/{vip}")), None)
+                .await?,
+        )
+        .await
+    }
+
     /// `POST /1.0/plug/network`
     pub async fn plug_network(&self, body: &PlugNetwork) -> Result<(), ClientError> {
         let body = to_json(body)?;
@@ -200,6 +209,16 @@ impl AgentClient {
     ) -> Result<(), ClientError> {
         let body = to_json(certificate)?;
         self.send(Method::PUT, &v1("certificate"), Some(body))
+            .await
+            .map(drop)
+    }
+
+    /// `PUT /1.0/vrrp/stop`: keepalived stops without a word to its peer and leaves
+    /// the VIP where it is, so the amphora goes on serving until the peer, missing
+    /// its advertisements, takes the VIP over and announces it. For an amphora about
+    /// to be removed: no moment without an amphora answering for the VIP.
+    pub async fn stop_vrrp(&self) -> Result<(), ClientError> {
+        self.send(Method::PUT, &v1("vrrp/stop"), None)
             .await
             .map(drop)
     }

@@ -7,6 +7,9 @@
 //! | `agent.pid` | the agent, when it starts | the agent's pid |
 //! | `bundle/<lb id>/haproxy.cfg` | the agent | the configuration HAProxy runs (`-f`) |
 //! | `<lb id>/haproxy.pid` | HAProxy (`-p`) | the pid of its master |
+//! | `bundle/keepalived.conf` | the agent | the configuration keepalived runs (`-f`) |
+//! | `keepalived/keepalived.pid` | keepalived (`-p`) | the pid of its parent process |
+//! | `keepalived/vrrp.pid` | keepalived (`-r`) | the pid of its VRRP process |
 //!
 //! Everything else in it is the agent's own business.
 
@@ -23,3 +26,11 @@ pub const HAPROXY_CONFIG: &str = "haproxy.cfg";
 /// The pid file of a load balancer's HAProxy master, in the load balancer's runtime
 /// directory.
 pub const HAPROXY_PID: &str = "haproxy.pid";
+/// keepalived's configuration, in the bundle.
+pub const KEEPALIVED_CONFIG: &str = "keepalived.conf";
+/// keepalived's runtime directory.
+pub const KEEPALIVED_DIR: &str = "keepalived";
+/// The pid file of keepalived's parent process, in its runtime directory.
+pub const KEEPALIVED_PID: &str = "keepalived.pid";
+/// The pid file of keepalived's VRRP process, in its runtime directory.
+pub const VRRP_PID: &str = "vrrp.pid";

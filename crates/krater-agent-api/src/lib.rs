@@ -8,10 +8,12 @@
 //! | `GET /` | → [`ApiVersion`] |
 //! | `GET info` | → [`AgentInfo`] |
 //! | `POST plug/vip/{vip}` | [`PlugVip`] → 202 |
+//! | `GET plug/vip/{vip}` | → [`VipStatus`] |
 //! | `POST plug/network` | [`PlugNetwork`] → 202 |
 //! | `PUT bundle` | [`AmphoraBundle`] → 200 [`BundleStatus`]; 400 when a part is refused (the running bundle stays) |
 //! | `GET bundle` | → [`BundleStatus`] |
 //! | `PUT certificate` | [`ServerCertificate`] → 202; new connections get it (no restart, nothing else touched); 400 when unusable |
+//! | `PUT vrrp/stop` | → 202; keepalived stops without giving the VIP up (see the client's [`AgentClient::stop_vrrp`]) |
 //! | `GET loadbalancer/{lb_id}/haproxy` | → the running `haproxy.cfg` + `ETag` ([`config_etag`]); 404 |
 //! | `PUT loadbalancer/{lb_id}/{start,stop,reload}` ([`LbAction`]) | → 202; 400 for another action |
 //!
@@ -28,5 +30,5 @@ pub use bundle::{AmphoraBundle, BundleStatus};
 pub use client::{AgentClient, Applied, ClientError, ClientSettings};
 pub use types::{
     config_etag, parse_id, AgentInfo, ApiVersion, Cidr, FixedIp, LbAction, MacAddress, Message,
-    ParseError, PlugNetwork, PlugVip, ServerCertificate, API_VERSION, DEFAULT_PORT,
+    ParseError, PlugNetwork, PlugVip, ServerCertificate, VipStatus, API_VERSION, DEFAULT_PORT,
 };

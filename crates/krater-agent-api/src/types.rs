@@ -34,7 +34,8 @@ pub struct AgentInfo {
 
 /// `POST /1.0/plug/vip/{vip}`: the interface on the VIP network, found by its MAC
 /// address, becomes `eth1` of the load-balancing namespace with `vrrp_ip` (prefix of
-/// `subnet_cidr`) and the VIP (a host route) on it.
+/// `subnet_cidr`) and, unless `vrrp`, the VIP (a host route) on it. Programs in the
+/// namespace may bind the VIP either way.
 ///
 /// Octavia's optional `host_routes`, `additional_vips` and `is_sriov` are not
 /// supported yet; unknown fields are ignored.
@@ -49,6 +50,18 @@ pub struct PlugVip {
     pub vrrp_ip: IpAddr,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mtu: Option<u32>,
+    /// The VIP is keepalived's (ACTIVE_STANDBY): it is neither put on the interface
+    /// nor announced here, and an address keepalived put there is left alone.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub vrrp: bool,
+}
+
+/// `GET /1.0/plug/vip/{vip}`: whether the VIP is on the VIP interface (`eth1`) now;
+/// with ACTIVE_STANDBY, whether keepalived made this amphora the one that answers
+/// for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VipStatus {
+    pub held: bool,
 }
 
 /// One address of a plugged interface.

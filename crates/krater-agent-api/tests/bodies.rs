@@ -55,7 +55,22 @@ fn plug_vip() {
         mac_address: "FA:16:3E:00:00:0A".parse().expect("mac"),
         vrrp_ip: ip("198.18.1.11"),
         mtu: Some(1450),
+        vrrp: false,
     };
+    round_trip(
+        &PlugVip {
+            vrrp: true,
+            ..body.clone()
+        },
+        json!({
+            "subnet_cidr": "198.18.1.0/24",
+            "gateway": "198.18.1.1",
+            "mac_address": "fa:16:3e:00:00:0a",
+            "vrrp_ip": "198.18.1.11",
+            "mtu": 1450,
+            "vrrp": true,
+        }),
+    );
     round_trip(
         &body,
         json!({

@@ -17,8 +17,9 @@
 //! changed is reloaded: a HAProxy whose configuration is new is started, one whose
 //! configuration changed is reloaded, one no longer in the bundle is stopped; the
 //! nftables ruleset is loaded when it changed. When a start or reload fails, the
-//! previous bundle is put back the same way. keepalived's configuration is checked
-//! and kept; nothing runs keepalived yet.
+//! previous bundle is put back the same way. keepalived is started when the bundle
+//! brings its configuration, reloaded when that changed, and stopped first when the
+//! bundle no longer has it, so the VIP leaves before HAProxy does.
 
 use std::io::ErrorKind;
 use std::os::unix::fs::OpenOptionsExt;
@@ -29,12 +30,12 @@ use krater_agent_api::{layout, AmphoraBundle};
 use crate::cmd::Cmd;
 use crate::error::{ApiError, ApiResult};
 use crate::haproxy::{create_dir as private_dir, file_error, Haproxy};
+use crate::keepalived::Keepalived;
 
 /// The directory of the applied bundles.
 const BUNDLES: &str = "bundles";
 /// The whole bundle, in a bundle's directory.
 const BUNDLE_JSON: &str = "bundle.json";
-const KEEPALIVED_CONFIG: &str = "keepalived.conf";
 const NFTABLES_RULESET: &str = "nftables.nft";
 const CERTIFICATES: &str = "certificates";
 
@@ -56,13 +57,15 @@ pub(crate) enum Outcome {
 /// Applies bundles in the state directory of the agent's HAProxy runner.
 pub(crate) struct Bundles<'a> {
     pub(crate) haproxy: &'a Haproxy,
+    pub(crate) keepalived: &'a Keepalived,
     pub(crate) state_dir: &'a Path,
 }
 
 impl<'a> Bundles<'a> {
-    pub(crate) fn new(haproxy: &'a Haproxy) -> Self {
+    pub(crate) fn new(haproxy: &'a Haproxy, keepalived: &'a Keepalived) -> Self {
         Self {
             haproxy,
+            keepalived,
             state_dir: &haproxy.state_dir,
         }
     }
@@ -140,7 +143,7 @@ impl<'a> Bundles<'a> {
             let check = self
                 .in_lb_netns("keepalived")
                 .args(["-t", "-f"])
-                .arg(dir.join(KEEPALIVED_CONFIG));
+                .arg(dir.join(layout::KEEPALIVED_CONFIG));
             if let Some(output) = refused(check).await? {
                 return Ok(Some(format!("keepalived configuration: {output}")));
             }
@@ -183,6 +186,10 @@ impl<'a> Bundles<'a> {
     /// Makes what runs follow the change from `old` to `new` (the link points to
     /// `new` already): only what changed is touched.
     async fn converge(&self, old: &AmphoraBundle, new: &AmphoraBundle) -> ApiResult<()> {
+        if old.keepalived.is_some() && new.keepalived.is_none() {
+            let done = self.keepalived.stop().await?;
+            tracing::info!("{done}");
+        }
         for (lb_id, config) in &new.haproxy {
             match old.haproxy.get(lb_id) {
                 Some(before) if before == config => {}
@@ -202,6 +209,13 @@ impl<'a> Bundles<'a> {
                 .arg("-f")
                 .arg(self.state_dir.join(layout::BUNDLE).join(NFTABLES_RULESET));
             load.run().await?;
+        }
+        match (&old.keepalived, &new.keepalived) {
+            (None, Some(_)) => tracing::info!("{}", self.keepalived.start().await?),
+            (Some(before), Some(config)) if before != config => {
+                tracing::info!("{}", self.keepalived.reload().await?)
+            }
+            _ => {}
         }
         for lb_id in old
             .haproxy
@@ -255,7 +269,7 @@ fn write_bundle(dir: &Path, bundle: &AmphoraBundle) -> ApiResult<()> {
         write_private(&lb_dir.join(layout::HAPROXY_CONFIG), config.as_bytes())?;
     }
     if let Some(config) = &bundle.keepalived {
-        write_private(&dir.join(KEEPALIVED_CONFIG), config.as_bytes())?;
+        write_private(&dir.join(layout::KEEPALIVED_CONFIG), config.as_bytes())?;
     }
     if let Some(ruleset) = &bundle.nftables {
         write_private(&dir.join(NFTABLES_RULESET), ruleset.as_bytes())?;

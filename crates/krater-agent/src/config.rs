@@ -35,6 +35,9 @@ struct AgentFile {
     lb_netns: String,
     state_dir: PathBuf,
     haproxy_cmd: PathBuf,
+    /// Defaults to the running binary (the agent is `krater amphora-agent`).
+    #[serde(default)]
+    krater_cmd: Option<PathBuf>,
     #[serde(default)]
     interfaces_netns: Option<String>,
     heartbeat_targets: Vec<SocketAddr>,
@@ -59,6 +62,10 @@ impl AgentConfig {
             lb_netns: file.lb_netns,
             state_dir: file.state_dir,
             haproxy_cmd: file.haproxy_cmd,
+            krater_cmd: match file.krater_cmd {
+                Some(path) => path,
+                None => std::env::current_exe().context("cannot find the running binary")?,
+            },
             interfaces_netns: file.interfaces_netns,
             heartbeat_targets: file.heartbeat_targets,
             heartbeat_interval: Duration::from_secs(file.heartbeat_interval_secs),
@@ -127,6 +134,7 @@ heartbeat_key_file = "/var/lib/krater/heartbeat.key"
                 lb_netns: "amp-0123456789-lb".into(),
                 state_dir: run.clone(),
                 haproxy_cmd: "/usr/sbin/haproxy".into(),
+                krater_cmd: std::env::current_exe().expect("test binary"),
                 interfaces_netns: None,
                 heartbeat_targets: vec!["198.18.0.1:5555".parse().expect("addr")],
                 heartbeat_interval: Duration::from_secs(2),

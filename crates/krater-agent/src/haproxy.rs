@@ -37,6 +37,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::process;
 use crate::server_state;
 
+/// HAProxy's program name, by which its master is recognised.
+pub(crate) const HAPROXY: &str = "haproxy";
 /// How long a stopping HAProxy may take to finish its connections before it is
 /// stopped hard.
 const STOP_GRACE: Duration = Duration::from_secs(10);
@@ -130,7 +132,7 @@ impl Haproxy {
     /// Returns what happened, for the answer's details.
     pub(crate) async fn start(&self, lb_id: &str) -> ApiResult<&'static str> {
         let files = self.require_config(lb_id)?;
-        if process::running_master(&files.pid_file()).is_some() {
+        if process::running(&files.pid_file(), HAPROXY).is_some() {
             return Ok("haproxy is already running");
         }
         self.spawn(&files).await?;
@@ -141,7 +143,7 @@ impl Haproxy {
     /// state first; starts it when it is not running.
     pub(crate) async fn reload(&self, lb_id: &str) -> ApiResult<&'static str> {
         let files = self.require_config(lb_id)?;
-        let Some(pid) = process::running_master(&files.pid_file()) else {
+        let Some(pid) = process::running(&files.pid_file(), HAPROXY) else {
             self.spawn(&files).await?;
             return Ok("haproxy started");
         };
@@ -190,7 +192,7 @@ impl Haproxy {
             let pid_file = files.pid_file();
             if !files.config().is_file()
                 || !pid_file.exists()
-                || process::running_master(&pid_file).is_some()
+                || process::running(&pid_file, HAPROXY).is_some()
             {
                 continue;
             }
@@ -204,10 +206,15 @@ impl Haproxy {
     }
 
     async fn stop_files(&self, files: &LbFiles) -> ApiResult<&'static str> {
-        let Some(pid) = process::running_master(&files.pid_file()) else {
+        let Some(pid) = process::running(&files.pid_file(), HAPROXY) else {
             return Ok("haproxy is not running");
         };
-        process::stop(pid, STOP_GRACE)
+        // A soft stop (listeners close, connections finish), then a hard one.
+        let steps = [
+            (Signal::USR1, STOP_GRACE),
+            (Signal::TERM, Duration::from_secs(5)),
+        ];
+        process::stop(pid, HAPROXY, &steps)
             .await
             .map_err(|e| ApiError::internal("Error stopping haproxy", e.to_string()))?;
         let _ = std::fs::remove_file(files.pid_file());

@@ -26,7 +26,7 @@ use std::time::Duration;
 use krater_heartbeat::{HeartbeatMessage, ListenerHealth, ListenerStats, PoolHealth};
 use tokio::net::UdpSocket;
 
-use crate::haproxy::{stats_command, LbFiles};
+use crate::haproxy::{stats_command, LbFiles, HAPROXY};
 use crate::{process, AgentConfig};
 
 /// The columns of `show stat` a heartbeat is made of.
@@ -271,7 +271,7 @@ impl Sender {
             .filter_map(|e| e.file_name().to_str().map(str::to_owned))
             .filter(|name| is_id(name))
             .filter(|lb| {
-                process::running_master(&LbFiles::new(&self.state_dir, lb).pid_file()).is_some()
+                process::running(&LbFiles::new(&self.state_dir, lb).pid_file(), HAPROXY).is_some()
             })
             .collect()
     }

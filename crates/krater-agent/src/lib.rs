@@ -11,8 +11,9 @@
 //! so the data plane keeps serving when the agent stops; a new agent finds it again
 //! through its pid file.
 //!
-//! The agent supervises its HAProxy processes: one that dies is started again within
-//! a second or so, and is left out of the heartbeats meanwhile (its listeners go ERROR).
+//! The agent supervises its HAProxy processes and keepalived: one that dies is started
+//! again within a second or so (a HAProxy is left out of the heartbeats meanwhile: its
+//! listeners go ERROR).
 //!
 //! Every heartbeat interval the agent sends each health manager a signed Octavia v3
 //! heartbeat with the statuses and counters of the HAProxy processes it runs and the
@@ -25,6 +26,7 @@ mod error;
 mod haproxy;
 mod heartbeat;
 mod info;
+mod keepalived;
 mod plug;
 mod process;
 mod routes;
@@ -38,6 +40,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
+pub use keepalived::vrrp_check;
 use tokio::net::TcpListener;
 
 /// Longest path of a Unix socket (`sun_path` less its terminating NUL).
@@ -66,6 +69,8 @@ pub struct AgentConfig {
     pub state_dir: PathBuf,
     /// The HAProxy binary, e.g. `/usr/sbin/haproxy`.
     pub haproxy_cmd: PathBuf,
+    /// The `krater` binary: keepalived's check runs `krater vrrp-check`.
+    pub krater_cmd: PathBuf,
     /// Namespace in which the interfaces to plug appear; `None` (in an amphora): the
     /// agent's own. Tests name one so that they never touch the host's interfaces.
     pub interfaces_netns: Option<String>,
@@ -142,9 +147,14 @@ pub async fn serve(config: AgentConfig, listener: TcpListener) -> anyhow::Result
     )?);
     let heartbeat_key = config::read_heartbeat_key(&config.heartbeat_key_file)?;
     create_state_dir(&config)?;
+    keepalived::write_check_script(&config.state_dir, &config.krater_cmd)?;
     let agent = Arc::new(routes::Agent {
         haproxy: haproxy::Haproxy {
             haproxy_cmd: config.haproxy_cmd.clone(),
+            lb_netns: config.lb_netns.clone(),
+            state_dir: config.state_dir.clone(),
+        },
+        keepalived: keepalived::Keepalived {
             lb_netns: config.lb_netns.clone(),
             state_dir: config.state_dir.clone(),
         },
@@ -170,8 +180,8 @@ pub async fn serve(config: AgentConfig, listener: TcpListener) -> anyhow::Result
         .context("accept loop")
 }
 
-/// Every [`SUPERVISE_INTERVAL`], under the agent's lock, starts again each HAProxy
-/// that died while it should run.
+/// Every [`SUPERVISE_INTERVAL`], under the agent's lock, starts again each HAProxy,
+/// and keepalived, that died while it should run.
 async fn supervise_forever(agent: Arc<routes::Agent>) {
     let mut ticks = tokio::time::interval(SUPERVISE_INTERVAL);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -179,6 +189,7 @@ async fn supervise_forever(agent: Arc<routes::Agent>) {
         ticks.tick().await;
         let _guard = agent.lock.lock().await;
         agent.haproxy.revive().await;
+        agent.keepalived.revive().await;
     }
 }
 

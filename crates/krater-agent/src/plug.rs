@@ -52,6 +52,7 @@ impl Link {
 /// `ip -j addr` of one interface.
 #[derive(Debug, Deserialize)]
 struct LinkAddrs {
+    ifname: String,
     #[serde(default)]
     addr_info: Vec<AddrInfo>,
 }
@@ -107,10 +108,22 @@ impl Plugger {
         }
 
         let mut addrs = vec![Cidr::new(body.vrrp_ip, body.subnet_cidr.prefix_len())?];
-        if vip != body.vrrp_ip {
-            addrs.push(Cidr::new(vip, family.host_prefix())?);
-        }
-        self.configure(VIP_IF, body.mtu, &addrs).await?;
+        let vip_addr = Cidr::new(vip, family.host_prefix())?;
+        // keepalived adds and removes a VRRP VIP; it is left as it is.
+        let (keep, announce) = if body.vrrp {
+            (vec![vip_addr], false)
+        } else {
+            if vip != body.vrrp_ip {
+                addrs.push(vip_addr);
+            }
+            (Vec::new(), true)
+        };
+        self.configure(VIP_IF, body.mtu, &addrs, &keep).await?;
+        // HAProxy binds the VIP also where keepalived has not put it (yet).
+        self.lb_netns_exec("sysctl")
+            .args(["-q", "-w", family.nonlocal_bind()])
+            .run()
+            .await?;
         if let Some(gateway) = body.gateway {
             self.lb_ip([
                 family.flag(),
@@ -124,8 +137,26 @@ impl Plugger {
             ])
             .await?;
         }
-        self.announce(vip);
+        if announce {
+            self.announce(vip);
+        }
         Ok(())
+    }
+
+    /// `GET plug/vip/{vip}`: whether `vip` is on the VIP interface (none before the
+    /// VIP is plugged).
+    pub(crate) async fn holds_vip(&self, vip: IpAddr) -> ApiResult<bool> {
+        let out = self
+            .ip(Some(&self.lb_netns))
+            .args(["-j", "addr", "show"])
+            .run()
+            .await?;
+        let links: Vec<LinkAddrs> = parse_json(&out)?;
+        Ok(links
+            .iter()
+            .filter(|l| l.ifname == VIP_IF)
+            .flat_map(|l| &l.addr_info)
+            .any(|a| a.local == vip))
     }
 
     /// Tells the VIP network that `vip` now lives at this interface's MAC address
@@ -136,19 +167,9 @@ impl Plugger {
         if vip.is_ipv6() {
             return;
         }
-        let command = Cmd::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &self.lb_netns,
-                "arping",
-                "-q",
-                "-U",
-                "-c",
-                "2",
-                "-w",
-                "2",
-            ])
+        let command = self
+            .lb_netns_exec("arping")
+            .args(["-q", "-U", "-c", "2", "-w", "2"])
             .args(["-I", VIP_IF, "-s", &vip.to_string(), &vip.to_string()]);
         tokio::spawn(async move {
             if let Err(err) = command.run().await {
@@ -194,7 +215,7 @@ impl Plugger {
                 name
             }
         };
-        self.configure(&name, body.mtu, &addrs).await
+        self.configure(&name, body.mtu, &addrs, &[]).await
     }
 
     /// Moves the interface with this MAC address from the interfaces' namespace into
@@ -217,9 +238,16 @@ impl Plugger {
         Ok(())
     }
 
-    /// Sets the MTU, makes `addrs` the interface's only global addresses, and brings
-    /// it and the namespace's loopback up.
-    async fn configure(&self, ifname: &str, mtu: Option<u32>, addrs: &[Cidr]) -> ApiResult<()> {
+    /// Sets the MTU, makes `addrs` the interface's only global addresses besides
+    /// those in `keep`, which are left as they are, and brings it and the namespace's
+    /// loopback up.
+    async fn configure(
+        &self,
+        ifname: &str,
+        mtu: Option<u32>,
+        addrs: &[Cidr],
+        keep: &[Cidr],
+    ) -> ApiResult<()> {
         if let Some(mtu) = mtu {
             self.lb_ip(["link", "set", "dev", ifname, "mtu", &mtu.to_string()])
                 .await?;
@@ -227,7 +255,7 @@ impl Plugger {
         // Stale addresses go first: deleting a subnet's primary address would also
         // delete the secondaries added after it.
         for stale in self.global_addrs(ifname).await? {
-            if !addrs.contains(&stale) {
+            if !addrs.contains(&stale) && !keep.contains(&stale) {
                 self.lb_ip(["addr", "del", &stale.to_string(), "dev", ifname])
                     .await?;
             }
@@ -268,6 +296,14 @@ impl Plugger {
         }
     }
 
+    /// `ip netns exec <lb_netns> <program>`
+    fn lb_netns_exec(&self, program: &str) -> Cmd {
+        Cmd::new("ip")
+            .args(["netns", "exec"])
+            .arg(&self.lb_netns)
+            .arg(program)
+    }
+
     /// Runs `ip -n <lb_netns> <args>`.
     async fn lb_ip<const N: usize>(&self, args: [&str; N]) -> ApiResult<()> {
         self.ip(Some(&self.lb_netns)).args(args).run().await?;
@@ -294,6 +330,15 @@ impl Family {
         match self {
             Self::V4 => 32,
             Self::V6 => 128,
+        }
+    }
+
+    /// The sysctl setting that lets programs bind addresses of this family that
+    /// the namespace does not have.
+    fn nonlocal_bind(self) -> &'static str {
+        match self {
+            Self::V4 => "net.ipv4.ip_nonlocal_bind=1",
+            Self::V6 => "net.ipv6.ip_nonlocal_bind=1",
         }
     }
 

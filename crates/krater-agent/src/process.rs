@@ -1,9 +1,10 @@
-//! The HAProxy master process of a load balancer, found through its pid file.
+//! The daemons the agent runs (HAProxy masters, keepalived), found through their pid
+//! files.
 //!
-//! The master is not a child of the agent (it daemonized itself), so the agent knows
-//! it only by pid: a pid counts as the master while `/proc/<pid>` names a process
-//! called `haproxy` that is not a zombie (a reused pid, or a master that exited but
-//! was not reaped yet, does not).
+//! A daemon is not a child of the agent (it detached itself), so the agent knows it
+//! only by pid: a pid counts while `/proc/<pid>` names a live (not zombie) process
+//! with the daemon's program name; a reused pid, or a daemon that exited but was not
+//! reaped yet, does not.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -13,16 +14,16 @@ use rustix::process::{kill_process, Pid, Signal};
 /// Pause between two looks at a process that should exit.
 const POLL: Duration = Duration::from_millis(50);
 
-/// The running HAProxy master whose pid is in `pid_file`, if any.
-pub(crate) fn running_master(pid_file: &Path) -> Option<Pid> {
+/// The running `program` whose pid is in `pid_file`, if any.
+pub(crate) fn running(pid_file: &Path, program: &str) -> Option<Pid> {
     let text = std::fs::read_to_string(pid_file).ok()?;
     let raw: i32 = text.lines().next()?.trim().parse().ok()?;
     let pid = Pid::from_raw(raw)?;
-    is_haproxy(pid).then_some(pid)
+    is_running(pid, program).then_some(pid)
 }
 
-/// Whether `pid` is a live (not zombie) process named `haproxy`.
-pub(crate) fn is_haproxy(pid: Pid) -> bool {
+/// Whether `pid` is a live (not zombie) process named `program`.
+pub(crate) fn is_running(pid: Pid, program: &str) -> bool {
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{}/stat", pid.as_raw_nonzero())) else {
         return false;
     };
@@ -32,7 +33,7 @@ pub(crate) fn is_haproxy(pid: Pid) -> bool {
     };
     let comm = &stat[open + 1..close];
     let state = stat[close + 1..].trim_start().chars().next();
-    comm == "haproxy" && !matches!(state, Some('Z' | 'X' | 'x') | None)
+    comm == program && !matches!(state, Some('Z' | 'X' | 'x') | None)
 }
 
 /// Sends `signal` to `pid`; a process already gone is no error.
@@ -43,11 +44,12 @@ pub(crate) fn signal(pid: Pid, signal: Signal) -> std::io::Result<()> {
     }
 }
 
-/// Waits until `pid` is no longer a live HAProxy; false when `timeout` passed first.
-pub(crate) async fn wait_gone(pid: Pid, timeout: Duration) -> bool {
+/// Waits until `pid` is no longer a live `program`; false when `timeout` passed
+/// first.
+pub(crate) async fn wait_gone(pid: Pid, program: &str, timeout: Duration) -> bool {
     let end = Instant::now() + timeout;
     loop {
-        if !is_haproxy(pid) {
+        if !is_running(pid, program) {
             return true;
         }
         if Instant::now() >= end {
@@ -57,27 +59,28 @@ pub(crate) async fn wait_gone(pid: Pid, timeout: Duration) -> bool {
     }
 }
 
-/// Stops the master `pid`: a soft stop (SIGUSR1: listeners close, connections
-/// finish), then after `grace` a hard stop (SIGTERM), then SIGKILL. Returns once it
-/// is gone.
-pub(crate) async fn stop(pid: Pid, grace: Duration) -> std::io::Result<()> {
-    for (sig, wait) in [
-        (Signal::USR1, grace),
-        (Signal::TERM, Duration::from_secs(5)),
-        (Signal::KILL, Duration::from_secs(5)),
-    ] {
+/// Stops `program` at `pid`: each signal in turn, waiting as long as it says for
+/// the process to exit, then SIGKILL. Returns once it is gone.
+pub(crate) async fn stop(
+    pid: Pid,
+    program: &str,
+    steps: &[(Signal, Duration)],
+) -> std::io::Result<()> {
+    let last = [(Signal::KILL, Duration::from_secs(5))];
+    for &(sig, wait) in steps.iter().chain(&last) {
         signal(pid, sig)?;
-        if wait_gone(pid, wait).await {
+        if wait_gone(pid, program, wait).await {
             return Ok(());
         }
         tracing::warn!(
             pid = pid.as_raw_nonzero().get(),
             ?sig,
-            "HAProxy still running"
+            program,
+            "still running"
         );
     }
     Err(std::io::Error::other(format!(
-        "HAProxy {} did not exit",
+        "{program} {} did not exit",
         pid.as_raw_nonzero()
     )))
 }

@@ -13,7 +13,7 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use krater_agent_api::{
     parse_id, AmphoraBundle, ApiVersion, BundleStatus, LbAction, Message, PlugNetwork, PlugVip,
-    ServerCertificate, API_VERSION,
+    ServerCertificate, VipStatus, API_VERSION,
 };
 use serde::de::DeserializeOwned;
 use tokio::sync::Mutex;
@@ -22,11 +22,13 @@ use crate::bundle::{Bundles, Outcome};
 use crate::error::{ApiError, ApiResult};
 use crate::haproxy::Haproxy;
 use crate::info;
+use crate::keepalived::Keepalived;
 use crate::plug::Plugger;
 
 /// What the handlers share.
 pub(crate) struct Agent {
     pub(crate) haproxy: Haproxy,
+    pub(crate) keepalived: Keepalived,
     pub(crate) plugger: Plugger,
     pub(crate) tls: Arc<crate::tls::Tls>,
     /// Held by every handler that changes something.
@@ -40,10 +42,11 @@ pub(crate) fn router(agent: Arc<Agent>) -> Router {
     Router::new()
         .route("/", get(root))
         .route("/1.0/info", get(get_info))
-        .route("/1.0/plug/vip/:vip", post(plug_vip))
+        .route("/1.0/plug/vip/:vip", post(plug_vip).get(vip_status))
         .route("/1.0/plug/network", post(plug_network))
         .route("/1.0/bundle", put(apply_bundle).get(get_bundle))
         .route("/1.0/certificate", put(put_certificate))
+        .route("/1.0/vrrp/stop", put(stop_vrrp))
         .route("/1.0/loadbalancer/:id/haproxy", get(get_config))
         .route("/1.0/loadbalancer/:id/:part", put(lb_action))
         .fallback(not_found)
@@ -65,13 +68,23 @@ async fn plug_vip(
     Path(vip): Path<String>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let vip: IpAddr = vip
-        .parse()
-        .map_err(|_| ApiError::invalid(format!("invalid VIP {vip:?}")))?;
+    let vip = parse_vip(&vip)?;
     let body: PlugVip = parse_body(&body)?;
     let _guard = agent.lock.lock().await;
     agent.plugger.plug_vip(vip, &body).await?;
     Ok(accepted("VIP plugged"))
+}
+
+async fn vip_status(State(agent): Shared, Path(vip): Path<String>) -> ApiResult<Json<VipStatus>> {
+    let vip = parse_vip(&vip)?;
+    Ok(Json(VipStatus {
+        held: agent.plugger.holds_vip(vip).await?,
+    }))
+}
+
+fn parse_vip(text: &str) -> ApiResult<IpAddr> {
+    text.parse()
+        .map_err(|_| ApiError::invalid(format!("invalid VIP {text:?}")))
 }
 
 async fn put_certificate(State(agent): Shared, body: Bytes) -> ApiResult<Response> {
@@ -79,6 +92,15 @@ async fn put_certificate(State(agent): Shared, body: Bytes) -> ApiResult<Respons
     let _guard = agent.lock.lock().await;
     agent.tls.replace(&body)?;
     Ok(accepted("Certificate replaced"))
+}
+
+/// Stops keepalived, the VIP left in place, until the next bundle that changes its
+/// configuration (see [`Keepalived::abandon`]).
+async fn stop_vrrp(State(agent): Shared) -> ApiResult<Response> {
+    let _guard = agent.lock.lock().await;
+    let done = agent.keepalived.abandon().await?;
+    tracing::info!("{done}");
+    Ok(accepted(done))
 }
 
 async fn plug_network(State(agent): Shared, body: Bytes) -> ApiResult<Response> {
@@ -91,7 +113,10 @@ async fn plug_network(State(agent): Shared, body: Bytes) -> ApiResult<Response> 
 async fn apply_bundle(State(agent): Shared, body: Bytes) -> ApiResult<Json<BundleStatus>> {
     let bundle: AmphoraBundle = parse_body(&body)?;
     let _guard = agent.lock.lock().await;
-    match Bundles::new(&agent.haproxy).apply(&bundle).await? {
+    match Bundles::new(&agent.haproxy, &agent.keepalived)
+        .apply(&bundle)
+        .await?
+    {
         Outcome::Applied { version } => Ok(Json(BundleStatus {
             version: Some(version),
         })),
@@ -101,7 +126,7 @@ async fn apply_bundle(State(agent): Shared, body: Bytes) -> ApiResult<Json<Bundl
 
 async fn get_bundle(State(agent): Shared) -> Json<BundleStatus> {
     Json(BundleStatus {
-        version: Bundles::new(&agent.haproxy).version(),
+        version: Bundles::new(&agent.haproxy, &agent.keepalived).version(),
     })
 }
 

@@ -30,6 +30,54 @@ pub struct Config {
     pub haproxy_amphora: HaproxyAmphora,
     pub networking: Networking,
     pub certificates: Certificates,
+    pub keepalived_vrrp: KeepalivedVrrp,
+}
+
+/// `[keepalived_vrrp]`: VRRP between the two amphorae of an ACTIVE_STANDBY load
+/// balancer (Octavia's section and option names).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeepalivedVrrp {
+    /// Seconds between two advertisements of the MASTER (VRRPv3: hundredths of a
+    /// second, 0.01 to 40.95). The BACKUP takes over after about three missed ones.
+    pub vrrp_advert_int: f64,
+    /// Seconds between two runs of the check that HAProxy serves.
+    pub vrrp_check_interval: u64,
+    /// Failed checks in a row after which an amphora gives the VIP up.
+    pub vrrp_fail_count: u32,
+    /// Passed checks in a row after which it may hold the VIP again.
+    pub vrrp_success_count: u32,
+    /// Seconds between two rounds of gratuitous ARP of the MASTER.
+    pub vrrp_garp_refresh_interval: u64,
+    /// Gratuitous ARPs per round.
+    pub vrrp_garp_refresh_count: u32,
+}
+
+impl Default for KeepalivedVrrp {
+    fn default() -> Self {
+        // Octavia advertises every second and checks every 5 s; a takeover here
+        // takes well under a second.
+        Self {
+            vrrp_advert_int: 0.2,
+            vrrp_check_interval: 1,
+            vrrp_fail_count: 2,
+            vrrp_success_count: 2,
+            vrrp_garp_refresh_interval: 5,
+            vrrp_garp_refresh_count: 2,
+        }
+    }
+}
+
+/// How many amphorae a load balancer gets (`[controller_worker]
+/// loadbalancer_topology`).
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum LoadBalancerTopology {
+    /// One amphora.
+    #[default]
+    Single,
+    /// Two, MASTER and BACKUP, the VIP moved between them by VRRP.
+    ActiveStandby,
 }
 
 /// `[certificates]`
@@ -132,6 +180,8 @@ pub struct ControllerWorker {
     pub poll_interval_ms: u64,
     /// Attempts of one task before the flow reverts.
     pub task_retries: u32,
+    /// Topology of new load balancers.
+    pub loadbalancer_topology: LoadBalancerTopology,
 }
 
 impl Default for ControllerWorker {
@@ -144,6 +194,7 @@ impl Default for ControllerWorker {
             job_max_attempts: 5,
             poll_interval_ms: 500,
             task_retries: 3,
+            loadbalancer_topology: LoadBalancerTopology::Single,
         }
     }
 }
@@ -378,6 +429,19 @@ impl Config {
                 hm.heartbeat_timeout, hm.heartbeat_interval
             ));
         }
+        let vrrp = &self.keepalived_vrrp;
+        if !(0.01..=40.95).contains(&vrrp.vrrp_advert_int) {
+            return Err(format!(
+                "[keepalived_vrrp] vrrp_advert_int ({}) must be between 0.01 and 40.95 seconds",
+                vrrp.vrrp_advert_int
+            ));
+        }
+        if vrrp.vrrp_check_interval == 0
+            || vrrp.vrrp_fail_count == 0
+            || vrrp.vrrp_success_count == 0
+        {
+            return Err("[keepalived_vrrp] vrrp_check_interval, vrrp_fail_count and vrrp_success_count must be at least 1".into());
+        }
         Ok(())
     }
 
@@ -457,6 +521,42 @@ mod tests {
         assert!(err.contains("bind_prot"), "{err}");
         std::fs::write(&path, "[no_such_section]\n").unwrap();
         assert!(Config::load(Some(&path)).is_err());
+    }
+
+    #[test]
+    fn topology_and_vrrp_timings_are_read_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("krater.toml");
+        std::fs::write(
+            &path,
+            "[controller_worker]\nloadbalancer_topology = \"ACTIVE_STANDBY\"\n[keepalived_vrrp]\nvrrp_advert_int = 0.1\n",
+        )
+        .unwrap();
+        let config = Config::load(Some(&path)).unwrap();
+        assert_eq!(
+            config.controller_worker.loadbalancer_topology,
+            LoadBalancerTopology::ActiveStandby
+        );
+        assert_eq!(config.keepalived_vrrp.vrrp_advert_int, 0.1);
+        assert_eq!(config.keepalived_vrrp.vrrp_fail_count, 2);
+        for (text, complaint) in [
+            (
+                "[controller_worker]\nloadbalancer_topology = \"TRIPLE\"\n",
+                "TRIPLE",
+            ),
+            (
+                "[keepalived_vrrp]\nvrrp_advert_int = 0\n",
+                "vrrp_advert_int",
+            ),
+            (
+                "[keepalived_vrrp]\nvrrp_fail_count = 0\n",
+                "vrrp_fail_count",
+            ),
+        ] {
+            std::fs::write(&path, text).unwrap();
+            let err = Config::load(Some(&path)).unwrap_err().to_string();
+            assert!(err.contains(complaint), "{text}: {err}");
+        }
     }
 
     #[test]

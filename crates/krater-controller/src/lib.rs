@@ -15,6 +15,7 @@ mod saga;
 mod tasks;
 
 pub use failpoint::Failpoints;
+pub use krater_render::VrrpOptions;
 pub use plan::Step;
 
 use krater_db::{Db, DbError, Job, JobState, Lease};
@@ -57,6 +58,8 @@ pub struct WorkerSettings {
     pub retry_delay: Duration,
     /// Claims of one job before it is reverted without running its tasks again.
     pub max_job_attempts: i64,
+    /// keepalived's timings in ACTIVE_STANDBY amphorae.
+    pub vrrp: VrrpOptions,
     pub failpoints: Failpoints,
 }
 
@@ -229,6 +232,7 @@ impl Worker {
             networks: self.networks.clone(),
             lb_id: lb_id.clone(),
             lease: job.lease.clone(),
+            vrrp: self.settings.vrrp.clone(),
         };
         tracing::info!(job = %job.id(), lb = %lb_id, flow = ?job.flow, resume_at = job.next_task,
             reverting = job.reverting, attempt = job.attempts, "running flow");

@@ -23,8 +23,12 @@ pub enum Step {
     BootAmphora { amphora_id: String },
     /// Gives the amphora an interface on the VIP subnet carrying the VIP.
     PlugVip { amphora_id: String },
-    /// Gives every amphora an interface on each subnet its members live on.
-    PlugMemberNetworks,
+    /// Gives the amphora (every amphora of the load balancer when none is named) an
+    /// interface on each subnet its members live on.
+    PlugMemberNetworks {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        amphora_id: Option<String>,
+    },
     /// Renders the configuration and applies it on every amphora.
     ApplyConfig,
     /// Marks the change done: pending objects ACTIVE, deleted children removed.
@@ -43,7 +47,7 @@ impl Step {
             Step::CreateAmphora { .. } => "create_amphora",
             Step::BootAmphora { .. } => "boot_amphora",
             Step::PlugVip { .. } => "plug_vip",
-            Step::PlugMemberNetworks => "plug_member_networks",
+            Step::PlugMemberNetworks { .. } => "plug_member_networks",
             Step::ApplyConfig => "apply_config",
             Step::MarkActive => "mark_active",
             Step::RemoveAmphora { .. } => "remove_amphora",
@@ -95,21 +99,25 @@ pub fn plan(flow: &Flow, lb: &LoadBalancer, amphorae: &[Amphora]) -> Vec<Step> {
         Flow::FailoverAmphora { amphora_id, .. } => {
             let mut steps = Vec::new();
             if let Some(old) = amphorae.iter().find(|a| &a.id == amphora_id) {
-                steps.extend(Build::new(role_of(old), Some(old)).replace());
+                steps.extend(Build::new(role_of(old), Some(old)).replace(lb.topology));
             }
             steps.extend(configure_and_finish());
             steps
         }
         Flow::FailoverLoadBalancer { .. } => {
-            // Every amphora is replaced, and a role the topology needs but no amphora
-            // holds (one lost before) is built anew.
+            // Every amphora is replaced, one after the other, BACKUP before MASTER
+            // (the MASTER is the likelier to hold the VIP, which then moves once);
+            // a role the topology needs but no amphora holds (one lost before) is
+            // built anew.
             let mut steps = Vec::new();
-            for old in amphorae {
-                steps.extend(Build::new(role_of(old), Some(old)).replace());
+            let mut olds: Vec<&Amphora> = amphorae.iter().collect();
+            olds.sort_by_key(|a| role_of(a) == AmphoraRole::Master);
+            for old in olds {
+                steps.extend(Build::new(role_of(old), Some(old)).replace(lb.topology));
             }
             for role in roles_of(lb.topology) {
                 if !amphorae.iter().any(|a| role_of(a) == *role) {
-                    steps.extend(Build::new(*role, None).replace());
+                    steps.extend(Build::new(*role, None).replace(lb.topology));
                 }
             }
             steps.extend(configure_and_finish());
@@ -146,7 +154,7 @@ fn role_of(amphora: &Amphora) -> AmphoraRole {
 /// configuration on every amphora, the objects ACTIVE.
 fn configure_and_finish() -> [Step; 3] {
     [
-        Step::PlugMemberNetworks,
+        Step::PlugMemberNetworks { amphora_id: None },
         Step::ApplyConfig,
         Step::MarkActive,
     ]
@@ -187,17 +195,36 @@ impl Build {
         }
     }
 
-    /// A replacement: the new amphora is booted first, then the old one removed
-    /// (its VIP address with it) before the new one takes the VIP, so that two
-    /// amphorae never answer for one address.
-    fn replace(&self) -> Vec<Step> {
+    /// A replacement, the new amphora booted first.
+    ///
+    /// SINGLE: the old one is removed (its VIP address with it) before the new one
+    /// takes the VIP, so that two amphorae never answer for one address.
+    ///
+    /// ACTIVE_STANDBY: the new one is plugged and wired while the old one still
+    /// serves (keepalived, not the plug, puts the VIP on an interface); the old one
+    /// hands the VIP to its peer and is removed; then the survivor and the new one
+    /// get their configuration, each the other's VRRP peer, before any next
+    /// replacement.
+    fn replace(&self, topology: Topology) -> Vec<Step> {
         let mut steps = vec![self.create(), self.boot()];
-        if let Some(old) = &self.old {
-            steps.push(Step::RemoveAmphora {
-                amphora_id: old.clone(),
-            });
+        let remove_old = self.old.iter().map(|old| Step::RemoveAmphora {
+            amphora_id: old.clone(),
+        });
+        match topology {
+            Topology::Single => {
+                steps.extend(remove_old);
+                steps.push(self.plug_vip());
+            }
+            Topology::ActiveStandby => {
+                steps.push(self.plug_vip());
+                // Only the new one: the old one may be dead.
+                steps.push(Step::PlugMemberNetworks {
+                    amphora_id: Some(self.amphora_id.clone()),
+                });
+                steps.extend(remove_old);
+                steps.push(Step::ApplyConfig);
+            }
         }
-        steps.push(self.plug_vip());
         steps
     }
 }
@@ -265,6 +292,13 @@ mod tests {
         }
     }
 
+    fn active_standby() -> LoadBalancer {
+        LoadBalancer {
+            topology: Topology::ActiveStandby,
+            ..load_balancer()
+        }
+    }
+
     fn load_balancer() -> LoadBalancer {
         LoadBalancer {
             id: "lb".into(),
@@ -295,8 +329,11 @@ mod tests {
                     Step::CreateAmphora { amphora_id, .. }
                     | Step::BootAmphora { amphora_id }
                     | Step::PlugVip { amphora_id }
-                    | Step::RemoveAmphora { amphora_id } => {
-                        if amphora_id == "old" {
+                    | Step::RemoveAmphora { amphora_id }
+                    | Step::PlugMemberNetworks {
+                        amphora_id: Some(amphora_id),
+                    } => {
+                        if amphora_id.starts_with("old") {
                             " old"
                         } else {
                             " new"
@@ -344,5 +381,59 @@ mod tests {
                 "mark_active"
             ]
         );
+    }
+
+    #[test]
+    fn an_active_standby_failover_hands_the_vip_over_before_the_old_amphora_goes() {
+        let flow = Flow::FailoverAmphora {
+            lb_id: "lb".into(),
+            amphora_id: "old".into(),
+        };
+        let mut old = amphora("old");
+        old.role = Some(AmphoraRole::Master);
+        let steps = plan(&flow, &active_standby(), &[old]);
+        assert_eq!(
+            outline(&steps),
+            [
+                "create_amphora new",
+                "boot_amphora new",
+                "plug_vip new",
+                "plug_member_networks new",
+                "remove_amphora old",
+                "apply_config",
+                "plug_member_networks",
+                "apply_config",
+                "mark_active"
+            ]
+        );
+        assert!(
+            matches!(&steps[0], Step::CreateAmphora { role, .. } if *role == AmphoraRole::Master)
+        );
+    }
+
+    #[test]
+    fn a_load_balancer_failover_replaces_the_backup_first() {
+        let flow = Flow::FailoverLoadBalancer { lb_id: "lb".into() };
+        let mut master = amphora("old-master");
+        master.role = Some(AmphoraRole::Master);
+        let mut backup = amphora("old-backup");
+        backup.role = Some(AmphoraRole::Backup);
+        let steps = plan(&flow, &active_standby(), &[master, backup]);
+        let removed: Vec<&str> = steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::RemoveAmphora { amphora_id } => Some(amphora_id.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(removed, ["old-backup", "old-master"]);
+        let roles: Vec<AmphoraRole> = steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::CreateAmphora { role, .. } => Some(*role),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(roles, [AmphoraRole::Backup, AmphoraRole::Master]);
     }
 }

@@ -14,6 +14,13 @@ use krater_db::{Db, Lease, PortRequest, Tx};
 use krater_domain::*;
 use krater_drivers::{LocalNetworks, Subnet};
 use std::sync::Arc;
+use std::time::Duration;
+
+/// How long an agent may take to answer a VRRP handover's question; a dead one does
+/// not answer.
+const HANDOVER_ANSWER: Duration = Duration::from_secs(2);
+/// Between two looks at the peers of an amphora that gives its VIP up.
+const HANDOVER_POLL: Duration = Duration::from_millis(50);
 
 /// What a task needs.
 pub(crate) struct Context {
@@ -22,6 +29,7 @@ pub(crate) struct Context {
     pub networks: Arc<LocalNetworks>,
     pub lb_id: String,
     pub lease: Lease,
+    pub vrrp: krater_render::VrrpOptions,
 }
 
 impl Context {
@@ -62,7 +70,9 @@ impl Step {
             }
             Step::BootAmphora { amphora_id } => boot_amphora(ctx, amphora_id).await,
             Step::PlugVip { amphora_id } => plug_vip(ctx, amphora_id).await,
-            Step::PlugMemberNetworks => plug_member_networks(ctx).await,
+            Step::PlugMemberNetworks { amphora_id } => {
+                plug_member_networks(ctx, amphora_id.as_deref()).await
+            }
             Step::ApplyConfig => apply_config(ctx).await,
             Step::MarkActive => {
                 let mut tx = ctx.write().await?;
@@ -109,7 +119,7 @@ impl Step {
                 ctx.write().await
             }
             Step::PlugVip { .. }
-            | Step::PlugMemberNetworks
+            | Step::PlugMemberNetworks { .. }
             | Step::ApplyConfig
             | Step::MarkActive
             | Step::RemoveAmphora { .. }
@@ -140,7 +150,7 @@ async fn create_amphora(ctx: &Context, id: &str, role: AmphoraRole) -> Result<Tx
             vrrp_interface: None,
             // Octavia's VRRP router id, which every amphora carries.
             vrrp_id: Some(1),
-            vrrp_priority: None,
+            vrrp_priority: role.vrrp_priority(),
             cert_expiration: None,
             cert_busy: false,
             cached_zone: None,
@@ -259,9 +269,10 @@ async fn plug_vip(ctx: &Context, id: &str) -> Result<Tx, FlowError> {
         .ok_or_else(|| FlowError::Other("load balancer has no VIP address".into()))?;
     let port = port_on(ctx, &subnet, &amphora.id, "krater:amphora").await?;
     let interface = ctx.drivers.network.plug(&amphora, &subnet, &port).await?;
+    let vrrp = lb.topology == Topology::ActiveStandby;
     ctx.drivers
         .amphora
-        .plug_vip(&amphora, &vip, &interface)
+        .plug_vip(&amphora, &vip, &interface, vrrp)
         .await?;
     amphora.vrrp_ip = Some(port.ip_address.clone());
     amphora.vrrp_port_id = Some(port.id.clone());
@@ -298,11 +309,15 @@ fn member_subnets(ctx: &Context, graph: &LoadBalancerGraph) -> Vec<Subnet> {
     subnets
 }
 
-async fn plug_member_networks(ctx: &Context) -> Result<Tx, FlowError> {
+async fn plug_member_networks(ctx: &Context, only: Option<&str>) -> Result<Tx, FlowError> {
     let graph = ctx.graph().await?;
     let subnets = member_subnets(ctx, &graph);
     let mut wired = Vec::new();
-    for amphora in &graph.amphorae {
+    let amphorae = graph
+        .amphorae
+        .iter()
+        .filter(|a| only.is_none_or(|id| a.id == id));
+    for amphora in amphorae {
         for subnet in &subnets {
             let port = port_on(ctx, subnet, &amphora.id, "krater:amphora").await?;
             let interface = ctx.drivers.network.plug(amphora, subnet, &port).await?;
@@ -323,17 +338,80 @@ async fn plug_member_networks(ctx: &Context) -> Result<Tx, FlowError> {
 async fn apply_config(ctx: &Context) -> Result<Tx, FlowError> {
     // The renderer leaves out objects in PENDING_DELETE.
     let graph = ctx.graph().await?;
-    // An amphora serves one load balancer: its bundle holds that one's HAProxy, or
-    // nothing once no listener is left.
-    let mut bundle = krater_drivers::AmphoraBundle::default();
-    if !krater_render::haproxy_listeners(&graph).is_empty() {
-        let config = krater_render::render(&graph, &krater_render::RenderOptions::default())?;
-        bundle.haproxy.insert(ctx.lb_id.clone(), config);
-    }
-    for amphora in &graph.amphorae {
+    let serves_haproxy = !krater_render::haproxy_listeners(&graph).is_empty();
+    let vrrp = krater_render::vrrp_amphorae(&graph);
+    // Oldest first: an amphora that holds the VIP learns of a new peer before the
+    // new one starts its VRRP, which then finds a MASTER and stays BACKUP.
+    for amphora in graph.amphorae.iter().filter(|a| a.status.serves()) {
+        // An amphora serves one load balancer: its bundle holds that one's HAProxy
+        // (or nothing once no listener is left) and, with ACTIVE_STANDBY,
+        // keepalived.
+        let mut bundle = krater_drivers::AmphoraBundle::default();
+        if serves_haproxy {
+            let opts = krater_render::RenderOptions {
+                local_peer: Some(amphora.id.clone()),
+                ..krater_render::RenderOptions::default()
+            };
+            let config = krater_render::render(&graph, &opts)?;
+            bundle.haproxy.insert(ctx.lb_id.clone(), config);
+        }
+        if vrrp.iter().any(|a| a.id == amphora.id) {
+            let config = krater_render::render_keepalived(&graph, &amphora.id, &ctx.vrrp)?;
+            bundle.keepalived = Some(config);
+        }
         ctx.drivers.amphora.apply_bundle(amphora, &bundle).await?;
     }
     ctx.write().await
+}
+
+/// Before `amphora` (of ACTIVE_STANDBY) goes: its keepalived stops with the VIP left
+/// in place, so it serves until a peer, missing its advertisements, takes the VIP
+/// over; when it held the VIP, it goes only once a peer holds it (or the time VRRP
+/// takes to notice has passed), so that no moment goes without an amphora answering
+/// for the VIP. Best effort: a dead amphora answers nothing.
+async fn hand_vip_over(ctx: &Context, amphora: &Amphora) -> Result<(), FlowError> {
+    let graph = ctx.graph().await?;
+    let Some(vip) = graph.load_balancer.vip.ip_address.as_deref() else {
+        return Ok(());
+    };
+    let driver = &ctx.drivers.amphora;
+    match tokio::time::timeout(HANDOVER_ANSWER, driver.stop_vrrp(amphora)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => {
+            tracing::info!(amphora = %amphora.id, error = %err, "no VRRP handover");
+            return Ok(());
+        }
+        Err(_) => {
+            tracing::info!(amphora = %amphora.id, "no VRRP handover: no answer");
+            return Ok(());
+        }
+    }
+    let holds_vip = |amphora| async move {
+        let answer = tokio::time::timeout(HANDOVER_ANSWER, driver.holds_vip(amphora, vip));
+        matches!(answer.await, Ok(Ok(true)))
+    };
+    if !holds_vip(amphora).await {
+        return Ok(());
+    }
+    let peers: Vec<&Amphora> = graph
+        .amphorae
+        .iter()
+        .filter(|a| a.id != amphora.id && a.status.serves())
+        .collect();
+    let deadline = tokio::time::Instant::now() + ctx.vrrp.takeover_time() + HANDOVER_ANSWER;
+    loop {
+        for peer in &peers {
+            if holds_vip(peer).await {
+                tracing::info!(amphora = %amphora.id, peer = %peer.id, "VIP handed over");
+                return Ok(());
+            }
+        }
+        if tokio::time::Instant::now() >= deadline {
+            tracing::warn!(amphora = %amphora.id, "no peer took the VIP over in time");
+            return Ok(());
+        }
+        tokio::time::sleep(HANDOVER_POLL).await;
+    }
 }
 
 async fn remove_amphora(ctx: &Context, id: &str) -> Result<Tx, FlowError> {
@@ -343,6 +421,9 @@ async fn remove_amphora(ctx: &Context, id: &str) -> Result<Tx, FlowError> {
     let Some(mut amphora) = amphora else {
         return ctx.write().await;
     };
+    if amphora.role.is_some_and(|r| r.vrrp_priority().is_some()) && amphora.status.serves() {
+        hand_vip_over(ctx, &amphora).await?;
+    }
     if amphora.compute_id.is_some() {
         ctx.drivers.network.unplug_all(&amphora).await?;
         ctx.drivers.compute.delete(&amphora.id).await?;

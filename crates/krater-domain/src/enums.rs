@@ -215,6 +215,30 @@ string_enum!(
     }
 );
 
+impl AmphoraStatus {
+    /// Whether an amphora in this state runs its load balancer's data plane, and so
+    /// gets its configuration: ALLOCATED, or FAILOVER_STOPPED (the storm guard held
+    /// its failover back; it may well be serving).
+    pub fn serves(self) -> bool {
+        matches!(
+            self,
+            AmphoraStatus::Allocated | AmphoraStatus::FailoverStopped
+        )
+    }
+}
+
+impl AmphoraRole {
+    /// The VRRP priority of an amphora in this role (Octavia's 100 and 90); none
+    /// for a STANDALONE amphora, which runs no VRRP.
+    pub fn vrrp_priority(self) -> Option<i64> {
+        match self {
+            AmphoraRole::Master => Some(100),
+            AmphoraRole::Backup => Some(90),
+            AmphoraRole::Standalone => None,
+        }
+    }
+}
+
 string_enum!(
     /// How many amphorae carry a load balancer.
     Topology {

@@ -96,6 +96,7 @@ impl AmphoraDriver for AgentAmphora {
         amphora: &Amphora,
         vip: &str,
         interface: &Interface,
+        vrrp: bool,
     ) -> DriverResult<()> {
         let body = PlugVip {
             subnet_cidr: parse("subnet", &interface.subnet_cidr)?,
@@ -103,12 +104,22 @@ impl AmphoraDriver for AgentAmphora {
             mac_address: parse("MAC address", &interface.mac_address)?,
             vrrp_ip: parse("address", &interface.ip_address)?,
             mtu: None,
+            vrrp,
         };
         let client = self.client(amphora)?;
         client
             .plug_vip(parse("VIP", vip)?, &body)
             .await
             .map_err(failed)
+    }
+
+    async fn stop_vrrp(&self, amphora: &Amphora) -> DriverResult<()> {
+        self.client(amphora)?.stop_vrrp().await.map_err(failed)
+    }
+
+    async fn holds_vip(&self, amphora: &Amphora, vip: &str) -> DriverResult<bool> {
+        let status = self.client(amphora)?.vip_status(parse("VIP", vip)?).await;
+        Ok(status.map_err(failed)?.held)
     }
 
     async fn plug_network(&self, amphora: &Amphora, interface: &Interface) -> DriverResult<()> {

@@ -112,13 +112,20 @@ pub trait AmphoraDriver: Send + Sync {
     /// Waits until the agent answers.
     async fn wait_reachable(&self, amphora: &Amphora) -> DriverResult<()>;
     /// Moves the VIP interface into the load-balancing side of the amphora and gives it
-    /// its own address and the VIP.
+    /// its own address and, unless `vrrp` (ACTIVE_STANDBY: keepalived holds the VIP),
+    /// the VIP.
     async fn plug_vip(
         &self,
         amphora: &Amphora,
         vip: &str,
         interface: &Interface,
+        vrrp: bool,
     ) -> DriverResult<()>;
+    /// Stops the amphora's VRRP without giving the VIP up: the amphora serves until
+    /// its peer takes the VIP over (before an amphora that may hold it is deleted).
+    async fn stop_vrrp(&self, amphora: &Amphora) -> DriverResult<()>;
+    /// Whether the VIP is on the amphora's VIP interface now.
+    async fn holds_vip(&self, amphora: &Amphora, vip: &str) -> DriverResult<bool>;
     /// Moves a member-network interface into the load-balancing side of the amphora.
     async fn plug_network(&self, amphora: &Amphora, interface: &Interface) -> DriverResult<()>;
     /// Makes the amphora run `bundle` (and nothing else): the agent checks it whole,

@@ -125,7 +125,7 @@ impl NetnsCompute {
         let config = format!(
             "amphora_id = {id:?}\nlisten = \"{listen}\"\nserver_cert = {cert:?}\n\
              server_key = {key:?}\nclient_ca = {ca:?}\nlb_netns = {lb_ns:?}\nstate_dir = {state:?}\n\
-             haproxy_cmd = {haproxy:?}\nheartbeat_targets = [{targets}]\n\
+             haproxy_cmd = {haproxy:?}\nkrater_cmd = {krater:?}\nheartbeat_targets = [{targets}]\n\
              heartbeat_interval_secs = {interval}\nheartbeat_key_file = {key_file:?}\n",
             id = amphora_id,
             listen = SocketAddr::new(address, self.agent.port),
@@ -135,6 +135,7 @@ impl NetnsCompute {
             lb_ns = names.lb_ns,
             state = dir.display().to_string(),
             haproxy = self.agent.haproxy_cmd.display().to_string(),
+            krater = self.agent.binary.display().to_string(),
             targets = targets.join(", "),
             interval = self.agent.heartbeat_interval_secs,
             key_file = self.agent.heartbeat_key_file.display().to_string(),

@@ -71,7 +71,13 @@ impl AmphoraDriver for NoopAmphora {
     async fn wait_reachable(&self, _amphora: &Amphora) -> DriverResult<()> {
         Ok(())
     }
-    async fn plug_vip(&self, _: &Amphora, _: &str, _: &Interface) -> DriverResult<()> {
+    async fn stop_vrrp(&self, _: &Amphora) -> DriverResult<()> {
+        Ok(())
+    }
+    async fn holds_vip(&self, _: &Amphora, _: &str) -> DriverResult<bool> {
+        Ok(false)
+    }
+    async fn plug_vip(&self, _: &Amphora, _: &str, _: &Interface, _: bool) -> DriverResult<()> {
         Ok(())
     }
     async fn plug_network(&self, _: &Amphora, _: &Interface) -> DriverResult<()> {

@@ -1,4 +1,4 @@
-//! The processes of an amphora (its agent and HAProxy masters), found through the pid
+//! The processes of an amphora (its agent, HAProxy masters and keepalived), found through the pid
 //! files they wrote in the amphora's directory (`krater_agent_api::layout`). A pid is
 //! killed only while `/proc/<pid>/cmdline` still shows the program that wrote it, run
 //! on this amphora's files: a reused pid, or any other process that merely mentions
@@ -40,6 +40,16 @@ impl Recorded {
         }
     }
 
+    /// keepalived's process recorded in `pid_file` (of its runtime directory) of the
+    /// amphora whose directory is `dir`: its parent or its VRRP process.
+    fn keepalived(dir: &Path, pid_file: &str) -> Self {
+        let config = dir.join(layout::BUNDLE).join(layout::KEEPALIVED_CONFIG);
+        Self {
+            pid_file: dir.join(layout::KEEPALIVED_DIR).join(pid_file),
+            args: vec!["-f".into(), config.display().to_string()],
+        }
+    }
+
     /// The pid in the pid file, when that process still runs with these arguments.
     fn live_pid(&self) -> Option<u32> {
         let text = std::fs::read_to_string(&self.pid_file).ok()?;
@@ -61,10 +71,14 @@ pub fn agent_pid(dir: &Path) -> Option<u32> {
 }
 
 /// Kills (SIGKILL) the agent of the amphora whose directory is `dir`, then the
-/// HAProxy master of each of its load balancers: the agent first, so that it cannot
-/// start a HAProxy again. Returns the pids killed.
+/// HAProxy master of each of its load balancers and keepalived: the agent first, so
+/// that it cannot start them again. Returns the pids killed.
 pub fn kill_amphora_processes(dir: &Path) -> Vec<u32> {
-    let mut recorded = vec![Recorded::agent(dir)];
+    let mut recorded = vec![
+        Recorded::agent(dir),
+        Recorded::keepalived(dir, layout::KEEPALIVED_PID),
+        Recorded::keepalived(dir, layout::VRRP_PID),
+    ];
     if let Ok(entries) = std::fs::read_dir(dir) {
         recorded.extend(
             entries

@@ -1,7 +1,8 @@
-//! Renders the HAProxy configuration of one load balancer on one amphora.
+//! Renders the configurations of one load balancer on one amphora: HAProxy's, and
+//! keepalived's for ACTIVE_STANDBY.
 //!
 //! The crate is pure: a [`LoadBalancerGraph`](krater_domain::LoadBalancerGraph) and
-//! [`RenderOptions`] go in, the text of one `haproxy.cfg` comes out. As Octavia does,
+//! options go in, the text of one `haproxy.cfg` (or `keepalived.conf`) comes out. As Octavia does,
 //! one file holds every enabled listener of the load balancer that HAProxy serves
 //! (HTTP, TCP and HTTPS passthrough for now; see [`haproxy_listeners`]).
 //!
@@ -11,10 +12,15 @@
 //! are never rendered.
 
 mod error;
+mod keepalived;
 mod options;
 mod render;
 mod validate;
 
 pub use error::RenderError;
-pub use options::{maxconn_for_fd_limit, RenderOptions, LB_DIR_VAR, SERVER_STATE, STATS_SOCKET};
+pub use keepalived::{render_keepalived, vrrp_amphorae};
+pub use options::{
+    maxconn_for_fd_limit, RenderOptions, VrrpOptions, LB_DIR_VAR, PEER_PORT, SERVER_STATE,
+    STATS_SOCKET, VRRP_CHECK,
+};
 pub use render::{haproxy_listeners, render};

@@ -1,5 +1,6 @@
-//! What the renderer needs to know besides the graph: connection limits, and the
-//! names by which the configuration refers to the files the agent keeps.
+//! What the renderer needs to know besides the graph: connection limits, the amphora
+//! a configuration is for, VRRP timings, and the names by which configurations refer
+//! to the files the agent keeps.
 
 /// File descriptors kept aside for listening sockets, health checks, the stats socket
 /// and the like when deriving `maxconn` from an open-file limit.
@@ -17,6 +18,14 @@ pub const STATS_SOCKET: &str = "haproxy.sock";
 /// The server-state file HAProxy reads on a reload (the agent dumps `show servers
 /// state` into it beforehand), in the load balancer's directory.
 pub const SERVER_STATE: &str = "servers-state";
+/// The program keepalived runs to learn whether HAProxy serves (exit status 0), at
+/// the top of the agent's state directory. keepalived's configuration lies two
+/// levels below it (`bundles/<version>/`, also when read through the `bundle`
+/// link), so it names the program as `${_PWD}/../../vrrp-check`: `${_PWD}` is
+/// keepalived's own name for the directory of the file it reads.
+pub const VRRP_CHECK: &str = "vrrp-check";
+/// The port of HAProxy's `peers` on each amphora's VRRP address (Octavia's).
+pub const PEER_PORT: u16 = 1025;
 
 /// Settings of the amphora the configuration is rendered for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +38,10 @@ pub struct RenderOptions {
     /// Unprivileged user HAProxy switches to after binding (`user <name>`); none by
     /// default, as the agent starts HAProxy itself.
     pub user: Option<String>,
+    /// The id of the amphora the configuration is for. With ACTIVE_STANDBY it names
+    /// this HAProxy among the `peers` (every ALLOCATED amphora of the load balancer),
+    /// so that stick tables survive a takeover; `None` renders no peers.
+    pub local_peer: Option<String>,
 }
 
 impl Default for RenderOptions {
@@ -38,7 +51,47 @@ impl Default for RenderOptions {
             max_global_maxconn: maxconn_for_fd_limit(20_000),
             default_listener_maxconn: 50_000,
             user: None,
+            local_peer: None,
         }
+    }
+}
+
+/// keepalived's timings (`[keepalived_vrrp]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct VrrpOptions {
+    /// Between two advertisements, in hundredths of a second (VRRPv3's unit).
+    pub advert_int_centis: u16,
+    /// Seconds between two checks that HAProxy serves.
+    pub check_interval: u64,
+    /// Failed checks in a row that give the VIP up.
+    pub fall: u32,
+    /// Passed checks in a row before the VIP may be held again.
+    pub rise: u32,
+    /// Seconds between two rounds of gratuitous ARP of the MASTER.
+    pub garp_refresh: u64,
+    /// Gratuitous ARPs per round.
+    pub garp_repeat: u32,
+}
+
+impl Default for VrrpOptions {
+    fn default() -> Self {
+        Self {
+            advert_int_centis: 20,
+            check_interval: 1,
+            fall: 2,
+            rise: 2,
+            garp_refresh: 5,
+            garp_repeat: 2,
+        }
+    }
+}
+
+impl VrrpOptions {
+    /// How long a BACKUP waits for a silent MASTER before it takes the VIP: three
+    /// advertisement intervals and a skew below one (RFC 5798's Master_Down_Interval),
+    /// rounded up to four.
+    pub fn takeover_time(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(u64::from(self.advert_int_centis) * 10 * 4)
     }
 }
 

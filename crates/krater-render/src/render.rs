@@ -15,10 +15,12 @@ use krater_domain::{
     LoadBalancerGraph, Member, PoolGraph, PoolProtocol, ProvisioningStatus, SessionPersistenceType,
 };
 
-use crate::options::{in_lb_dir, SERVER_STATE, STATS_SOCKET};
+use crate::options::{in_lb_dir, PEER_PORT, SERVER_STATE, STATS_SOCKET};
 use crate::validate::{self, invalid};
 use crate::{RenderError, RenderOptions};
 
+/// The `peers` section of an ACTIVE_STANDBY load balancer.
+const PEERS_SECTION: &str = "amphorae";
 /// Size of the stick tables of session persistence.
 const STICK_TABLE_SIZE: &str = "10k";
 /// Octavia's defaults, used when a listener timeout is 0 (as Octavia does).
@@ -64,8 +66,15 @@ pub fn render(graph: &LoadBalancerGraph, opts: &RenderOptions) -> Result<String,
         "# haproxy.cfg of load balancer {lb_id}, rendered by krater"
     ));
 
-    global(&mut cfg, &listeners, opts)?;
+    let peers = peers(graph, opts)?;
+    global(&mut cfg, &listeners, opts, peers.as_ref())?;
     defaults(&mut cfg);
+    if let Some(peers) = &peers {
+        cfg.section(format_args!("peers {PEERS_SECTION}"));
+        for (name, address) in &peers.members {
+            cfg.line(format_args!("peer {name} {address}"));
+        }
+    }
     if !listeners.is_empty() {
         let vip = graph
             .load_balancer
@@ -77,13 +86,54 @@ pub fn render(graph: &LoadBalancerGraph, opts: &RenderOptions) -> Result<String,
             })?;
         let vip = validate::ip("load_balancer.vip.ip_address", vip)?;
         for listener in listeners {
-            frontend_and_backend(&mut cfg, graph, listener, vip, opts)?;
+            frontend_and_backend(&mut cfg, graph, listener, vip, opts, peers.is_some())?;
         }
     }
     Ok(cfg.text)
 }
 
-fn global(cfg: &mut Cfg, listeners: &[&Listener], opts: &RenderOptions) -> Result<(), RenderError> {
+/// The HAProxy of every amphora of an ACTIVE_STANDBY load balancer (see
+/// [`crate::vrrp_amphorae`]), each on its VRRP address, which share their stick
+/// tables; `local` is the one rendered for.
+struct Peers<'g> {
+    local: &'g str,
+    members: Vec<(&'g str, SocketAddr)>,
+}
+
+/// The peers of the amphora `opts.local_peer`, when it is one of the VRRP amphorae.
+fn peers<'g>(
+    graph: &'g LoadBalancerGraph,
+    opts: &RenderOptions,
+) -> Result<Option<Peers<'g>>, RenderError> {
+    let amphorae = crate::vrrp_amphorae(graph);
+    let Some(local) = opts
+        .local_peer
+        .as_deref()
+        .and_then(|id| amphorae.iter().find(|a| a.id == id))
+    else {
+        return Ok(None);
+    };
+    let mut members = Vec::new();
+    for amphora in &amphorae {
+        let name = validate::ident("amphora.id", &amphora.id)?;
+        let ip = validate::ip(
+            "amphora.vrrp_ip",
+            amphora.vrrp_ip.as_deref().unwrap_or_default(),
+        )?;
+        members.push((name, SocketAddr::new(ip, PEER_PORT)));
+    }
+    Ok(Some(Peers {
+        local: validate::ident("amphora.id", &local.id)?,
+        members,
+    }))
+}
+
+fn global(
+    cfg: &mut Cfg,
+    listeners: &[&Listener],
+    opts: &RenderOptions,
+    peers: Option<&Peers<'_>>,
+) -> Result<(), RenderError> {
     let maxconn = listeners
         .iter()
         .map(|l| listener_maxconn(l, opts))
@@ -108,6 +158,9 @@ fn global(cfg: &mut Cfg, listeners: &[&Listener], opts: &RenderOptions) -> Resul
     ));
     if maxconn > 0 {
         cfg.line(format_args!("maxconn {maxconn}"));
+    }
+    if let Some(peers) = peers {
+        cfg.line(format_args!("localpeer {}", peers.local));
     }
     Ok(())
 }
@@ -148,6 +201,7 @@ fn frontend_and_backend(
     l: &Listener,
     vip: IpAddr,
     opts: &RenderOptions,
+    peers: bool,
 ) -> Result<(), RenderError> {
     let id = validate::ident("listener.id", &l.id)?;
     let mode = if l.protocol == ListenerProtocol::Http {
@@ -169,6 +223,7 @@ fn frontend_and_backend(
                 id: format!("{}:{id}", validate::ident("pool.id", &pg.pool.id)?),
                 listener_mode: mode,
                 fullconn: maxconn,
+                peers,
                 timeout_connect: timeout(
                     "listener.timeout_member_connect",
                     l.timeout_member_connect,
@@ -250,6 +305,8 @@ struct Backend {
     id: String,
     listener_mode: Mode,
     fullconn: u64,
+    /// Stick tables are shared with the `peers`.
+    peers: bool,
     timeout_connect: i64,
     timeout_server: i64,
 }
@@ -285,7 +342,7 @@ impl Backend {
             LbAlgorithm::RoundRobin | LbAlgorithm::SourceIpPort => "roundrobin",
         };
         cfg.line(format_args!("balance {balance}"));
-        let cookie_per_member = persistence(cfg, pg, mode)?;
+        let cookie_per_member = persistence(cfg, pg, mode, self.peers)?;
         let check = match hm {
             Some(hm) => Some(health_check(cfg, hm)?),
             None => None,
@@ -305,14 +362,24 @@ impl Backend {
 
 /// Writes the session persistence of a pool; true when each server needs a cookie
 /// value. Cookie-based persistence needs HTTP and is left out of a `tcp` backend.
-fn persistence(cfg: &mut Cfg, pg: &PoolGraph, mode: Mode) -> Result<bool, RenderError> {
+fn persistence(
+    cfg: &mut Cfg,
+    pg: &PoolGraph,
+    mode: Mode,
+    peers: bool,
+) -> Result<bool, RenderError> {
     let Some(sp) = &pg.pool.session_persistence else {
         return Ok(false);
+    };
+    let shared = if peers {
+        format!(" peers {PEERS_SECTION}")
+    } else {
+        String::new()
     };
     match sp.kind {
         SessionPersistenceType::SourceIp => {
             cfg.line(format_args!(
-                "stick-table type ipv6 size {STICK_TABLE_SIZE}"
+                "stick-table type ipv6 size {STICK_TABLE_SIZE}{shared}"
             ));
             cfg.line(format_args!("stick on src"));
         }
@@ -326,7 +393,7 @@ fn persistence(cfg: &mut Cfg, pg: &PoolGraph, mode: Mode) -> Result<bool, Render
                 grammar::cookie_name,
             )?;
             cfg.line(format_args!(
-                "stick-table type string len 64 size {STICK_TABLE_SIZE}"
+                "stick-table type string len 64 size {STICK_TABLE_SIZE}{shared}"
             ));
             cfg.line(format_args!("stick store-response res.cook({name})"));
             cfg.line(format_args!("stick match req.cook({name})"));

@@ -37,6 +37,12 @@ enum Command {
         #[arg(long)]
         agent_config: PathBuf,
     },
+    /// keepalived's check inside an amphora: exits with 0 when every HAProxy of the
+    /// bundle in force in the agent's state directory answers on its stats socket.
+    VrrpCheck {
+        /// The agent's state directory.
+        state_dir: PathBuf,
+    },
     /// Removes the amphorae (namespaces, links, processes) that krater started on this
     /// host and that a killed run left behind.
     Cleanup,
@@ -91,6 +97,7 @@ async fn main() -> anyhow::Result<()> {
         Command::AmphoraAgent { agent_config } => {
             krater_agent::run(krater_agent::AgentConfig::load(&agent_config)?).await
         }
+        Command::VrrpCheck { state_dir } => krater_agent::vrrp_check(&state_dir).await,
         Command::Cleanup => {
             let root = &config.haproxy_amphora.base_path;
             let removed = krater_drivers::netns::cleanup(root)?;

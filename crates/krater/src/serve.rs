@@ -303,6 +303,7 @@ async fn worker(
         task_attempts: worker_config.task_retries.max(1),
         retry_delay: Duration::from_secs(1),
         max_job_attempts: i64::from(worker_config.job_max_attempts.max(1)),
+        vrrp: vrrp_options(&config.keepalived_vrrp),
         failpoints: Failpoints::from_env().map_err(anyhow::Error::msg)?,
     };
     Ok(Worker::new(
@@ -311,6 +312,18 @@ async fn worker(
         providers,
         networks.clone(),
     ))
+}
+
+/// keepalived's timings from `[keepalived_vrrp]` (checked when it was read).
+fn vrrp_options(vrrp: &krater_config::KeepalivedVrrp) -> krater_controller::VrrpOptions {
+    krater_controller::VrrpOptions {
+        advert_int_centis: (vrrp.vrrp_advert_int * 100.0).round() as u16,
+        check_interval: vrrp.vrrp_check_interval,
+        fall: vrrp.vrrp_fail_count,
+        rise: vrrp.vrrp_success_count,
+        garp_refresh: vrrp.vrrp_garp_refresh_interval,
+        garp_repeat: vrrp.vrrp_garp_refresh_count,
+    }
 }
 
 /// krater's CA, and the client that talks to the agents with the controller's

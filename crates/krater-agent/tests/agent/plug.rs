@@ -75,6 +75,7 @@ async fn plug_vip_and_member_network() {
         mac_address: "02:00:00:00:01:01".parse().expect("mac"),
         vrrp_ip: "198.18.1.11".parse().expect("vrrp"),
         mtu: Some(1400),
+        vrrp: false,
     };
     client.plug_vip(vip, &body).await.expect("plug vip");
     assert!(!names(&amp_ns).contains(&"kvip".to_owned()), "moved out");
@@ -170,4 +171,61 @@ async fn plug_vip_and_member_network() {
         Err(ClientError::Status { status: 400, .. }) => {}
         other => panic!("expected 400, got {other:?}"),
     }
+}
+
+/// With `vrrp`, the VIP is keepalived's: the plug does not put it on `eth1`, leaves it
+/// there when keepalived did, and lets HAProxy bind it either way.
+#[tokio::test]
+async fn a_vrrp_vip_is_left_to_keepalived() {
+    let amp_ns = Netns::new("amp");
+    let lb_ns = Netns::new("lb");
+    amp_ns.ip(&[
+        "link",
+        "add",
+        "kvip",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "kvip-peer",
+    ]);
+    amp_ns.ip(&["link", "set", "dev", "kvip", "address", "02:00:00:00:01:01"]);
+    let agent = TestAgent::start(&lb_ns.name, Some(&amp_ns.name)).await;
+    let vip = "198.18.1.10".parse().expect("vip");
+    let body = PlugVip {
+        subnet_cidr: "198.18.1.0/24".parse().expect("cidr"),
+        gateway: None,
+        mac_address: "02:00:00:00:01:01".parse().expect("mac"),
+        vrrp_ip: "198.18.1.11".parse().expect("vrrp"),
+        mtu: None,
+        vrrp: true,
+    };
+    let nonlocal = || {
+        crate::netns::run(
+            "ip",
+            &[
+                "netns",
+                "exec",
+                &lb_ns.name,
+                "sysctl",
+                "-n",
+                "net.ipv4.ip_nonlocal_bind",
+            ],
+        )
+        .trim()
+        .to_owned()
+    };
+    let held = || async { agent.client.vip_status(vip).await.expect("vip status").held };
+    assert!(!held().await, "nothing plugged yet");
+    assert_eq!(nonlocal(), "0");
+    agent.client.plug_vip(vip, &body).await.expect("plug vip");
+    assert_eq!(link(&lb_ns, "eth1").2, ["198.18.1.11/24"]);
+    assert_eq!(nonlocal(), "1");
+    assert!(!held().await, "keepalived has not put the VIP there");
+
+    // What keepalived does as MASTER; a plug again keeps it.
+    lb_ns.ip(&["addr", "add", "198.18.1.10/32", "dev", "eth1"]);
+    assert!(held().await);
+    agent.client.plug_vip(vip, &body).await.expect("plug again");
+    assert_eq!(link(&lb_ns, "eth1").2, ["198.18.1.10/32", "198.18.1.11/24"]);
 }

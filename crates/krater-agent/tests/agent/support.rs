@@ -123,6 +123,8 @@ impl TestAgent {
             lb_netns: lb_netns.to_owned(),
             state_dir: dir.path().join("lbs"),
             haproxy_cmd: "/usr/sbin/haproxy".into(),
+            // No test here runs keepalived's check.
+            krater_cmd: "/bin/true".into(),
             interfaces_netns: interfaces_netns.map(str::to_owned),
             heartbeat_targets,
             heartbeat_interval,

@@ -8,6 +8,7 @@ use crate::Caller;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Uri};
+use krater_config::LoadBalancerTopology;
 use krater_domain::flow::Flow;
 use krater_domain::*;
 use std::net::IpAddr;
@@ -187,7 +188,10 @@ pub async fn create(
         operating_status: OperatingStatus::Offline,
         admin_state_up,
         provider,
-        topology: Topology::Single,
+        topology: match state.config.controller_worker.loadbalancer_topology {
+            LoadBalancerTopology::Single => Topology::Single,
+            LoadBalancerTopology::ActiveStandby => Topology::ActiveStandby,
+        },
         vip: Vip {
             ip_address: Some(address),
             port_id: Some(port_id),

@@ -1,8 +1,9 @@
 //! The load balancers of the golden files, one per file name.
 
 use krater_domain::{
-    HealthMonitor, HealthMonitorType as Hm, HttpMethod, LbAlgorithm as Alg, ListenerProtocol as L,
-    LoadBalancerGraph, Member, PoolProtocol as P, ProvisioningStatus, SessionPersistenceType as Sp,
+    AmphoraRole, AmphoraStatus, HealthMonitor, HealthMonitorType as Hm, HttpMethod,
+    LbAlgorithm as Alg, ListenerProtocol as L, LoadBalancerGraph, Member, PoolProtocol as P,
+    ProvisioningStatus, SessionPersistenceType as Sp, Topology,
 };
 
 use crate::sample::*;
@@ -19,6 +20,27 @@ pub fn all() -> Vec<(&'static str, LoadBalancerGraph)> {
         ("proxy_protocol", proxy_protocol()),
         ("left_out", left_out()),
     ]
+}
+
+/// An ACTIVE_STANDBY load balancer: rendered once per amphora (`<name>.<n>.cfg`,
+/// and `<name>.<n>.keepalived.conf`), MASTER first. A third amphora, being replaced,
+/// takes part in neither VRRP nor the peers.
+pub fn active_standby() -> (&'static str, LoadBalancerGraph) {
+    let mut g = graph("198.18.1.10");
+    g.load_balancer.topology = Topology::ActiveStandby;
+    g.listeners.push(listener(1, L::Tcp, 443, Some(1)));
+    let mut p = pool(1, P::Tcp, Alg::SourceIp);
+    p.pool.session_persistence = Some(persistence(Sp::SourceIp, None));
+    p.members = vec![member(1, "198.18.2.11", 443), member(2, "198.18.2.12", 443)];
+    g.pools.push(p);
+    let mut leaving = amphora(3, AmphoraRole::Backup, "198.18.1.23");
+    leaving.status = AmphoraStatus::PendingDelete;
+    g.amphorae = vec![
+        amphora(1, AmphoraRole::Master, "198.18.1.21"),
+        amphora(2, AmphoraRole::Backup, "198.18.1.22"),
+        leaving,
+    ];
+    ("active_standby", g)
 }
 
 /// HTTP listener with every forwarded header, round robin, an HTTP/1.1 monitor with a

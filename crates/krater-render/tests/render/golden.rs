@@ -4,7 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use krater_render::{render, RenderOptions, LB_DIR_VAR, SERVER_STATE};
+use krater_render::{
+    render, render_keepalived, vrrp_amphorae, RenderOptions, VrrpOptions, LB_DIR_VAR, SERVER_STATE,
+    VRRP_CHECK,
+};
 
 use crate::cases;
 
@@ -12,14 +15,37 @@ fn golden_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
 }
 
+/// Every rendering, by golden file name: each case's `haproxy.cfg` with the default
+/// options, and for the ACTIVE_STANDBY case each amphora's `haproxy.cfg` and
+/// `keepalived.conf`.
+fn renderings() -> Vec<(String, String)> {
+    let mut files = Vec::new();
+    for (name, graph) in cases::all() {
+        let text = render(&graph, &RenderOptions::default())
+            .unwrap_or_else(|e| panic!("case {name}: {e}"));
+        files.push((format!("{name}.cfg"), text));
+    }
+    let (name, graph) = cases::active_standby();
+    for (n, amphora) in vrrp_amphorae(&graph).into_iter().enumerate() {
+        let opts = RenderOptions {
+            local_peer: Some(amphora.id.clone()),
+            ..RenderOptions::default()
+        };
+        let haproxy = render(&graph, &opts).unwrap_or_else(|e| panic!("case {name}: {e}"));
+        files.push((format!("{name}.{}.cfg", n + 1), haproxy));
+        let keepalived = render_keepalived(&graph, &amphora.id, &VrrpOptions::default())
+            .unwrap_or_else(|e| panic!("case {name}: {e}"));
+        files.push((format!("{name}.{}.keepalived.conf", n + 1), keepalived));
+    }
+    files
+}
+
 #[test]
 fn renderings_match_golden_files() {
     let update = std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1");
     let mut mismatches = Vec::new();
-    for (name, graph) in cases::all() {
-        let text = render(&graph, &RenderOptions::default())
-            .unwrap_or_else(|e| panic!("case {name}: {e}"));
-        let path = golden_dir().join(format!("{name}.cfg"));
+    for (file, text) in renderings() {
+        let path = golden_dir().join(&file);
         if update {
             std::fs::write(&path, &text).expect("write golden file");
             continue;
@@ -41,15 +67,23 @@ fn renderings_match_golden_files() {
 
 #[test]
 fn every_golden_file_has_a_case() {
-    let names: Vec<String> = cases::all()
-        .into_iter()
-        .map(|(n, _)| format!("{n}.cfg"))
-        .collect();
+    let names: Vec<String> = renderings().into_iter().map(|(n, _)| n).collect();
     for entry in std::fs::read_dir(golden_dir()).expect("golden dir") {
         let file = entry.expect("dir entry").file_name();
         let file = file.to_string_lossy();
         assert!(names.iter().any(|n| *n == file), "stale golden file {file}");
     }
+}
+
+/// The golden files whose names end with `suffix`, sorted.
+fn golden_files(suffix: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(golden_dir())
+        .expect("golden dir")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.to_string_lossy().ends_with(suffix))
+        .collect();
+    files.sort();
+    files
 }
 
 /// The haproxy binary: `$HAPROXY`, else `/usr/sbin/haproxy`.
@@ -73,13 +107,12 @@ fn haproxy() -> PathBuf {
 #[test]
 fn golden_files_pass_haproxy_check() {
     let haproxy = haproxy();
-    let mut files: Vec<PathBuf> = std::fs::read_dir(golden_dir())
-        .expect("golden dir")
-        .map(|e| e.expect("dir entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "cfg"))
-        .collect();
-    files.sort();
-    assert_eq!(files.len(), cases::all().len(), "a golden file is missing");
+    let files = golden_files(".cfg");
+    let expected = renderings()
+        .iter()
+        .filter(|(n, _)| n.ends_with(".cfg"))
+        .count();
+    assert_eq!(files.len(), expected, "a golden file is missing");
 
     let lb_dir = tempfile::tempdir().expect("temp dir");
     std::fs::write(
@@ -95,11 +128,7 @@ fn golden_files_pass_haproxy_check() {
             .arg(&cfg)
             .output()
             .expect("run haproxy -c");
-        let log = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let log = output_text(&out);
         assert!(
             out.status.success(),
             "haproxy -c rejects {}:\n{log}",
@@ -111,4 +140,46 @@ fn golden_files_pass_haproxy_check() {
             cfg.display()
         );
     }
+}
+
+/// Runs `keepalived -t` on every golden `keepalived.conf`, from a directory laid out
+/// as the agent's (`<state>/bundles/<version>/keepalived.conf`, the check program at
+/// `<state>/vrrp-check`), in a network namespace of its own with an `eth1` (one end of a veth pair):
+/// keepalived checks that the interface exists.
+#[test]
+fn golden_keepalived_files_pass_keepalived_check() {
+    let files = golden_files(".keepalived.conf");
+    assert_eq!(files.len(), 2, "a golden keepalived file is missing");
+    let state = tempfile::tempdir().expect("temp dir");
+    let version = state.path().join("bundles").join("v1");
+    std::fs::create_dir_all(&version).expect("mkdir");
+    let check = state.path().join(VRRP_CHECK);
+    std::fs::write(&check, "#!/bin/sh\nexit 0\n").expect("write check");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&check, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    for file in files {
+        let conf = version.join("keepalived.conf");
+        std::fs::copy(&file, &conf).expect("copy");
+        let out = Command::new("unshare")
+            .args(["--net", "sh", "-c"])
+            .arg("ip link add eth1 type veth peer name eth1p && keepalived -t -f \"$0\"")
+            .arg(&conf)
+            .output()
+            .expect("run keepalived -t");
+        let log = output_text(&out);
+        assert!(
+            out.status.success(),
+            "keepalived -t rejects {}:\n{log}",
+            file.display()
+        );
+    }
+}
+
+/// A program's standard output and error, as text.
+fn output_text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }

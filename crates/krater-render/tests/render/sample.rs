@@ -2,9 +2,10 @@
 //! Octavia's defaults, which the cases then change field by field.
 
 use krater_domain::{
-    HealthMonitor, HealthMonitorType, LbAlgorithm, Listener, ListenerProtocol, LoadBalancer,
-    LoadBalancerGraph, Member, OperatingStatus, Pool, PoolGraph, PoolProtocol, ProvisioningStatus,
-    SessionPersistence, SessionPersistenceType, Timestamp, TlsOptions, Topology, Vip,
+    Amphora, AmphoraRole, AmphoraStatus, HealthMonitor, HealthMonitorType, LbAlgorithm, Listener,
+    ListenerProtocol, LoadBalancer, LoadBalancerGraph, Member, OperatingStatus, Pool, PoolGraph,
+    PoolProtocol, ProvisioningStatus, SessionPersistence, SessionPersistenceType, Timestamp,
+    TlsOptions, Topology, Vip,
 };
 
 const PROJECT: &str = "e3cd678b11784734bc366148aa37580e";
@@ -121,6 +122,33 @@ pub fn persistence(kind: SessionPersistenceType, cookie: Option<&str>) -> Sessio
         cookie_name: cookie.map(str::to_owned),
         persistence_timeout: None,
         persistence_granularity: None,
+    }
+}
+
+/// An ALLOCATED amphora of the load balancer (kind 6) plugged into the VIP network
+/// at `vrrp_ip`.
+pub fn amphora(n: u32, role: AmphoraRole, vrrp_ip: &str) -> Amphora {
+    Amphora {
+        id: id(6, n),
+        load_balancer_id: Some(lb_id()),
+        compute_id: None,
+        status: AmphoraStatus::Allocated,
+        role: Some(role),
+        lb_network_ip: Some(format!("198.18.0.{}", 10 + n)),
+        vrrp_ip: Some(vrrp_ip.into()),
+        ha_ip: None,
+        vrrp_port_id: None,
+        ha_port_id: None,
+        vrrp_interface: Some("eth1".into()),
+        vrrp_id: Some(1),
+        vrrp_priority: role.vrrp_priority(),
+        cert_expiration: None,
+        cert_busy: false,
+        cached_zone: None,
+        image_id: None,
+        compute_flavor: None,
+        created_at: Timestamp::default(),
+        updated_at: None,
     }
 }
 
