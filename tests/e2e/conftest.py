@@ -90,9 +90,14 @@ class Clients:
         return json.loads(done.stdout) if done.stdout else None
 
     def curl(self, url, timeout=5):
-        done = subprocess.run(self._cmd("curl", "-s", "-m", str(timeout), url),
-                              capture_output=True, text=True)
+        """The answer's body, None when curl failed."""
+        done = self.curl_run(url, timeout)
         return done.stdout.strip() if done.returncode == 0 else None
+
+    def curl_run(self, url, timeout=5):
+        """curl's run, exit status and output."""
+        return subprocess.run(self._cmd("curl", "-s", "-m", str(timeout), url),
+                              capture_output=True, text=True)
 
 
 class Krater(Clients):
