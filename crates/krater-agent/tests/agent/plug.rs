@@ -38,32 +38,19 @@ fn names(ns: &Netns) -> Vec<String> {
         .collect()
 }
 
+/// A veth pair in `ns`, its end `name` with `mac`: an interface to plug.
+fn add_veth(ns: &Netns, name: &str, mac: &str) {
+    let peer = format!("{name}-peer");
+    ns.ip(&["link", "add", name, "type", "veth", "peer", "name", &peer]);
+    ns.ip(&["link", "set", "dev", name, "address", mac]);
+}
+
 #[tokio::test]
 async fn plug_vip_and_member_network() {
     let amp_ns = Netns::new("amp");
     let lb_ns = Netns::new("lb");
-    amp_ns.ip(&[
-        "link",
-        "add",
-        "kvip",
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "kvip-peer",
-    ]);
-    amp_ns.ip(&["link", "set", "dev", "kvip", "address", "02:00:00:00:01:01"]);
-    amp_ns.ip(&[
-        "link",
-        "add",
-        "kmem",
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "kmem-peer",
-    ]);
-    amp_ns.ip(&["link", "set", "dev", "kmem", "address", "02:00:00:00:02:01"]);
+    add_veth(&amp_ns, "kvip", "02:00:00:00:01:01");
+    add_veth(&amp_ns, "kmem", "02:00:00:00:02:01");
 
     let agent = TestAgent::start(&lb_ns.name, Some(&amp_ns.name)).await;
     let client = &agent.client;
@@ -98,24 +85,7 @@ async fn plug_vip_and_member_network() {
     assert_eq!(link(&lb_ns, "eth1"), expected);
 
     // Another interface cannot become eth1.
-    amp_ns.ip(&[
-        "link",
-        "add",
-        "kother",
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "kother-peer",
-    ]);
-    amp_ns.ip(&[
-        "link",
-        "set",
-        "dev",
-        "kother",
-        "address",
-        "02:00:00:00:03:01",
-    ]);
+    add_veth(&amp_ns, "kother", "02:00:00:00:03:01");
     let other = PlugVip {
         mac_address: "02:00:00:00:03:01".parse().expect("mac"),
         ..body.clone()
@@ -179,17 +149,7 @@ async fn plug_vip_and_member_network() {
 async fn a_vrrp_vip_is_left_to_keepalived() {
     let amp_ns = Netns::new("amp");
     let lb_ns = Netns::new("lb");
-    amp_ns.ip(&[
-        "link",
-        "add",
-        "kvip",
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "kvip-peer",
-    ]);
-    amp_ns.ip(&["link", "set", "dev", "kvip", "address", "02:00:00:00:01:01"]);
+    add_veth(&amp_ns, "kvip", "02:00:00:00:01:01");
     let agent = TestAgent::start(&lb_ns.name, Some(&amp_ns.name)).await;
     let vip = "198.18.1.10".parse().expect("vip");
     let body = PlugVip {
