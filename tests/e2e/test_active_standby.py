@@ -136,15 +136,7 @@ def kill_amphora(dataplane, amphora):
     return "delete it", lambda: redundant(dataplane, amphora)
 
 
-# Deleting the whole VIP holder fails now and then: the health manager then fails over
-# the surviving amphora, whose agent still runs, while the deleted one is kept; not
-# understood yet (issue 8's note), so left out until it is.
-KILL_AMPHORA_FLAKES = pytest.mark.skip(reason="intermittent: the survivor is failed over "
-                                              "instead of the deleted amphora (issue 8)")
-
-
-@pytest.mark.parametrize("fault", [kill_haproxy, kill_keepalived,
-                                   pytest.param(kill_amphora, marks=KILL_AMPHORA_FLAKES)])
+@pytest.mark.parametrize("fault", [kill_haproxy, kill_keepalived, kill_amphora])
 def test_a_fault_of_the_vrrp_master_moves_the_vip_or_heals(active_standby, fault):
     dataplane = active_standby
     vip, _ = build(dataplane)

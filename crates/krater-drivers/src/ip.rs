@@ -35,10 +35,17 @@ pub fn netns_exists(name: &str) -> bool {
 }
 
 /// Creates a bridge with an address when missing, and brings it up.
+///
+/// The bridge's MAC is pinned to one derived from its name. A Linux bridge whose MAC
+/// was never set takes the lowest MAC of its ports, so deleting one amphora's port
+/// could change it: every other amphora would then send to a MAC nobody has until its
+/// neighbour entry expired, seconds without heartbeats or replies.
 pub fn ensure_bridge(name: &str, address_cidr: &str) -> DriverResult<()> {
+    let mac = mac_for(&format!("bridge:{name}"));
     if !link_exists(name) {
         ip(&["link", "add", name, "type", "bridge"])?;
     }
+    ip(&["link", "set", "dev", name, "address", &mac])?;
     ip(&["addr", "replace", address_cidr, "dev", name])?;
     ip(&["link", "set", name, "up"])?;
     Ok(())
@@ -145,5 +152,59 @@ mod tests {
         assert_ne!(h, short_hash("a8e0755b-05b5-4756-bc5e-6fbbd63bc466"));
         let mac = mac_for("port-1");
         assert!(mac.starts_with("02:") && mac.len() == 17, "{mac}");
+    }
+
+    fn mac_of(link: &str) -> String {
+        let out = ip(&["-br", "link", "show", "dev", link]).expect("link shown");
+        out.split_whitespace().nth(2).expect("a MAC").to_owned()
+    }
+
+    /// Runs as root: the thread moves into a network namespace the test makes and
+    /// deletes (`ip`, started from that thread, inherits it), so nothing is made on
+    /// the host.
+    #[test]
+    fn a_bridge_keeps_its_mac_when_ports_come_and_go() {
+        let netns = format!(
+            "kt-{}-bridge",
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        ip(&["netns", "add", &netns]).expect("namespace made");
+        let inside = netns.clone();
+        let result = std::thread::spawn(move || {
+            let file = std::fs::File::open(format!("/run/netns/{inside}")).expect("namespace");
+            rustix::thread::move_into_link_name_space(
+                std::os::fd::AsFd::as_fd(&file),
+                Some(rustix::thread::LinkNameSpaceType::Network),
+            )
+            .expect("thread moved into the namespace");
+            ensure_bridge("kt-br", "198.18.9.1/24").expect("bridge made");
+            let pinned = mac_for("bridge:kt-br");
+            assert_eq!(mac_of("kt-br"), pinned);
+            // A port with a MAC lower than the pinned one, as the lowest port's MAC
+            // becomes an unpinned bridge's.
+            ip(&[
+                "link", "add", "kt-p0", "type", "veth", "peer", "name", "kt-p1",
+            ])
+            .expect("veth");
+            ip(&[
+                "link",
+                "set",
+                "kt-p0",
+                "address",
+                "00:00:5e:00:53:01",
+                "master",
+                "kt-br",
+            ])
+            .expect("port");
+            assert_eq!(mac_of("kt-br"), pinned);
+            ip(&["link", "del", "kt-p0"]).expect("port deleted");
+            assert_eq!(mac_of("kt-br"), pinned);
+            // Made again on an existing bridge: the same.
+            ensure_bridge("kt-br", "198.18.9.1/24").expect("bridge ensured");
+            assert_eq!(mac_of("kt-br"), pinned);
+        })
+        .join();
+        ip(&["netns", "delete", &netns]).expect("namespace deleted");
+        result.expect("the namespace thread passed");
     }
 }

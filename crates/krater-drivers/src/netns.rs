@@ -369,8 +369,15 @@ impl ComputeDriver for NetnsCompute {
         process::kill_amphora_processes(&self.amphora_dir(amphora_id));
         ip::delete_netns(&names.lb_ns)?;
         ip::delete_netns(&names.agent_ns)?;
+        // The host end of the management veth goes with its peer in the agent
+        // namespace, which the kernel destroys a little after the delete: it may
+        // vanish between the look and the delete.
         if ip::link_exists(&names.mgmt_link) {
-            ip(&["link", "delete", &names.mgmt_link])?;
+            if let Err(err) = ip(&["link", "delete", &names.mgmt_link]) {
+                if ip::link_exists(&names.mgmt_link) {
+                    return Err(err);
+                }
+            }
         }
         let _ = std::fs::remove_dir_all(self.amphora_dir(amphora_id));
         for netns in [&names.agent_ns, &names.lb_ns] {
