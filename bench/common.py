@@ -28,6 +28,17 @@ def call(method, path, body=None):
         return json.loads(text) if text else None
 
 
+def wait(predicate, timeout=120):
+    """The first true value of `predicate`, asked every 20 ms, within `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise RuntimeError("timed out")
+
+
 def in_new_run(script, args):
     """Runs `script --inside <run id> args…` inside a new run's host namespace."""
     run = Run()
@@ -39,15 +50,17 @@ def in_new_run(script, args):
 
 
 @contextlib.contextmanager
-def serving(run_id):
-    """`krater serve` with the embedded defaults on the run `run_id` (this process is
-    in its host namespace), its API answering, and members m1 and m2; yields the run.
-    The end of the log is printed when the bench fails; krater is killed at the end."""
+def serving(run_id, config_extra=""):
+    """`krater serve` with the embedded defaults (and the TOML of `config_extra`) on the
+    run `run_id` (this process is in its host namespace), its API answering, and
+    members m1 and m2; yields the run. The end of the log is printed when the bench
+    fails; krater is killed at the end."""
     run = Run.existing(run_id)
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "krater.toml"
         config.write_text(f'data_dir = "{tmp}/data"\n'
-                          f'[haproxy_amphora]\nbase_path = "{run.base_path}"\n')
+                          f'[haproxy_amphora]\nbase_path = "{run.base_path}"\n'
+                          + config_extra)
         log_path = Path(tmp) / "krater.log"
         serve = subprocess.Popen([KRATER_BIN, "--config", str(config), "serve"],
                                  stdout=open(log_path, "w"), stderr=subprocess.STDOUT)

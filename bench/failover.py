@@ -15,17 +15,7 @@ import subprocess
 import threading
 import time
 
-from common import call, in_new_run, serving
-
-
-def wait(predicate, timeout=120):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise RuntimeError("timed out")
+from common import call, in_new_run, serving, wait
 
 
 def lb_status(lb_id):

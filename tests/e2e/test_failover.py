@@ -69,11 +69,18 @@ class Load:
         return max((b - a for a, b in zip(around, around[1:])), default=0.0)
 
     def failures_after(self, moment):
-        """`N failed of M requests (why: count, ...)` since `moment`."""
-        after = [(ok, what) for sent, ok, what in self.results if sent > moment]
-        why = collections.Counter(what for ok, what in after if not ok)
-        text = f"{sum(why.values())} failed of {len(after)} requests"
-        return text + (f" ({', '.join(f'{w}: {n}' for w, n in why.most_common())})" if why else "")
+        """`N failed of M requests (why: count, ...; when: +s after moment, UTC)` since
+        `moment`, the times to be read beside krater's log."""
+        after = [(sent, ok, what) for sent, ok, what in self.results if sent > moment]
+        failed = [(sent, what) for sent, ok, what in after if not ok]
+        why = collections.Counter(what for _, what in failed)
+        text = f"{len(failed)} failed of {len(after)} requests"
+        if not failed:
+            return text
+        when = ", ".join(
+            f"+{sent - moment:.2f} s {time.strftime('%H:%M:%S', time.gmtime(sent))}"
+            f".{int(sent % 1 * 1000):03d}Z" for sent, _ in failed[:5])
+        return text + f" ({', '.join(f'{w}: {n}' for w, n in why.most_common())}; at {when})"
 
 
 def the_amphora(dataplane):

@@ -258,6 +258,11 @@ pub struct HouseKeeping {
     /// A certificate with less than this many seconds left is replaced (without a
     /// failover, the data plane untouched).
     pub cert_expiry_buffer: u64,
+    /// Amphorae kept booted and ready, with no load balancer, for creates and
+    /// failovers to take instead of booting one (0: none).
+    pub spare_amphora_pool_size: usize,
+    /// Seconds between two looks at the spares pool (refill, remove dead spares).
+    pub spare_check_interval: u64,
 }
 
 impl Default for HouseKeeping {
@@ -270,6 +275,9 @@ impl Default for HouseKeeping {
             // Octavia looks every hour; a look costs one query here.
             cert_interval: 60,
             cert_expiry_buffer: 1_209_600,
+            spare_amphora_pool_size: 0,
+            // Octavia's was 30 s; a spare taken is replaced within this.
+            spare_check_interval: 5,
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod failpoint;
 mod finalize;
 mod plan;
 mod saga;
+pub mod spares;
 mod tasks;
 
 pub use failpoint::Failpoints;
@@ -60,6 +61,9 @@ pub struct WorkerSettings {
     pub max_job_attempts: i64,
     /// keepalived's timings in ACTIVE_STANDBY amphorae.
     pub vrrp: VrrpOptions,
+    /// A spare amphora not heard from for this long (the health manager's
+    /// `heartbeat_timeout`) is not taken.
+    pub spare_heard_within: Duration,
     pub failpoints: Failpoints,
 }
 

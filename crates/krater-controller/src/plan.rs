@@ -68,8 +68,51 @@ pub fn flow_name(flow: &Flow) -> &'static str {
     }
 }
 
-/// The tasks of `flow` on `lb` (whose amphorae are `amphorae`), in order.
-pub fn plan(flow: &Flow, lb: &LoadBalancer, amphorae: &[Amphora]) -> Vec<Step> {
+/// How many spares (booted amphorae with no load balancer, see `krater_db::spares`)
+/// `flow` on `lb` could take instead of booting amphorae: one per amphora it builds
+/// at most.
+pub fn spares_wanted(flow: &Flow, lb: &LoadBalancer) -> usize {
+    let builds = matches!(
+        flow,
+        Flow::CreateLoadBalancer { .. }
+            | Flow::FailoverAmphora { .. }
+            | Flow::FailoverLoadBalancer { .. }
+    );
+    if builds && lb.provider != NOOP_PROVIDER {
+        roles_of(lb.topology).len()
+    } else {
+        0
+    }
+}
+
+/// The spares of `spares` a plan uses, with the role each is to take.
+pub fn spares_taken(steps: &[Step], spares: &[String]) -> Vec<(String, AmphoraRole)> {
+    steps
+        .iter()
+        .filter_map(|step| match step {
+            Step::CreateAmphora { amphora_id, role } if spares.contains(amphora_id) => {
+                Some((amphora_id.clone(), *role))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// What a plan is made from besides the flow and its load balancer.
+#[derive(Debug, Default)]
+pub struct Facts<'a> {
+    /// The load balancer's amphorae.
+    pub amphorae: &'a [Amphora],
+    /// Spares the plan may take, in order, before it makes up new amphorae.
+    pub spares: &'a [String],
+    /// The amphora that holds the VIP (ACTIVE_STANDBY), when known.
+    pub vip_holder: Option<&'a str>,
+}
+
+/// The tasks of `flow` on `lb`, in order.
+pub fn plan(flow: &Flow, lb: &LoadBalancer, facts: &Facts) -> Vec<Step> {
+    let amphorae = facts.amphorae;
+    let mut ids = NewIds(facts.spares.iter());
     // A provider without amphorae: its flows only mark what the API asked.
     if lb.provider == NOOP_PROVIDER {
         return match flow {
@@ -82,7 +125,7 @@ pub fn plan(flow: &Flow, lb: &LoadBalancer, amphorae: &[Amphora]) -> Vec<Step> {
             let mut steps = Vec::new();
             let builds: Vec<Build> = roles_of(lb.topology)
                 .iter()
-                .map(|role| Build::new(*role, None))
+                .map(|role| Build::new(*role, None, &mut ids))
                 .collect();
             for build in &builds {
                 steps.push(build.create());
@@ -99,25 +142,30 @@ pub fn plan(flow: &Flow, lb: &LoadBalancer, amphorae: &[Amphora]) -> Vec<Step> {
         Flow::FailoverAmphora { amphora_id, .. } => {
             let mut steps = Vec::new();
             if let Some(old) = amphorae.iter().find(|a| &a.id == amphora_id) {
-                steps.extend(Build::new(role_of(old), Some(old)).replace(lb.topology));
+                steps.extend(Build::new(role_of(old), Some(old), &mut ids).replace(lb.topology));
             }
             steps.extend(configure_and_finish());
             steps
         }
         Flow::FailoverLoadBalancer { .. } => {
-            // Every amphora is replaced, one after the other, BACKUP before MASTER
-            // (the MASTER is the likelier to hold the VIP, which then moves once);
-            // a role the topology needs but no amphora holds (one lost before) is
-            // built anew.
+            // Every amphora is replaced, one after the other, the VIP holder last
+            // so that the VIP moves once (when none is known to hold it, BACKUP
+            // before MASTER, which holds it more often); a role the topology needs
+            // but no amphora holds (one lost before) is built anew.
             let mut steps = Vec::new();
             let mut olds: Vec<&Amphora> = amphorae.iter().collect();
-            olds.sort_by_key(|a| role_of(a) == AmphoraRole::Master);
+            olds.sort_by_key(|a| {
+                (
+                    facts.vip_holder == Some(a.id.as_str()),
+                    role_of(a) == AmphoraRole::Master,
+                )
+            });
             for old in olds {
-                steps.extend(Build::new(role_of(old), Some(old)).replace(lb.topology));
+                steps.extend(Build::new(role_of(old), Some(old), &mut ids).replace(lb.topology));
             }
             for role in roles_of(lb.topology) {
                 if !amphorae.iter().any(|a| role_of(a) == *role) {
-                    steps.extend(Build::new(*role, None).replace(lb.topology));
+                    steps.extend(Build::new(*role, None, &mut ids).replace(lb.topology));
                 }
             }
             steps.extend(configure_and_finish());
@@ -160,7 +208,20 @@ fn configure_and_finish() -> [Step; 3] {
     ]
 }
 
-/// One amphora to build (with a new id), in place of `old` when it replaces one.
+/// The ids of the amphorae a plan builds: the spares it may take, then new ones.
+struct NewIds<'a>(std::slice::Iter<'a, String>);
+
+impl NewIds<'_> {
+    fn next(&mut self) -> String {
+        self.0
+            .next()
+            .cloned()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+    }
+}
+
+/// One amphora to build (a spare, or a new one), in place of `old` when it replaces
+/// one. A spare's CreateAmphora and BootAmphora find it made and booted.
 struct Build {
     amphora_id: String,
     role: AmphoraRole,
@@ -168,9 +229,9 @@ struct Build {
 }
 
 impl Build {
-    fn new(role: AmphoraRole, old: Option<&Amphora>) -> Self {
+    fn new(role: AmphoraRole, old: Option<&Amphora>, ids: &mut NewIds) -> Self {
         Self {
-            amphora_id: uuid::Uuid::new_v4().to_string(),
+            amphora_id: ids.next(),
             role,
             old: old.map(|a| a.id.clone()),
         }
@@ -269,26 +330,10 @@ mod tests {
 
     fn amphora(id: &str) -> Amphora {
         Amphora {
-            id: id.into(),
             load_balancer_id: Some("lb".into()),
-            compute_id: None,
-            status: krater_domain::AmphoraStatus::Allocated,
             role: Some(AmphoraRole::Standalone),
-            lb_network_ip: None,
-            vrrp_ip: None,
-            ha_ip: None,
-            vrrp_port_id: None,
-            ha_port_id: None,
-            vrrp_interface: None,
             vrrp_id: None,
-            vrrp_priority: None,
-            cert_expiration: None,
-            cert_busy: false,
-            cached_zone: None,
-            image_id: None,
-            compute_flavor: None,
-            created_at: krater_domain::now(),
-            updated_at: None,
+            ..Amphora::new(id.into(), krater_domain::AmphoraStatus::Allocated)
         }
     }
 
@@ -346,13 +391,31 @@ mod tests {
             .collect()
     }
 
+    fn facts<'a>(amphorae: &'a [Amphora], spares: &'a [String]) -> Facts<'a> {
+        Facts {
+            amphorae,
+            spares,
+            vip_holder: None,
+        }
+    }
+
+    fn removed(steps: &[Step]) -> Vec<&str> {
+        steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::RemoveAmphora { amphora_id } => Some(amphora_id.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
     #[test]
     fn a_failover_boots_the_new_amphora_before_the_old_one_gives_up_the_vip() {
         let flow = Flow::FailoverAmphora {
             lb_id: "lb".into(),
             amphora_id: "old".into(),
         };
-        let steps = plan(&flow, &load_balancer(), &[amphora("old")]);
+        let steps = plan(&flow, &load_balancer(), &facts(&[amphora("old")], &[]));
         assert_eq!(
             outline(&steps),
             [
@@ -371,7 +434,7 @@ mod tests {
         // A load balancer failover of one that lost its amphora builds one.
         let flow = Flow::FailoverLoadBalancer { lb_id: "lb".into() };
         assert_eq!(
-            outline(&plan(&flow, &load_balancer(), &[])),
+            outline(&plan(&flow, &load_balancer(), &Facts::default())),
             [
                 "create_amphora new",
                 "boot_amphora new",
@@ -391,7 +454,7 @@ mod tests {
         };
         let mut old = amphora("old");
         old.role = Some(AmphoraRole::Master);
-        let steps = plan(&flow, &active_standby(), &[old]);
+        let steps = plan(&flow, &active_standby(), &facts(&[old], &[]));
         assert_eq!(
             outline(&steps),
             [
@@ -418,15 +481,16 @@ mod tests {
         master.role = Some(AmphoraRole::Master);
         let mut backup = amphora("old-backup");
         backup.role = Some(AmphoraRole::Backup);
-        let steps = plan(&flow, &active_standby(), &[master, backup]);
-        let removed: Vec<&str> = steps
-            .iter()
-            .filter_map(|s| match s {
-                Step::RemoveAmphora { amphora_id } => Some(amphora_id.as_str()),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(removed, ["old-backup", "old-master"]);
+        let amphorae = [master, backup];
+        let steps = plan(&flow, &active_standby(), &facts(&amphorae, &[]));
+        assert_eq!(removed(&steps), ["old-backup", "old-master"]);
+        // The BACKUP holds the VIP: it goes last, so that the VIP moves once.
+        let holder = Facts {
+            vip_holder: Some("old-backup"),
+            ..facts(&amphorae, &[])
+        };
+        let steps_by_holder = plan(&flow, &active_standby(), &holder);
+        assert_eq!(removed(&steps_by_holder), ["old-master", "old-backup"]);
         let roles: Vec<AmphoraRole> = steps
             .iter()
             .filter_map(|s| match s {
@@ -435,5 +499,56 @@ mod tests {
             })
             .collect();
         assert_eq!(roles, [AmphoraRole::Backup, AmphoraRole::Master]);
+    }
+
+    #[test]
+    fn spares_are_built_first_and_only_by_flows_that_build() {
+        let create = Flow::CreateLoadBalancer { lb_id: "lb".into() };
+        let spares = ["spare-1".to_owned()];
+        assert_eq!(spares_wanted(&create, &active_standby()), 2);
+        let steps = plan(&create, &active_standby(), &facts(&[], &spares));
+        // The MASTER takes the one spare; the BACKUP is a new amphora.
+        assert_eq!(
+            spares_taken(&steps, &spares),
+            [("spare-1".to_owned(), AmphoraRole::Master)]
+        );
+        let created: Vec<&str> = steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::CreateAmphora { amphora_id, .. } => Some(amphora_id.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(created.len(), 2);
+        assert_eq!(created[0], "spare-1");
+        assert_ne!(created[1], "spare-1");
+        let failover = Flow::FailoverAmphora {
+            lb_id: "lb".into(),
+            amphora_id: "old".into(),
+        };
+        assert_eq!(spares_wanted(&failover, &load_balancer()), 1);
+        let steps = plan(
+            &failover,
+            &load_balancer(),
+            &facts(&[amphora("old")], &spares),
+        );
+        assert_eq!(
+            spares_taken(&steps, &spares),
+            [("spare-1".to_owned(), AmphoraRole::Standalone)]
+        );
+        for flow in [
+            Flow::UpdateLoadBalancer { lb_id: "lb".into() },
+            Flow::DeleteLoadBalancer {
+                lb_id: "lb".into(),
+                cascade: false,
+            },
+        ] {
+            assert_eq!(spares_wanted(&flow, &load_balancer()), 0, "{flow:?}");
+        }
+        let noop = LoadBalancer {
+            provider: NOOP_PROVIDER.into(),
+            ..load_balancer()
+        };
+        assert_eq!(spares_wanted(&create, &noop), 0);
     }
 }

@@ -10,10 +10,12 @@
 //! running its tasks again.
 
 use crate::failpoint::Moment;
-use crate::plan::{flow_name, plan, Step};
+use crate::plan::{flow_name, plan, spares_taken, spares_wanted, Facts, Step};
+use crate::tasks;
 use crate::tasks::Context;
 use crate::{finalize, FlowError, WorkerSettings};
 use krater_db::{DbError, Job, JobState};
+use krater_domain::flow::Flow;
 use tokio_util::sync::CancellationToken;
 
 /// How a run of a job ended.
@@ -111,16 +113,45 @@ impl Run<'_> {
             return serde_json::from_str(text)
                 .map_err(|e| FlowError::Other(format!("stored plan is corrupt: {e}")));
         }
-        let (lb, amphorae) = {
-            let mut tx = self.ctx.db.begin().await?;
-            let lb = tx.load_balancer(&self.ctx.lb_id).await?.ok_or_else(|| {
-                FlowError::Other(format!("load balancer {} is gone", self.ctx.lb_id))
-            })?;
-            (lb, tx.amphorae_of(&self.ctx.lb_id).await?)
+        let gone = || FlowError::Other(format!("load balancer {} is gone", self.ctx.lb_id));
+        // Asked before the write transaction: a dead amphora takes a while to answer.
+        let vip_holder = match &self.job.flow {
+            Flow::FailoverLoadBalancer { .. } => {
+                let graph = self
+                    .ctx
+                    .db
+                    .read()
+                    .await?
+                    .load_balancer_graph(&self.ctx.lb_id)
+                    .await?;
+                tasks::vip_holder(self.ctx, &graph).await
+            }
+            _ => None,
         };
-        let steps = plan(&self.job.flow, &lb, &amphorae);
-        let text = serde_json::to_string(&steps).map_err(|e| FlowError::Other(e.to_string()))?;
+        // One transaction: the spares the plan takes are claimed with it.
         let mut tx = self.ctx.write().await?;
+        let lb = tx.load_balancer(&self.ctx.lb_id).await?.ok_or_else(gone)?;
+        let amphorae = tx.amphorae_of(&self.ctx.lb_id).await?;
+        let wanted = spares_wanted(&self.job.flow, &lb);
+        let spares = if wanted > 0 {
+            tx.ready_spares(self.settings.spare_heard_within, wanted)
+                .await?
+        } else {
+            Vec::new()
+        };
+        let facts = Facts {
+            amphorae: &amphorae,
+            spares: &spares,
+            vip_holder: vip_holder.as_deref(),
+        };
+        let steps = plan(&self.job.flow, &lb, &facts);
+        for (spare, role) in spares_taken(&steps, &spares) {
+            if !tx.claim_spare(&spare, &self.ctx.lb_id, role).await? {
+                return Err(FlowError::Other(format!("spare amphora {spare} was taken")));
+            }
+            tracing::info!(lb = %self.ctx.lb_id, amphora = %spare, %role, "spare amphora taken");
+        }
+        let text = serde_json::to_string(&steps).map_err(|e| FlowError::Other(e.to_string()))?;
         tx.store_plan(&self.ctx.lease, &text).await?;
         tx.commit().await?;
         Ok(steps)

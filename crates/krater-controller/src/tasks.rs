@@ -99,23 +99,21 @@ impl Step {
     pub(crate) async fn revert(&self, ctx: &Context) -> Result<Tx, FlowError> {
         match self {
             Step::CreateAmphora { amphora_id, .. } => {
+                // A spare the plan took came booted: its instance goes here.
+                if let Ok(amphora) = ctx.amphora(amphora_id).await {
+                    if amphora.compute_id.is_some() {
+                        delete_instance(&ctx.drivers, &amphora).await?;
+                    }
+                }
                 let mut tx = ctx.write().await?;
-                for port in tx.ports_of_device(amphora_id).await? {
-                    tx.delete_port(&port.id).await?;
-                }
-                if let Some(mut amphora) = tx.amphora(amphora_id).await? {
-                    amphora.status = AmphoraStatus::Deleted;
-                    amphora.updated_at = Some(now());
-                    tx.save_amphora(&amphora).await?;
-                }
+                forget_amphora(&mut tx, amphora_id).await?;
                 Ok(tx)
             }
             Step::BootAmphora { amphora_id } => {
-                let amphora = ctx.amphora(amphora_id).await;
-                if let Ok(amphora) = amphora {
-                    ctx.drivers.network.unplug_all(&amphora).await?;
+                match ctx.amphora(amphora_id).await {
+                    Ok(amphora) => delete_instance(&ctx.drivers, &amphora).await?,
+                    Err(_) => ctx.drivers.compute.delete(amphora_id).await?,
                 }
-                ctx.drivers.compute.delete(amphora_id).await?;
                 ctx.write().await
             }
             Step::PlugVip { .. }
@@ -128,55 +126,49 @@ impl Step {
     }
 }
 
+/// Unplugs and deletes the instance of `amphora`, whatever of it exists.
+pub(crate) async fn delete_instance(drivers: &Drivers, amphora: &Amphora) -> Result<(), FlowError> {
+    drivers.network.unplug_all(amphora).await?;
+    drivers.compute.delete(&amphora.id).await?;
+    Ok(())
+}
+
+/// The rows of a removed amphora: its ports and health row go, it is DELETED.
+pub(crate) async fn forget_amphora(tx: &mut Tx, id: &str) -> Result<(), FlowError> {
+    for port in tx.ports_of_device(id).await? {
+        tx.delete_port(&port.id).await?;
+    }
+    tx.forget_amphora_health(id).await?;
+    if let Some(mut amphora) = tx.amphora(id).await? {
+        amphora.status = AmphoraStatus::Deleted;
+        amphora.updated_at = Some(now());
+        tx.save_amphora(&amphora).await?;
+    }
+    Ok(())
+}
+
 async fn create_amphora(ctx: &Context, id: &str, role: AmphoraRole) -> Result<Tx, FlowError> {
-    let (_, mgmt_subnet) = ctx
-        .networks
-        .management
-        .as_ref()
-        .ok_or_else(|| FlowError::Other("no management network is configured".into()))?;
     let mut tx = ctx.write().await?;
     if tx.amphora(id).await?.is_none() {
         let amphora = Amphora {
-            id: id.to_string(),
             load_balancer_id: Some(ctx.lb_id.clone()),
-            compute_id: None,
-            status: AmphoraStatus::PendingCreate,
             role: Some(role),
-            lb_network_ip: None,
-            vrrp_ip: None,
-            ha_ip: None,
-            vrrp_port_id: None,
-            ha_port_id: None,
-            vrrp_interface: None,
-            // Octavia's VRRP router id, which every amphora carries.
-            vrrp_id: Some(1),
             vrrp_priority: role.vrrp_priority(),
-            cert_expiration: None,
-            cert_busy: false,
-            cached_zone: None,
-            image_id: None,
-            compute_flavor: None,
-            created_at: now(),
-            updated_at: None,
+            ..Amphora::new(id.to_string(), AmphoraStatus::PendingCreate)
         };
         tx.save_amphora(&amphora).await?;
     }
-    port_in(ctx, &mut tx, mgmt_subnet, id, "krater:amphora-mgmt").await?;
+    management_port(&ctx.drivers, &ctx.networks, &mut tx, id).await?;
     Ok(tx)
 }
 
 async fn boot_amphora(ctx: &Context, id: &str) -> Result<Tx, FlowError> {
     let mut amphora = ctx.amphora(id).await?;
     if amphora.status != AmphoraStatus::Allocated {
-        let (_, mgmt_subnet) = ctx
-            .networks
-            .management
-            .as_ref()
-            .ok_or_else(|| FlowError::Other("no management network is configured".into()))?;
         // Recorded (or made up) by create_amphora.
         let management = {
             let mut tx = ctx.db.begin().await?;
-            port_in(ctx, &mut tx, mgmt_subnet, id, "krater:amphora-mgmt").await?
+            management_port(&ctx.drivers, &ctx.networks, &mut tx, id).await?
         };
         let instance = ctx.drivers.compute.build(&amphora, &management).await?;
         amphora.compute_id = Some(instance.compute_id);
@@ -192,16 +184,30 @@ async fn boot_amphora(ctx: &Context, id: &str) -> Result<Tx, FlowError> {
     Ok(tx)
 }
 
+/// The management port of amphora `id` inside `tx` (see [`port_in`]).
+pub(crate) async fn management_port(
+    drivers: &Drivers,
+    networks: &LocalNetworks,
+    tx: &mut Tx,
+    id: &str,
+) -> Result<Port, FlowError> {
+    let (_, subnet) = networks
+        .management
+        .as_ref()
+        .ok_or_else(|| FlowError::Other("no management network is configured".into()))?;
+    port_in(drivers, tx, subnet, id, "krater:amphora-mgmt").await
+}
+
 /// The port of `device` on `subnet` inside `tx`, allocated when it has none yet (or
 /// made up by a network driver that takes no address, noop).
 async fn port_in(
-    ctx: &Context,
+    drivers: &Drivers,
     tx: &mut Tx,
     subnet: &Subnet,
     device: &str,
     owner: &str,
 ) -> Result<Port, FlowError> {
-    if let Some(port) = ctx.drivers.network.made_up_port(subnet, device) {
+    if let Some(port) = drivers.network.made_up_port(subnet, device) {
         return Ok(port);
     }
     if let Some(port) = tx
@@ -238,7 +244,7 @@ async fn port_on(
     owner: &str,
 ) -> Result<Port, FlowError> {
     let mut tx = ctx.write().await?;
-    let port = port_in(ctx, &mut tx, subnet, device, owner).await?;
+    let port = port_in(&ctx.drivers, &mut tx, subnet, device, owner).await?;
     tx.commit().await?;
     Ok(port)
 }
@@ -364,6 +370,33 @@ async fn apply_config(ctx: &Context) -> Result<Tx, FlowError> {
     ctx.write().await
 }
 
+/// Whether `amphora` answers that it holds `vip` (within [`HANDOVER_ANSWER`]).
+async fn holds_vip(ctx: &Context, amphora: &Amphora, vip: &str) -> bool {
+    let answer = tokio::time::timeout(HANDOVER_ANSWER, ctx.drivers.amphora.holds_vip(amphora, vip));
+    matches!(answer.await, Ok(Ok(true)))
+}
+
+/// The amphora of an ACTIVE_STANDBY load balancer that holds its VIP, when one
+/// answers so (asked all at once: a dead one takes [`HANDOVER_ANSWER`] to give up).
+pub(crate) async fn vip_holder(ctx: &Context, graph: &LoadBalancerGraph) -> Option<String> {
+    let vip = graph.load_balancer.vip.ip_address.as_deref()?;
+    if graph.load_balancer.topology != Topology::ActiveStandby {
+        return None;
+    }
+    let serving: Vec<&Amphora> = graph
+        .amphorae
+        .iter()
+        .filter(|a| a.status.serves())
+        .collect();
+    let answers =
+        futures_util::future::join_all(serving.iter().map(|a| holds_vip(ctx, a, vip))).await;
+    serving
+        .iter()
+        .zip(answers)
+        .find(|(_, holds)| *holds)
+        .map(|(a, _)| a.id.clone())
+}
+
 /// Before `amphora` (of ACTIVE_STANDBY) goes: its keepalived stops with the VIP left
 /// in place, so it serves until a peer, missing its advertisements, takes the VIP
 /// over; when it held the VIP, it goes only once a peer holds it (or the time VRRP
@@ -386,11 +419,7 @@ async fn hand_vip_over(ctx: &Context, amphora: &Amphora) -> Result<(), FlowError
             return Ok(());
         }
     }
-    let holds_vip = |amphora| async move {
-        let answer = tokio::time::timeout(HANDOVER_ANSWER, driver.holds_vip(amphora, vip));
-        matches!(answer.await, Ok(Ok(true)))
-    };
-    if !holds_vip(amphora).await {
+    if !holds_vip(ctx, amphora, vip).await {
         return Ok(());
     }
     let peers: Vec<&Amphora> = graph
@@ -401,7 +430,7 @@ async fn hand_vip_over(ctx: &Context, amphora: &Amphora) -> Result<(), FlowError
     let deadline = tokio::time::Instant::now() + ctx.vrrp.takeover_time() + HANDOVER_ANSWER;
     loop {
         for peer in &peers {
-            if holds_vip(peer).await {
+            if holds_vip(ctx, peer, vip).await {
                 tracing::info!(amphora = %amphora.id, peer = %peer.id, "VIP handed over");
                 return Ok(());
             }
@@ -418,23 +447,16 @@ async fn remove_amphora(ctx: &Context, id: &str) -> Result<Tx, FlowError> {
     let mut tx = ctx.db.begin().await?;
     let amphora = tx.amphora(id).await?;
     drop(tx);
-    let Some(mut amphora) = amphora else {
+    let Some(amphora) = amphora else {
         return ctx.write().await;
     };
     if amphora.role.is_some_and(|r| r.vrrp_priority().is_some()) && amphora.status.serves() {
         hand_vip_over(ctx, &amphora).await?;
     }
     if amphora.compute_id.is_some() {
-        ctx.drivers.network.unplug_all(&amphora).await?;
-        ctx.drivers.compute.delete(&amphora.id).await?;
+        delete_instance(&ctx.drivers, &amphora).await?;
     }
     let mut tx = ctx.write().await?;
-    for port in tx.ports_of_device(&amphora.id).await? {
-        tx.delete_port(&port.id).await?;
-    }
-    tx.forget_amphora_health(&amphora.id).await?;
-    amphora.status = AmphoraStatus::Deleted;
-    amphora.updated_at = Some(now());
-    tx.save_amphora(&amphora).await?;
+    forget_amphora(&mut tx, &amphora.id).await?;
     Ok(tx)
 }

@@ -17,6 +17,7 @@ mod listing;
 mod locks;
 mod rows;
 mod schema;
+mod spares;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 

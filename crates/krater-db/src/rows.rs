@@ -150,7 +150,7 @@ pub(crate) fn get_ts(row: &AnyRow, column: &str) -> Result<Timestamp> {
     parse_ts(&row.try_get::<String, _>(column)?)
 }
 
-fn get_opt_ts(row: &AnyRow, column: &str) -> Result<Option<Timestamp>> {
+pub(crate) fn get_opt_ts(row: &AnyRow, column: &str) -> Result<Option<Timestamp>> {
     row.try_get::<Option<String>, _>(column)?
         .map(|s| parse_ts(&s))
         .transpose()

@@ -396,3 +396,95 @@ async fn listener_statistics_add_up_over_heartbeats_and_amphorae() {
         ListenerStats::default()
     );
 }
+
+#[tokio::test]
+async fn a_spare_is_taken_once_and_only_while_it_is_fresh_and_ready() {
+    let (db, _dir) = database().await;
+    let mut tx = db.begin().await.unwrap();
+    tx.save_load_balancer(&sample_lb("lb1")).await.unwrap();
+    for id in ["booting", "ready", "silent"] {
+        tx.save_amphora(&Amphora::new(id.into(), AmphoraStatus::Booting))
+            .await
+            .unwrap();
+    }
+    for id in ["ready", "silent"] {
+        let mut booted = Amphora::new(id.into(), AmphoraStatus::Booting);
+        booted.compute_id = Some(format!("amp-{id}"));
+        booted.lb_network_ip = Some("198.18.0.10".into());
+        assert!(tx.spare_booted(&booted).await.unwrap());
+        tx.watch_amphora(id).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    // "silent" was last heard from before the window.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut tx = db.begin().await.unwrap();
+    tx.record_heartbeat("ready").await.unwrap();
+    let fresh = tx
+        .ready_spares(Duration::from_millis(200), 2)
+        .await
+        .unwrap();
+    assert_eq!(fresh, ["ready"], "only a READY spare heard from lately");
+    assert_eq!(tx.spares().await.unwrap().len(), 3);
+
+    assert!(tx
+        .claim_spare("ready", "lb1", AmphoraRole::Master)
+        .await
+        .unwrap());
+    assert!(
+        !tx.claim_spare("ready", "lb1", AmphoraRole::Backup)
+            .await
+            .unwrap(),
+        "taken once"
+    );
+    assert!(
+        !tx.claim_spare("booting", "lb1", AmphoraRole::Backup)
+            .await
+            .unwrap(),
+        "not booted yet"
+    );
+    let taken = tx.amphora("ready").await.unwrap().unwrap();
+    assert_eq!(taken.load_balancer_id.as_deref(), Some("lb1"));
+    assert_eq!(taken.status, AmphoraStatus::Allocated);
+    assert_eq!(taken.role, Some(AmphoraRole::Master));
+    assert_eq!(taken.vrrp_priority, Some(100));
+    assert_eq!(taken.compute_id.as_deref(), Some("amp-ready"));
+    assert_eq!(tx.amphorae_of("lb1").await.unwrap().len(), 1);
+
+    // Removing: once, and never a spare that a load balancer took meanwhile.
+    assert!(tx
+        .retire_spare("silent", AmphoraStatus::Ready)
+        .await
+        .unwrap());
+    assert!(!tx
+        .retire_spare("silent", AmphoraStatus::Ready)
+        .await
+        .unwrap());
+    assert!(!tx
+        .retire_spare("ready", AmphoraStatus::Ready)
+        .await
+        .unwrap());
+    let silent = tx.amphora("silent").await.unwrap().unwrap();
+    assert_eq!(silent.status, AmphoraStatus::PendingDelete);
+    // A spare taken out of the pool while booting is not made READY.
+    assert!(tx
+        .retire_spare("booting", AmphoraStatus::Booting)
+        .await
+        .unwrap());
+    assert!(!tx
+        .spare_booted(&Amphora::new("booting".into(), AmphoraStatus::Booting))
+        .await
+        .unwrap());
+    let left: Vec<String> = tx
+        .spares()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(a, _)| a.id)
+        .collect();
+    assert_eq!(
+        left,
+        ["booting", "silent"],
+        "both being removed, still listed to finish"
+    );
+    tx.commit().await.unwrap();
+}

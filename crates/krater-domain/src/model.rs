@@ -167,6 +167,35 @@ pub struct Amphora {
     pub updated_at: Option<Timestamp>,
 }
 
+impl Amphora {
+    /// A new amphora record in `status`, of no load balancer yet and with nothing
+    /// booted; it carries Octavia's VRRP router id (1), as every amphora does.
+    pub fn new(id: String, status: AmphoraStatus) -> Self {
+        Self {
+            id,
+            load_balancer_id: None,
+            compute_id: None,
+            status,
+            role: None,
+            lb_network_ip: None,
+            vrrp_ip: None,
+            ha_ip: None,
+            vrrp_port_id: None,
+            ha_port_id: None,
+            vrrp_interface: None,
+            vrrp_id: Some(1),
+            vrrp_priority: None,
+            cert_expiration: None,
+            cert_busy: false,
+            cached_zone: None,
+            image_id: None,
+            compute_flavor: None,
+            created_at: crate::now(),
+            updated_at: None,
+        }
+    }
+}
+
 /// A pool with its members and health monitor, as the renderer needs it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PoolGraph {

@@ -161,26 +161,10 @@ mod tests {
 
     fn amphora(id: &str, role: AmphoraRole, vrrp_ip: &str) -> Amphora {
         Amphora {
-            id: id.into(),
             load_balancer_id: Some("lb".into()),
-            compute_id: None,
-            status: AmphoraStatus::Allocated,
             role: Some(role),
-            lb_network_ip: None,
             vrrp_ip: Some(vrrp_ip.into()),
-            ha_ip: None,
-            vrrp_port_id: None,
-            ha_port_id: None,
-            vrrp_interface: None,
-            vrrp_id: Some(1),
-            vrrp_priority: None,
-            cert_expiration: None,
-            cert_busy: false,
-            cached_zone: None,
-            image_id: None,
-            compute_flavor: None,
-            created_at: krater_domain::now(),
-            updated_at: None,
+            ..Amphora::new(id.into(), AmphoraStatus::Allocated)
         }
     }
 

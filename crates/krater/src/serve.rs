@@ -10,6 +10,7 @@
 use anyhow::Context;
 use krater_api::AppState;
 use krater_config::{Config, DriverChoice};
+use krater_controller::spares::{Refill, SparePool};
 use krater_controller::{Drivers, Failpoints, Worker, WorkerSettings};
 use krater_drivers::LocalNetworks;
 use std::collections::HashMap;
@@ -159,8 +160,16 @@ async fn start_roles(config: Config, db: krater_db::Db, roles: Roles) -> anyhow:
     let mut running = JoinSet::new();
     let concurrency = config.controller_worker.workers;
     // `workers = 0` makes an API-only process of `serve`.
-    if roles.worker && concurrency > 0 {
-        let worker = worker(&config, &db, &networks).await?;
+    let runs_worker = roles.worker && concurrency > 0;
+    // The amphora provider's drivers, for the worker and the spares pool.
+    let drivers = match config.controller_worker.amphora_drivers {
+        DriverChoice::Real if runs_worker || roles.housekeeping => {
+            real_drivers(&config, &networks)?
+        }
+        _ => Drivers::noop(),
+    };
+    if runs_worker {
+        let worker = worker(&config, &db, &networks, drivers.clone())?;
         let stop = stop.clone();
         running.spawn(async move {
             worker.run(concurrency, stop).await;
@@ -178,10 +187,11 @@ async fn start_roles(config: Config, db: krater_db::Db, roles: Roles) -> anyhow:
         let (db, stop) = (db.clone(), stop.clone());
         let settings = config.house_keeping.clone();
         let rotation = CertRotation::of(&config)?;
+        let spares = spare_pool(&config, &db, drivers, &networks);
         running.spawn(async move {
             (
                 "housekeeping",
-                housekeeping(db, settings, rotation, stop).await,
+                housekeeping(db, settings, rotation, spares, stop).await,
             )
         });
     }
@@ -283,16 +293,13 @@ fn heartbeat_bind(config: &Config) -> anyhow::Result<std::net::SocketAddr> {
         .context("[health_manager] bind_ip/bind_port")
 }
 
-async fn worker(
+fn worker(
     config: &Config,
     db: &krater_db::Db,
     networks: &Arc<LocalNetworks>,
+    amphora_drivers: Drivers,
 ) -> anyhow::Result<Worker> {
     let worker_config = &config.controller_worker;
-    let amphora_drivers = match worker_config.amphora_drivers {
-        DriverChoice::Noop => Drivers::noop(),
-        DriverChoice::Real => real_drivers(config, networks)?,
-    };
     let mut providers = HashMap::new();
     for name in AMPHORA_PROVIDERS {
         providers.insert(name.to_string(), amphora_drivers.clone());
@@ -304,6 +311,7 @@ async fn worker(
         retry_delay: Duration::from_secs(1),
         max_job_attempts: i64::from(worker_config.job_max_attempts.max(1)),
         vrrp: vrrp_options(&config.keepalived_vrrp),
+        spare_heard_within: Duration::from_secs(config.health_manager.heartbeat_timeout),
         failpoints: Failpoints::from_env().map_err(anyhow::Error::msg)?,
     };
     Ok(Worker::new(
@@ -396,6 +404,35 @@ fn real_drivers(config: &Config, networks: &Arc<LocalNetworks>) -> anyhow::Resul
     })
 }
 
+/// The spares pool, kept with the real amphora drivers only (a pool of size 0 still
+/// removes the spares a larger size left).
+fn spare_pool(
+    config: &Config,
+    db: &krater_db::Db,
+    drivers: Drivers,
+    networks: &Arc<LocalNetworks>,
+) -> Option<SparePool> {
+    let size = config.house_keeping.spare_amphora_pool_size;
+    if config.controller_worker.amphora_drivers != DriverChoice::Real {
+        if size > 0 {
+            tracing::warn!(
+                size,
+                "spare amphorae need the real amphora drivers; none are kept"
+            );
+        }
+        return None;
+    }
+    Some(SparePool {
+        db: db.clone(),
+        drivers,
+        networks: networks.clone(),
+        size,
+        heartbeat_timeout: Duration::from_secs(config.health_manager.heartbeat_timeout),
+        boot_timeout: Duration::from_secs(config.controller_worker.amp_boot_timeout_seconds),
+        interval: Duration::from_secs(config.house_keeping.spare_check_interval.max(1)),
+    })
+}
+
 /// The rotation of the amphorae's server certificates (amphorae with an agent only).
 struct CertRotation {
     pki: Arc<crate::pki::Pki>,
@@ -465,14 +502,32 @@ impl CertRotation {
 }
 
 /// Housekeeping: every `cleanup_interval`, the rows of objects deleted long ago go;
-/// every `cert_interval`, certificates near their end are replaced. A stop waits for
-/// the rotation of the amphora at hand.
+/// every `cert_interval`, certificates near their end are replaced; every
+/// `spare_check_interval`, the spares pool is refilled. A stop waits for the rotation
+/// of the amphora at hand and the spares being built.
 async fn housekeeping(
     db: krater_db::Db,
     settings: krater_config::HouseKeeping,
     rotation: Option<CertRotation>,
+    spares: Option<SparePool>,
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
+    let keep_spares = async {
+        let Some(pool) = spares else { return };
+        loop {
+            match pool.look().await {
+                Ok(refill) if refill != Refill::default() => {
+                    tracing::info!(?refill, size = pool.size, "spares pool looked after")
+                }
+                Ok(_) => {}
+                Err(err) => tracing::warn!(error = %err, "cannot look after the spares pool"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(pool.interval) => {}
+                _ = stop.cancelled() => return,
+            }
+        }
+    };
     let rotate = async {
         let Some(rotation) = rotation else { return };
         loop {
@@ -485,7 +540,7 @@ async fn housekeeping(
             }
         }
     };
-    let (cleaned, ()) = tokio::join!(cleanup(&db, &settings, &stop), rotate);
+    let (cleaned, (), ()) = tokio::join!(cleanup(&db, &settings, &stop), rotate, keep_spares);
     cleaned
 }
 

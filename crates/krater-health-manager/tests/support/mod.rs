@@ -156,26 +156,11 @@ pub async fn load_balancers(count: usize) -> (Db, tempfile::TempDir) {
             .unwrap();
         }
         tx.save_amphora(&Amphora {
-            id: format!("amp-{i}"),
             load_balancer_id: Some(format!("lb-{i}")),
-            compute_id: None,
-            status: AmphoraStatus::Allocated,
             role: Some(AmphoraRole::Standalone),
-            lb_network_ip: None,
-            vrrp_ip: None,
-            ha_ip: None,
-            vrrp_port_id: None,
-            ha_port_id: None,
-            vrrp_interface: None,
             vrrp_id: None,
-            vrrp_priority: None,
-            cert_expiration: None,
-            cert_busy: false,
-            cached_zone: None,
-            image_id: None,
-            compute_flavor: None,
             created_at: t,
-            updated_at: None,
+            ..Amphora::new(format!("amp-{i}"), AmphoraStatus::Allocated)
         })
         .await
         .unwrap();
