@@ -1,15 +1,23 @@
-"""Failover bench (SINGLE topology): medians over repeated faults of
+"""Failover bench: medians over repeated faults, per topology and fault kind, of
   * the time from the fault to the first request answered through the VIP again;
-  * the time from the fault to the load balancer ACTIVE with a new, ALLOCATED amphora
-    (redundancy restored: for SINGLE, a healthy amphora again);
-  * the requests that failed in between (one client, one request at a time);
-per fault kind: every process of the amphora killed (agent, HAProxy), or the amphora's
-namespaces deleted as well. Octavia's own figures for comparison: ≈63 s to notice a
-silent amphora (heartbeat_timeout 60 s, checks every 3 s) and ~60 s to rebuild it.
-Everything runs inside a host namespace made for the run; nothing is left behind.
-Prints figures; asserts nothing.  usage: failover.py [--rounds N]"""
+  * the time from the fault to redundancy restored: the load balancer ACTIVE with a
+    healthy amphora again (SINGLE), with a healthy MASTER and BACKUP again
+    (ACTIVE_STANDBY: the killed process back, or the replaced amphora's successor);
+  * the requests that failed (one client, one request at a time, 0.5 s timeout);
+  * ACTIVE_STANDBY: the VIP's downtime (the longest time between two answered
+    requests around the fault) in place of the first answer, which a request the
+    old holder still serves makes meaningless.
+Faults, SINGLE: every process of the amphora killed (agent, HAProxy), or its
+namespaces deleted as well. ACTIVE_STANDBY, on the amphora holding the VIP: its
+HAProxy killed, its keepalived killed, the whole amphora deleted, `PUT` failover of
+that amphora, `PUT` failover of the load balancer. Octavia's own figures for
+comparison: ≈63 s to notice a silent amphora (heartbeat_timeout 60 s, checks every
+3 s), ~60 s to rebuild it, ≈3.65 s for a VRRP takeover. Each topology runs inside a
+host namespace made for it; nothing is left behind. Prints figures; asserts nothing.
+usage: failover.py [--rounds N] [--topology SINGLE|ACTIVE_STANDBY]"""
 import argparse
 import http.client
+import json
 import statistics
 import subprocess
 import threading
@@ -110,6 +118,123 @@ def one_fault(lb, fault):
     return answered - at, restored_at - at, failed
 
 
+def holds_vip(amphora):
+    out = subprocess.run(["ip", "-n", amphora["compute_id"] + "-lb", "-j", "addr", "show",
+                          "dev", "eth1"], capture_output=True, text=True).stdout
+    return any(a["local"] == amphora["ha_ip"] for link in json.loads(out or "[]")
+               for a in link["addr_info"])
+
+
+def the_vip_holder(lb_id):
+    def one():
+        holders = [a for a in live_amphorae(lb_id) if holds_vip(a)]
+        return len(holders) == 1 and holders[0]
+    return wait(one, 60)
+
+
+def processes(amphora, program):
+    pids = subprocess.run(["ip", "netns", "pids", amphora["compute_id"] + "-lb"],
+                          capture_output=True, text=True).stdout.split()
+    names = {}
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/comm") as comm:
+                names[pid] = comm.read().strip()
+        except OSError:
+            pass
+    return [pid for pid, name in names.items() if name == program]
+
+
+def pair_without(lb_id, replaced):
+    """The load balancer ACTIVE with an ALLOCATED MASTER and BACKUP, none of `replaced`."""
+    if lb_status(lb_id) != "ACTIVE":
+        return False
+    live = live_amphorae(lb_id)
+    return (sorted(a["role"] for a in live) == ["BACKUP", "MASTER"]
+            and all(a["status"] == "ALLOCATED" and a["id"] not in replaced for a in live))
+
+
+def as_kill(program, running):
+    def fault(lb, holder):
+        for pid in processes(holder, program):
+            subprocess.run(["kill", "-9", pid])
+        return lambda: (pair_without(lb["id"], ()) and
+                        len(processes(holder, program)) >= running)
+    return fault
+
+
+def as_delete(lb, holder):
+    delete(holder)
+    return lambda: pair_without(lb["id"], {holder["id"]})
+
+
+def as_amphora_failover(lb, holder):
+    call("PUT", f"/v2/octavia/amphorae/{holder['id']}/failover")
+    return lambda: pair_without(lb["id"], {holder["id"]})
+
+
+def as_lb_failover(lb, holder):
+    olds = {a["id"] for a in live_amphorae(lb["id"])}
+    call("PUT", f"/v2/lbaas/loadbalancers/{lb['id']}/failover")
+    return lambda: pair_without(lb["id"], olds)
+
+
+ACTIVE_STANDBY_FAULTS = {
+    "kill the holder's HAProxy": as_kill("haproxy", 2),
+    "kill the holder's keepalived": as_kill("keepalived", 2),
+    "delete the holder": as_delete,
+    "PUT failover of the holder": as_amphora_failover,
+    "PUT failover of the load balancer": as_lb_failover,
+}
+
+
+def one_active_standby_fault(lb, fault):
+    holder = call("GET", f"/v2/octavia/amphorae/{the_vip_holder(lb['id'])['id']}")["amphora"]
+    client = Client(lb["vip_address"])
+    client.start()
+    wait(lambda: any(ok for _, ok in client.results))
+    before = time.time()
+    time.sleep(0.2)
+    at = time.time()
+    restored = fault(lb, holder)
+    wait(restored)
+    restored_at = time.time()
+    time.sleep(1)
+    client.stopping.set()
+    client.join()
+    failed = sum(1 for s, ok in client.results if s > at and not ok)
+    times = [s for s, ok in client.results if ok and s > before]
+    downtime = max((b - a for a, b in zip(times, times[1:])), default=0.0)
+    the_vip_holder(lb["id"])
+    return downtime, failed, restored_at - at
+
+
+def print_figures(name, figures, labels):
+    columns = list(zip(*figures))
+    print(f"  {name}:")
+    for label, column in zip(labels, columns):
+        med = statistics.median(column)
+        if label.startswith("failed"):
+            text, runs = f"{med:6.0f}   ", ", ".join(str(v) for v in column)
+        else:
+            text, runs = f"{med:6.2f} s", ", ".join(f"{v:.2f}" for v in column)
+        print(f"    {label:30s} {text}  ({runs})", flush=True)
+
+
+def inside_active_standby(run_id, rounds):
+    config = '[controller_worker]\nloadbalancer_topology = "ACTIVE_STANDBY"\n'
+    with serving(run_id, config):
+        lb = build()
+        print(f"ACTIVE_STANDBY topology, defaults (VRRP advert every 0.2 s, heartbeat every "
+              f"1 s, stale after 3 s), {rounds} faults per kind; medians (all runs)")
+        for name, fault in ACTIVE_STANDBY_FAULTS.items():
+            figures = [one_active_standby_fault(lb, fault) for _ in range(rounds)]
+            print_figures(name, figures, ["VIP downtime (longest gap):", "failed requests:",
+                                          "fault → MASTER+BACKUP again:"])
+        call("DELETE", f"/v2/lbaas/loadbalancers/{lb['id']}?cascade=true")
+        time.sleep(2)
+
+
 def inside(run_id, rounds):
     with serving(run_id):
         lb = build()
@@ -117,16 +242,8 @@ def inside(run_id, rounds):
               f"every 1 s), {rounds} faults per kind; medians (all runs)")
         for name, fault in FAULTS.items():
             figures = [one_fault(lb, fault) for _ in range(rounds)]
-            columns = list(zip(*figures))
-            med = [statistics.median(c) for c in columns]
-
-            def runs(c):
-                return ", ".join(f"{v:.2f}" for v in c)
-            print(f"  {name}:")
-            print(f"    fault → first answer:        {med[0]:6.2f} s  ({runs(columns[0])})")
-            print(f"    fault → ACTIVE, new amphora: {med[1]:6.2f} s  ({runs(columns[1])})")
-            print(f"    failed requests:             {med[2]:6.0f}    "
-                  f"({', '.join(str(v) for v in columns[2])})")
+            print_figures(name, figures, ["fault → first answer:", "fault → ACTIVE, new amphora:",
+                                          "failed requests:"])
         call("DELETE", f"/v2/lbaas/loadbalancers/{lb['id']}?cascade=true")
         time.sleep(2)
 
@@ -134,11 +251,15 @@ def inside(run_id, rounds):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--topology", choices=["SINGLE", "ACTIVE_STANDBY"], action="append")
     parser.add_argument("--inside", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.inside:
-        return inside(args.inside, args.rounds)
-    in_new_run(__file__, ["--rounds", str(args.rounds)])
+        run = inside_active_standby if args.topology == ["ACTIVE_STANDBY"] else inside
+        return run(args.inside, args.rounds)
+    for topology in args.topology or ["SINGLE", "ACTIVE_STANDBY"]:
+        in_new_run(__file__, ["--rounds", str(args.rounds), "--topology", topology])
+
 
 if __name__ == "__main__":
     main()
