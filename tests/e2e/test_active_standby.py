@@ -80,6 +80,29 @@ def test_an_active_standby_load_balancer_has_a_master_and_a_backup(active_standb
     the_vip_holder(dataplane)
 
 
+def test_a_load_balancer_is_active_once_an_amphora_holds_its_vip(active_standby):
+    """keepalived gives the VIP only to an amphora whose HAProxy runs, and the new
+    amphorae, both BACKUP, elect a holder a takeover time after the first listener
+    starts HAProxy; that change reports ACTIVE only then, so that ACTIVE means serving."""
+    dataplane = active_standby
+    subnets = {s["name"]: s["id"] for s in dataplane.api("GET", "/network/v2.0/subnets")["subnets"]}
+    lb = dataplane.api("POST", "/v2/lbaas/loadbalancers", {"loadbalancer": {
+        "name": "lb1", "vip_subnet_id": subnets["public-subnet"]}})["loadbalancer"]
+
+    def active():
+        deadline = time.time() + 60
+        while dataplane.api("GET", f"/v2/lbaas/loadbalancers/{lb['id']}")["loadbalancer"][
+                "provisioning_status"] != "ACTIVE":
+            assert time.time() < deadline, "the load balancer never turned ACTIVE"
+            time.sleep(0.05)
+    active()
+    assert vip_holders(dataplane) == [], "no HAProxy runs: nothing to hold the VIP for"
+    dataplane.api("POST", "/v2/lbaas/listeners", {"listener": {
+        "loadbalancer_id": lb["id"], "protocol": "HTTP", "protocol_port": 80}})
+    active()
+    assert len(vip_holders(dataplane)) == 1, "ACTIVE before an amphora held the VIP"
+
+
 class Connections:
     """Established connections through the VIP, held open across a fault
     (connections.py in the host namespace)."""

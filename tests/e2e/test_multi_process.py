@@ -8,7 +8,7 @@ import threading
 import time
 
 from control_plane import plane  # noqa: F401 (the fixture)
-from test_dataplane import wait_until
+from test_dataplane import build, wait_until
 from test_saga import Scenario
 
 
@@ -203,3 +203,26 @@ def test_parallel_creates_and_member_updates_beside_heartbeats_lose_no_status(pl
     assert member("m1")["operating_status"] == "ONLINE"
     assert member("m1")["provisioning_status"] == "ACTIVE"
     assert member("m1")["weight"] == 1 + 19 % 5
+
+
+def test_a_worker_takes_the_spare_a_housekeeping_process_built(plane):
+    """A spare is built by `krater housekeeping` and taken by a `krater worker`, each a
+    process of its own (here each in a mount namespace of its own, as `ip netns exec`
+    gives them: the worker names the spare's namespaces again before it wires them)."""
+    spares = "heartbeat_timeout = 10\n[house_keeping]\nspare_amphora_pool_size = 1\n" \
+             "spare_check_interval = 1\n"
+    api = plane.start_api("api-1", 9876)
+    plane.start("worker", "worker-1")
+    plane.start("health-manager", "health-manager")
+    plane.start("housekeeping", "housekeeping", health_manager=spares)
+
+    def ready_spares():
+        return [a["id"] for a in api.api("GET", "/v2/octavia/amphorae")["amphorae"]
+                if a["status"] == "READY" and a["loadbalancer_id"] is None]
+    (spare,) = wait_until(ready_spares, 60, "a spare ready")
+    vip, _ = build(api)
+    lb_id = api.openstack("loadbalancer", "show", "lb1", "-f", "json")["id"]
+    taken = [a["id"] for a in api.api("GET", f"/v2/octavia/amphorae?loadbalancer_id={lb_id}")
+             ["amphorae"]]
+    assert taken == [spare]
+    assert {api.curl(f"http://{vip}/") for _ in range(20)} == {"m1", "m2"}

@@ -367,7 +367,26 @@ async fn apply_config(ctx: &Context) -> Result<Tx, FlowError> {
         }
         ctx.drivers.amphora.apply_bundle(amphora, &bundle).await?;
     }
+    // keepalived gives the VIP only to an amphora whose HAProxy runs.
+    if !vrrp.is_empty() && serves_haproxy {
+        wait_for_vip_holder(ctx, &graph).await;
+    }
     ctx.write().await
+}
+
+/// Waits (at most a takeover time and two answers) until an amphora of an
+/// ACTIVE_STANDBY load balancer holds its VIP, so that ACTIVE means serving: new
+/// amphorae all start as BACKUP, and elect one a takeover time after HAProxy runs. Best effort:
+/// without a holder by then, the flow goes on (keepalived keeps trying).
+async fn wait_for_vip_holder(ctx: &Context, graph: &LoadBalancerGraph) {
+    let deadline = tokio::time::Instant::now() + ctx.vrrp.takeover_time() + 2 * HANDOVER_ANSWER;
+    while vip_holder(ctx, graph).await.is_none() {
+        if tokio::time::Instant::now() >= deadline {
+            tracing::warn!(lb = %ctx.lb_id, "no amphora holds the VIP yet; going on");
+            return;
+        }
+        tokio::time::sleep(HANDOVER_POLL).await;
+    }
 }
 
 /// Whether `amphora` answers that it holds `vip` (within [`HANDOVER_ANSWER`]).

@@ -73,15 +73,15 @@ impl Tx {
         })
     }
 
-    /// The ids of the ALLOCATED amphorae whose certificate expires within `within`
-    /// and is not being rotated.
+    /// The ids of the ALLOCATED amphorae and READY spares whose certificate expires
+    /// within `within` and is not being rotated.
     pub async fn certificates_to_rotate(&mut self, within: Duration) -> Result<Vec<String>> {
         let before = chrono::Duration::from_std(within)
             .ok()
             .and_then(|within| krater_domain::now().checked_add_signed(within))
             .unwrap_or(chrono::NaiveDateTime::MAX);
         let rows = sqlx::query(
-            "SELECT id FROM amphora WHERE status = 'ALLOCATED' AND cert_busy = 0 \
+            "SELECT id FROM amphora WHERE status IN ('ALLOCATED', 'READY') AND cert_busy = 0 \
              AND cert_expiration IS NOT NULL AND cert_expiration < $1 ORDER BY cert_expiration, id",
         )
         .bind(fmt_ts(before))
@@ -96,7 +96,8 @@ impl Tx {
     /// took it first (or the amphora is gone).
     pub async fn claim_certificate_rotation(&mut self, amphora_id: &str) -> Result<bool> {
         let done = sqlx::query(
-            "UPDATE amphora SET cert_busy = 1 WHERE id = $1 AND cert_busy = 0 AND status = 'ALLOCATED'",
+            "UPDATE amphora SET cert_busy = 1 WHERE id = $1 AND cert_busy = 0 \
+             AND status IN ('ALLOCATED', 'READY')",
         )
         .bind(amphora_id)
         .execute(self.conn())

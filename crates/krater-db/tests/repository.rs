@@ -488,3 +488,33 @@ async fn a_spare_is_taken_once_and_only_while_it_is_fresh_and_ready() {
     );
     tx.commit().await.unwrap();
 }
+
+#[tokio::test]
+async fn spares_have_their_certificates_rotated_too() {
+    let (db, _dir) = database().await;
+    let mut tx = db.begin().await.unwrap();
+    let soon = Some(now() + chrono::Duration::seconds(60));
+    for (id, status) in [
+        ("allocated", AmphoraStatus::Allocated),
+        ("spare", AmphoraStatus::Ready),
+        ("booting", AmphoraStatus::Booting),
+    ] {
+        let mut amphora = Amphora::new(id.into(), status);
+        amphora.cert_expiration = soon;
+        tx.save_amphora(&amphora).await.unwrap();
+    }
+    let mut due = tx
+        .certificates_to_rotate(Duration::from_secs(3600))
+        .await
+        .unwrap();
+    due.sort();
+    assert_eq!(
+        due,
+        ["allocated", "spare"],
+        "a booting spare has no agent to ask yet"
+    );
+    assert!(tx.claim_certificate_rotation("spare").await.unwrap());
+    assert!(!tx.claim_certificate_rotation("spare").await.unwrap());
+    assert!(!tx.claim_certificate_rotation("booting").await.unwrap());
+    tx.commit().await.unwrap();
+}

@@ -42,8 +42,13 @@ pub fn netns_exists(name: &str) -> bool {
 /// neighbour entry expired, seconds without heartbeats or replies.
 pub fn ensure_bridge(name: &str, address_cidr: &str) -> DriverResult<()> {
     let mac = mac_for(&format!("bridge:{name}"));
+    // Several roles of one host (workers, housekeeping) may make it at the same time.
     if !link_exists(name) {
-        ip(&["link", "add", name, "type", "bridge"])?;
+        if let Err(err) = ip(&["link", "add", name, "type", "bridge"]) {
+            if !link_exists(name) {
+                return Err(err);
+            }
+        }
     }
     ip(&["link", "set", "dev", name, "address", &mac])?;
     ip(&["addr", "replace", address_cidr, "dev", name])?;
@@ -202,6 +207,23 @@ mod tests {
             // Made again on an existing bridge: the same.
             ensure_bridge("kt-br", "198.18.9.1/24").expect("bridge ensured");
             assert_eq!(mac_of("kt-br"), pinned);
+            // Made by several roles of one host at once: every one succeeds.
+            let racers: Vec<_> = (0..4)
+                .map(|_| {
+                    let file = file.try_clone().expect("namespace file");
+                    std::thread::spawn(move || {
+                        rustix::thread::move_into_link_name_space(
+                            std::os::fd::AsFd::as_fd(&file),
+                            Some(rustix::thread::LinkNameSpaceType::Network),
+                        )
+                        .expect("thread moved into the namespace");
+                        ensure_bridge("kt-race", "198.18.10.1/24")
+                    })
+                })
+                .collect();
+            for racer in racers {
+                racer.join().expect("racer").expect("bridge made or found");
+            }
         })
         .join();
         ip(&["netns", "delete", &netns]).expect("namespace deleted");
