@@ -222,29 +222,36 @@ def print_figures(name, figures, labels):
         print(f"    {label:30s} {text}  ({runs})", flush=True)
 
 
-def inside_active_standby(run_id, rounds):
-    config = '[controller_worker]\nloadbalancer_topology = "ACTIVE_STANDBY"\n'
-    with serving(run_id, config):
-        lb = build()
-        print(f"ACTIVE_STANDBY topology, defaults (VRRP advert every 0.2 s, heartbeat every "
-              f"1 s, stale after 3 s), {rounds} faults per kind; medians (all runs)")
-        for name, fault in ACTIVE_STANDBY_FAULTS.items():
-            figures = [one_active_standby_fault(lb, fault) for _ in range(rounds)]
-            print_figures(name, figures, ["fault → first answer:", "VIP downtime (longest gap):",
-                                          "failed requests:", "fault → MASTER+BACKUP again:"])
-        call("DELETE", f"/v2/lbaas/loadbalancers/{lb['id']}?cascade=true")
-        time.sleep(2)
+TOPOLOGIES = {
+    "SINGLE": {
+        "config": "",
+        "title": "SINGLE topology, defaults (heartbeat every 1 s, stale after 3 s, checked "
+                 "every 1 s)",
+        "faults": FAULTS,
+        "one": one_fault,
+        "labels": ["fault → first answer:", "fault → ACTIVE, new amphora:",
+                   "failed requests:"],
+    },
+    "ACTIVE_STANDBY": {
+        "config": '[controller_worker]\nloadbalancer_topology = "ACTIVE_STANDBY"\n',
+        "title": "ACTIVE_STANDBY topology, defaults (VRRP advert every 0.2 s, heartbeat "
+                 "every 1 s, stale after 3 s)",
+        "faults": ACTIVE_STANDBY_FAULTS,
+        "one": one_active_standby_fault,
+        "labels": ["fault → first answer:", "VIP downtime (longest gap):",
+                   "failed requests:", "fault → MASTER+BACKUP again:"],
+    },
+}
 
 
-def inside(run_id, rounds):
-    with serving(run_id):
+def inside(run_id, topology, rounds):
+    bench = TOPOLOGIES[topology]
+    with serving(run_id, bench["config"]):
         lb = build()
-        print(f"SINGLE topology, defaults (heartbeat every 1 s, stale after 3 s, checked "
-              f"every 1 s), {rounds} faults per kind; medians (all runs)")
-        for name, fault in FAULTS.items():
-            figures = [one_fault(lb, fault) for _ in range(rounds)]
-            print_figures(name, figures, ["fault → first answer:", "fault → ACTIVE, new amphora:",
-                                          "failed requests:"])
+        print(f"{bench['title']}, {rounds} faults per kind; medians (all runs)")
+        for name, fault in bench["faults"].items():
+            figures = [bench["one"](lb, fault) for _ in range(rounds)]
+            print_figures(name, figures, bench["labels"])
         call("DELETE", f"/v2/lbaas/loadbalancers/{lb['id']}?cascade=true")
         time.sleep(2)
 
@@ -252,13 +259,12 @@ def inside(run_id, rounds):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--topology", choices=["SINGLE", "ACTIVE_STANDBY"], action="append")
+    parser.add_argument("--topology", choices=list(TOPOLOGIES), action="append")
     parser.add_argument("--inside", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.inside:
-        run = inside_active_standby if args.topology == ["ACTIVE_STANDBY"] else inside
-        return run(args.inside, args.rounds)
-    for topology in args.topology or ["SINGLE", "ACTIVE_STANDBY"]:
+        return inside(args.inside, args.topology[0], args.rounds)
+    for topology in args.topology or list(TOPOLOGIES):
         in_new_run(__file__, ["--rounds", str(args.rounds), "--topology", topology])
 
 
