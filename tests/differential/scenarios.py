@@ -356,7 +356,9 @@ def listener_validation(s):
 def listener_lifecycle(s):
     s.lb()
     s.listener(name="web", description="d", connection_limit=100,
-               insert_headers={"X-Forwarded-For": "true", "X-Forwarded-Port": "true"},
+               insert_headers={"X-Forwarded-For": "true", "X-Forwarded-Port": "true",
+                               "X-Real-IP": "true"},
+               allowed_cidrs=["10.1.2.3/8", "198.18.1.0/24"],
                timeout_client_data=10000, timeout_member_connect=2000,
                timeout_member_data=30000, timeout_tcp_inspect=5, tags=["t1"])
     s.get(f"{LIS}/{{listener}}")
@@ -859,10 +861,6 @@ def not_yet_available(s):
         (LIS, {"listener": {"protocol": "UDP", "protocol_port": 53}}),
         (LIS, {"listener": {"protocol": "SCTP", "protocol_port": 53}}),
         (LIS, {"listener": {"protocol": "PROMETHEUS", "protocol_port": 9100}}),
-        (LIS, {"listener": {"protocol": "HTTP", "protocol_port": 80,
-                            "allowed_cidrs": ["10.0.0.0/8"]}}),
-        (LIS, {"listener": {"protocol": "HTTP", "protocol_port": 80,
-                            "insert_headers": {"X-Real-IP": "true"}}}),
         (POOLS, {"pool": {"protocol": "UDP", "lb_algorithm": "ROUND_ROBIN"}}),
         (POOLS, {"pool": {"protocol": "SCTP", "lb_algorithm": "ROUND_ROBIN"}}),
         (POOLS, {"pool": {"protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN",

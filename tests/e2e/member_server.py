@@ -1,6 +1,7 @@
 """A backend member for end-to-end tests and the benchmark: answers every request with
 its own name (so a test can see which member a request reached) and 200, /healthcheck
-included. Keeps HTTP/1.1 connections open; closes after an HTTP/1.0 request or
+included; /headers adds the request's header lines, so that a test can see what the load
+balancer inserted. Keeps HTTP/1.1 connections open; closes after an HTTP/1.0 request or
 `Connection: close`. One asyncio loop, no per-request threads, so that the member is not
 what limits a benchmark.  usage: member_server.py NAME ADDRESS PORT"""
 import asyncio
@@ -8,9 +9,15 @@ import sys
 
 NAME, ADDRESS, PORT = sys.argv[1], sys.argv[2], int(sys.argv[3])
 BODY = (NAME + "\n").encode()
-HEAD = f"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {len(BODY)}\r\n"
-KEEP_ALIVE = (HEAD + "\r\n").encode() + BODY
-CLOSE = (HEAD + "Connection: close\r\n\r\n").encode() + BODY
+
+
+def answer(body, closing):
+    head = f"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {len(body)}\r\n"
+    return (head + ("Connection: close\r\n" if closing else "") + "\r\n").encode() + body
+
+
+KEEP_ALIVE = answer(BODY, closing=False)
+CLOSE = answer(BODY, closing=True)
 
 
 class Member(asyncio.Protocol):
@@ -25,11 +32,13 @@ class Member(asyncio.Protocol):
             request_line, _, headers = head.partition(b"\r\n")
             closing = (request_line.endswith(b"HTTP/1.0")
                        or b"connection: close" in headers.lower())
+            if request_line.split(b" ")[1:2] == [b"/headers"]:
+                self.transport.write(answer(BODY + headers + b"\n", closing))
+            else:
+                self.transport.write(CLOSE if closing else KEEP_ALIVE)
             if closing:
-                self.transport.write(CLOSE)
                 self.transport.close()
                 return
-            self.transport.write(KEEP_ALIVE)
 
 
 async def main():

@@ -4,6 +4,7 @@ unique name. Every namespace is recorded in the run's registry under
 /run/krater-e2e/<run>/netns, so that `krater cleanup` removes what a killed run left.
 Runs live outside krater's default base path (/run/krater), which README command 1
 uses, so that test runs in parallel never see each other's amphorae."""
+import json
 import shutil
 import subprocess
 import tempfile
@@ -46,6 +47,18 @@ class Run:
 
     def popen(self, *cmd, **kwargs):
         return subprocess.Popen(["ip", "netns", "exec", self.host, *cmd], **kwargs)
+
+    def add_client_addresses(self, count):
+        """`count` more addresses of the host namespace on the VIP network (198.18.1.2
+        and up, below the subnet's allocation pool), for clients that differ by their
+        source address (`curl --interface <address>`)."""
+        out = ip("-j", "-n", self.host, "addr", "show").stdout
+        device = next(link["ifname"] for link in json.loads(out) for a in link["addr_info"]
+                      if a["local"] == "198.18.1.1")
+        addresses = [f"198.18.1.{2 + i}" for i in range(count)]
+        for address in addresses:
+            ip("-n", self.host, "addr", "add", f"{address}/24", "dev", device)
+        return addresses
 
     def add_member(self, name, address, bridge="kr-mem0", port=80):
         """A member namespace on the members' bridge, serving its name over HTTP."""

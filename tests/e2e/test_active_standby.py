@@ -219,20 +219,6 @@ def test_an_operator_failover_replaces_the_amphorae_without_a_failed_request(
     assert set(answers(dataplane, vip)) == {"m1", "m2"}
 
 
-def source_addresses(dataplane, count):
-    """`count` more addresses of the test's host namespace on the VIP network
-    (198.18.1.2 and up, below the subnet's allocation pool), for clients that differ
-    by their source address."""
-    out = dataplane.run.exec("ip", "-j", "addr", "show", capture_output=True, text=True,
-                             check=True).stdout
-    device = next(link["ifname"] for link in json.loads(out) for a in link["addr_info"]
-                  if a["local"] == "198.18.1.1")
-    addresses = [f"198.18.1.{2 + i}" for i in range(count)]
-    for address in addresses:
-        dataplane.run.exec("ip", "addr", "add", f"{address}/24", "dev", device, check=True)
-    return addresses
-
-
 def member_of(dataplane, vip, source):
     """The member that answers a client at `source`, asked three times (None unless
     it is always the same one)."""
@@ -251,7 +237,7 @@ def test_a_source_ip_client_keeps_its_member_after_the_takeover(active_standby):
     vip, _ = build(dataplane)
     dataplane.openstack("loadbalancer", "pool", "set", "--session-persistence",
                         "type=SOURCE_IP", "--wait", "pool1")
-    sources = source_addresses(dataplane, 8)
+    sources = dataplane.run.add_client_addresses(8)
     before = {source: member_of(dataplane, vip, source) for source in sources}
     assert set(before.values()) == {"m1", "m2"}, before
     master = the_vip_holder(dataplane)

@@ -5,6 +5,7 @@
 //! before it writes the value. So a value the API accepted can never make a
 //! configuration fail later, and no value can add a word, a line or a comment to it.
 
+use std::net::IpAddr;
 use std::ops::RangeInclusive;
 
 /// Why a value was refused: a short, user-facing reason.
@@ -106,6 +107,35 @@ pub fn cookie_name(value: &str) -> Result<&str, Refused> {
     Ok(value)
 }
 
+/// An IPv4 or IPv6 network in CIDR notation (`198.18.1.0/24`, `2001:db8::/32`; a bare
+/// address is a host route), returned in its canonical form: the host bits cleared and
+/// the prefix length written, so that `10.1.2.3/8` is `10.0.0.0/8`.
+pub fn cidr(value: &str) -> Result<String, Refused> {
+    const SHAPE: Refused = Refused("not an IPv4 or IPv6 CIDR");
+    let (address, length) = value.split_once('/').unwrap_or((value, ""));
+    let address: IpAddr = address.parse().map_err(|_| SHAPE)?;
+    let max = if address.is_ipv4() { 32 } else { 128 };
+    let length: u32 = if length.is_empty() && !value.contains('/') {
+        max
+    } else if !length.is_empty() && length.bytes().all(|b| b.is_ascii_digit()) {
+        length.parse().map_err(|_| SHAPE)?
+    } else {
+        return Err(SHAPE);
+    };
+    if length > max {
+        return Err(SHAPE);
+    }
+    let network = match address {
+        IpAddr::V4(a) => {
+            IpAddr::V4((u32::from(a) & u32::MAX.checked_shl(32 - length).unwrap_or(0)).into())
+        }
+        IpAddr::V6(a) => {
+            IpAddr::V6((u128::from(a) & u128::MAX.checked_shl(128 - length).unwrap_or(0)).into())
+        }
+    };
+    Ok(format!("{network}/{length}"))
+}
+
 /// The seconds between two health checks (`delay`).
 const CHECK_INTERVAL_SECONDS: RangeInclusive<i64> = 1..=MAX_TIMER_SECONDS;
 /// The seconds a health check may take (`timeout`).
@@ -194,6 +224,36 @@ mod tests {
             "", "a=b", "a)b", "a#b", "é", "a\"b", "a'b", "a b", "a\\b", "a;b",
         ] {
             assert!(cookie_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn cidrs_are_canonical() {
+        assert_eq!(cidr("198.18.1.0/24").as_deref(), Ok("198.18.1.0/24"));
+        assert_eq!(cidr("10.1.2.3/8").as_deref(), Ok("10.0.0.0/8"));
+        assert_eq!(cidr("10.1.2.3").as_deref(), Ok("10.1.2.3/32"));
+        assert_eq!(cidr("0.0.0.0/0").as_deref(), Ok("0.0.0.0/0"));
+        assert_eq!(cidr("10.0.0.0/0008").as_deref(), Ok("10.0.0.0/8"));
+        assert_eq!(cidr("2001:db8::1/32").as_deref(), Ok("2001:db8::/32"));
+        assert_eq!(cidr("::/0").as_deref(), Ok("::/0"));
+        for bad in [
+            "",
+            "/24",
+            "10.0.0.0/",
+            "10.0.0.0/33",
+            "2001:db8::/129",
+            "10.0.0.0/+8",
+            "10.0.0.0/8a",
+            "10.0.0.0 /8",
+            "10.0.0.0/8 ",
+            "10.0.0.0/8\n",
+            "10.0.0.0/8#",
+            "fe80::1%eth0/64",
+            "10.0.0.0/4294967304",
+            "ten/8",
+            "10.0.0.0/8/8",
+        ] {
+            assert!(cidr(bad).is_err(), "{bad:?}");
         }
     }
 

@@ -21,6 +21,8 @@ use crate::{RenderError, RenderOptions};
 
 /// The `peers` section of an ACTIVE_STANDBY load balancer.
 const PEERS_SECTION: &str = "amphorae";
+/// The ACL of a frontend's `allowed_cidrs`: one line per network, or'ed by HAProxy.
+const ALLOWED_CIDRS_ACL: &str = "allowed_cidrs";
 /// Size of the stick tables of session persistence.
 const STICK_TABLE_SIZE: &str = "10k";
 /// Octavia's defaults, used when a listener timeout is 0 (as Octavia does).
@@ -244,6 +246,7 @@ fn frontend_and_backend(
     cfg.line(format_args!("maxconn {maxconn}"));
     cfg.line(format_args!("bind {}", SocketAddr::new(vip, port)));
     cfg.line(format_args!("mode {}", mode.as_str()));
+    allowed_cidrs(cfg, l)?;
     if mode == Mode::Http {
         let wants = |name: &str| {
             l.insert_headers
@@ -263,6 +266,13 @@ fn frontend_and_backend(
                 "http-request set-header X-Forwarded-Proto http"
             ));
         }
+        // Octavia accepts these and writes nothing; krater gives them the client's
+        // address, which is what their names promise.
+        for header in ["X-Forwarded-IP", "X-Client-IP", "X-Real-IP"] {
+            if wants(header) {
+                cfg.line(format_args!("http-request set-header {header} %[src]"));
+            }
+        }
     }
     if let Some((_, backend)) = &backend {
         cfg.line(format_args!("default_backend {}", backend.id));
@@ -275,6 +285,23 @@ fn frontend_and_backend(
     if let Some((pg, backend)) = backend {
         backend.render(cfg, pg)?;
     }
+    Ok(())
+}
+
+/// A listener with `allowed_cidrs` closes every connection from elsewhere as soon as
+/// it is accepted, before a byte is read (Octavia drops the packets in a security
+/// group instead; the client is refused either way).
+fn allowed_cidrs(cfg: &mut Cfg, l: &Listener) -> Result<(), RenderError> {
+    if l.allowed_cidrs.is_empty() {
+        return Ok(());
+    }
+    for cidr in &l.allowed_cidrs {
+        let cidr = validate::grammar("listener.allowed_cidrs", cidr, grammar::cidr)?;
+        cfg.line(format_args!("acl {ALLOWED_CIDRS_ACL} src {cidr}"));
+    }
+    cfg.line(format_args!(
+        "tcp-request connection reject unless {ALLOWED_CIDRS_ACL}"
+    ));
     Ok(())
 }
 

@@ -1,6 +1,5 @@
 //! What the amphora cannot honour yet is refused with 501, never stored and reported
-//! ACTIVE: UDP, SCTP and PROMETHEUS listeners, UDP and SCTP pools, `allowed_cidrs`,
-//! and the headers no amphora inserts. A refused request writes nothing. The
+//! ACTIVE: UDP, SCTP and PROMETHEUS listeners, UDP and SCTP pools. A refused request writes nothing. The
 //! `noop_driver` provider, which has no data plane, takes them as Octavia's does.
 
 mod common;
@@ -46,26 +45,6 @@ async fn what_the_amphora_cannot_enforce_is_refused() {
             "PROMETHEUS listeners are not available yet.",
         ),
         (
-            "/v2/lbaas/listeners",
-            listener(json!({"allowed_cidrs": ["198.18.1.0/24"]})),
-            "allowed_cidrs are not enforced yet; leave them empty.",
-        ),
-        (
-            "/v2/lbaas/listeners",
-            listener(json!({"insert_headers": {"X-Real-IP": "true"}})),
-            "the X-Real-IP header cannot be inserted yet.",
-        ),
-        (
-            "/v2/lbaas/listeners",
-            listener(json!({"insert_headers": {"X-Client-IP": "True"}})),
-            "the X-Client-IP header cannot be inserted yet.",
-        ),
-        (
-            "/v2/lbaas/listeners",
-            listener(json!({"insert_headers": {"X-Forwarded-IP": "TRUE"}})),
-            "the X-Forwarded-IP header cannot be inserted yet.",
-        ),
-        (
             "/v2/lbaas/pools",
             json!({"pool": {"loadbalancer_id": lb, "protocol": "UDP", "lb_algorithm": "ROUND_ROBIN"}}),
             "UDP pools are not available yet.",
@@ -82,11 +61,6 @@ async fn what_the_amphora_cannot_enforce_is_refused() {
         ),
         (
             "/v2/lbaas/loadbalancers",
-            json!({"loadbalancer": {"vip_subnet_id": subnet, "listeners": [{"protocol": "HTTP", "protocol_port": 80, "allowed_cidrs": ["198.18.1.0/24"]}]}}),
-            "allowed_cidrs are not enforced yet; leave them empty.",
-        ),
-        (
-            "/v2/lbaas/loadbalancers",
             json!({"loadbalancer": {"vip_subnet_id": subnet, "pools": [{"protocol": "UDP", "lb_algorithm": "ROUND_ROBIN"}]}}),
             "UDP pools are not available yet.",
         ),
@@ -97,36 +71,6 @@ async fn what_the_amphora_cannot_enforce_is_refused() {
         assert_eq!(code, StatusCode::NOT_IMPLEMENTED, "{body}: {answer}");
         assert_eq!(answer, not_implemented(what), "{body}");
         assert_eq!(svc.snapshot().await, before, "{body} wrote something");
-    }
-
-    // A header that is not asked for, or one the amphora inserts, is fine.
-    let created = svc
-        .create_child(
-            &lb,
-            "/v2/lbaas/listeners",
-            "listener",
-            listener(json!({"insert_headers": {"X-Real-IP": "false", "X-Forwarded-For": "true"}}))
-                ["listener"]
-                .clone(),
-        )
-        .await;
-    // Updates are checked as creates are.
-    let path = format!("/v2/lbaas/listeners/{created}");
-    for (update, what) in [
-        (
-            json!({"allowed_cidrs": ["198.18.1.0/24"]}),
-            "allowed_cidrs are not enforced yet; leave them empty.",
-        ),
-        (
-            json!({"insert_headers": {"X-Real-IP": "true"}}),
-            "the X-Real-IP header cannot be inserted yet.",
-        ),
-    ] {
-        let before = svc.snapshot().await;
-        let (code, answer) = svc.put(&path, json!({ "listener": update })).await;
-        assert_eq!(code, StatusCode::NOT_IMPLEMENTED, "{answer}");
-        assert_eq!(answer, not_implemented(what));
-        assert_eq!(svc.snapshot().await, before);
     }
 }
 

@@ -157,9 +157,9 @@ fn parse_settings(input: &Input) -> ApiResult<Settings> {
         allowed_cidrs: match input.string_list("allowed_cidrs", 64)? {
             Field::Value(list) => Field::Value(
                 list.iter()
-                    .map(|c| normalise_cidr(c))
-                    .collect::<Option<Vec<_>>>()
-                    .ok_or_else(|| {
+                    .map(|c| grammar::cidr(c))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|_| {
                         let shown: Vec<String> = list.iter().map(|c| format!("'{c}'")).collect();
                         invalid(
                             "allowed_cidrs",
@@ -222,32 +222,6 @@ fn check_hsts(protocol: ListenerProtocol, settings: &Settings, creating: bool) -
         ));
     }
     Ok(())
-}
-
-/// Checks a CIDR and writes it in its canonical form (host bits cleared).
-fn normalise_cidr(text: &str) -> Option<String> {
-    let (addr, len) = text.split_once('/').unwrap_or((text, ""));
-    let addr: std::net::IpAddr = addr.parse().ok()?;
-    let max = if addr.is_ipv4() { 32 } else { 128 };
-    let len: u32 = if len.is_empty() {
-        max
-    } else {
-        len.parse().ok()?
-    };
-    if len > max {
-        return None;
-    }
-    let network = match addr {
-        std::net::IpAddr::V4(a) => {
-            let mask = u32::MAX.checked_shl(32 - len).unwrap_or(0);
-            std::net::IpAddr::V4((u32::from(a) & mask).into())
-        }
-        std::net::IpAddr::V6(a) => {
-            let mask = u128::MAX.checked_shl(128 - len).unwrap_or(0);
-            std::net::IpAddr::V6((u128::from(a) & mask).into())
-        }
-    };
-    Some(format!("{network}/{len}"))
 }
 
 /// The headers a listener of `protocol` may insert. Octavia quotes the unknown ones as

@@ -9,9 +9,6 @@
 use super::*;
 use krater_domain::{Listener, ListenerProtocol, Pool, PoolProtocol, NOOP_PROVIDER};
 
-/// Headers Octavia accepts on HTTP listeners but no amphora inserts.
-const HEADERS_NOT_INSERTED: &[&str] = &["X-Forwarded-IP", "X-Client-IP", "X-Real-IP"];
-
 /// A listener as it would be stored by a create or an update.
 pub(super) fn check_listener(provider: &str, listener: &Listener) -> ApiResult<()> {
     if provider == NOOP_PROVIDER {
@@ -24,20 +21,6 @@ pub(super) fn check_listener(provider: &str, listener: &Listener) -> ApiResult<(
         return Err(ApiError::unsupported_option(
             provider,
             format!("{} listeners are not available yet.", listener.protocol),
-        ));
-    }
-    if !listener.allowed_cidrs.is_empty() {
-        return Err(ApiError::unsupported_option(
-            provider,
-            "allowed_cidrs are not enforced yet; leave them empty.",
-        ));
-    }
-    if let Some((header, _)) = listener.insert_headers.iter().find(|(key, value)| {
-        HEADERS_NOT_INSERTED.contains(&key.as_str()) && value.eq_ignore_ascii_case("true")
-    }) {
-        return Err(ApiError::unsupported_option(
-            provider,
-            format!("the {header} header cannot be inserted yet."),
         ));
     }
     Ok(())

@@ -19,6 +19,7 @@ pub fn all() -> Vec<(&'static str, LoadBalancerGraph)> {
         ("ipv6", ipv6()),
         ("proxy_protocol", proxy_protocol()),
         ("left_out", left_out()),
+        ("allowed_cidrs", allowed_cidrs()),
     ]
 }
 
@@ -49,8 +50,12 @@ fn http_round_robin() -> LoadBalancerGraph {
     let mut g = graph("198.18.1.10");
     let mut l = listener(1, L::Http, 80, Some(1));
     l.insert_headers = headers(&["X-Forwarded-For", "X-Forwarded-Port", "X-Forwarded-Proto"]);
-    // Accepted by the API but not rendered, as in Octavia.
-    l.insert_headers.push(("X-Real-IP".into(), "true".into()));
+    // Octavia accepts these but does not insert them; krater does.
+    l.insert_headers
+        .extend(headers(&["X-Forwarded-IP", "X-Real-IP"]));
+    // Only "true" inserts a header.
+    l.insert_headers
+        .push(("X-Client-IP".into(), "False".into()));
     g.listeners.push(l);
     let mut p = pool(1, P::Http, Alg::RoundRobin);
     p.health_monitor = Some(HealthMonitor {
@@ -85,6 +90,22 @@ fn http_round_robin() -> LoadBalancerGraph {
             ..member(5, "198.18.2.15", 8080)
         },
     ];
+    g.pools.push(p);
+    g
+}
+
+/// A TCP and an HTTP listener open to some networks only, the HTTP one also inserting
+/// a header (whose rule HAProxy runs after the connection check anyway).
+fn allowed_cidrs() -> LoadBalancerGraph {
+    let mut g = graph("198.18.1.10");
+    let mut tcp = listener(1, L::Tcp, 22, Some(1));
+    tcp.allowed_cidrs = vec!["198.18.1.0/24".into(), "203.0.113.7/32".into()];
+    let mut http = listener(2, L::Http, 80, None);
+    http.allowed_cidrs = vec!["0.0.0.0/0".into()];
+    http.insert_headers = headers(&["X-Forwarded-For"]);
+    g.listeners.extend([tcp, http]);
+    let mut p = pool(1, P::Tcp, Alg::RoundRobin);
+    p.members = vec![member(1, "198.18.2.11", 22)];
     g.pools.push(p);
     g
 }
@@ -205,7 +226,9 @@ fn limits_timeouts_no_monitor() -> LoadBalancerGraph {
 /// IPv6 VIP, members and monitor address.
 fn ipv6() -> LoadBalancerGraph {
     let mut g = graph("2001:db8:1::10");
-    g.listeners.push(listener(1, L::Http, 80, Some(1)));
+    let mut l = listener(1, L::Http, 80, Some(1));
+    l.allowed_cidrs = vec!["2001:db8:100::/48".into()];
+    g.listeners.push(l);
     let mut p = pool(1, P::Http, Alg::RoundRobin);
     p.health_monitor = Some(HealthMonitor {
         url_path: Some("/".into()),

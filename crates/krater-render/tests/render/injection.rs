@@ -134,6 +134,15 @@ fn ids_are_checked() {
 }
 
 #[test]
+fn allowed_cidrs_are_networks_only() {
+    for bad in ["198.18.1.0/24\n    server evil 203.0.113.1:80", "198.18.1.0/24 #", "any"] {
+        let mut g = http_lb();
+        g.listeners[0].allowed_cidrs = vec!["10.0.0.0/8".into(), bad.into()];
+        refused(&g, "listener.allowed_cidrs", bad != "any");
+    }
+}
+
+#[test]
 fn options_are_checked() {
     let g = http_lb();
     let opts = RenderOptions {
