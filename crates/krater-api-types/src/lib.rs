@@ -177,6 +177,48 @@ pub struct HealthMonitor {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct L7Policy {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub provisioning_status: String,
+    pub operating_status: String,
+    pub admin_state_up: bool,
+    pub project_id: String,
+    pub tenant_id: String,
+    pub action: String,
+    pub listener_id: String,
+    pub redirect_pool_id: Option<String>,
+    pub redirect_url: Option<String>,
+    pub redirect_prefix: Option<String>,
+    pub position: i64,
+    pub rules: Vec<IdRef>,
+    pub created_at: String,
+    pub updated_at: Option<String>,
+    pub tags: Vec<String>,
+    pub redirect_http_code: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct L7Rule {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub compare_type: String,
+    pub key: Option<String>,
+    pub value: String,
+    pub invert: bool,
+    pub provisioning_status: String,
+    pub operating_status: String,
+    pub created_at: String,
+    pub updated_at: Option<String>,
+    pub project_id: String,
+    pub tenant_id: String,
+    pub admin_state_up: bool,
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Amphora {
     pub id: String,
     pub loadbalancer_id: Option<String>,

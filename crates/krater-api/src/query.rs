@@ -123,6 +123,14 @@ pub const HEALTH_MONITORS: Collection = Collection {
     name: "healthmonitors",
     attributes: krater_db::Collection::HealthMonitors,
 };
+pub const L7POLICIES: Collection = Collection {
+    name: "l7policies",
+    attributes: krater_db::Collection::L7Policies,
+};
+pub const L7RULES: Collection = Collection {
+    name: "rules",
+    attributes: krater_db::Collection::L7Rules,
+};
 pub const AMPHORAE: Collection = Collection {
     name: "amphorae",
     attributes: krater_db::Collection::Amphorae,

@@ -31,6 +31,8 @@ pub struct References {
     listeners_of_pool: HashMap<String, Vec<String>>,
     members_of_pool: HashMap<String, Vec<String>>,
     monitor_of_pool: HashMap<String, Vec<String>>,
+    policies_of_listener: HashMap<String, Vec<String>>,
+    rules_of_policy: HashMap<String, Vec<String>>,
 }
 
 async fn related(
@@ -112,6 +114,44 @@ impl References {
         })
     }
 
+    /// What the views of `listeners` show: their L7 policies.
+    pub async fn of_listeners(
+        tx: &mut Tx,
+        listeners: &[Listener],
+        fields: &[String],
+    ) -> krater_db::Result<Self> {
+        let parents: Vec<String> = listeners.iter().map(|l| l.id.clone()).collect();
+        Ok(Self {
+            policies_of_listener: related(
+                tx,
+                Relation::PoliciesOfListener,
+                &parents,
+                wants(fields, "l7policies"),
+            )
+            .await?,
+            ..Self::default()
+        })
+    }
+
+    /// What the views of `policies` show: their rules.
+    pub async fn of_l7policies(
+        tx: &mut Tx,
+        policies: &[L7Policy],
+        fields: &[String],
+    ) -> krater_db::Result<Self> {
+        let parents: Vec<String> = policies.iter().map(|p| p.id.clone()).collect();
+        Ok(Self {
+            rules_of_policy: related(
+                tx,
+                Relation::RulesOfPolicy,
+                &parents,
+                wants(fields, "rules"),
+            )
+            .await?,
+            ..Self::default()
+        })
+    }
+
     pub fn load_balancer(&self, lb: &LoadBalancer) -> wire::LoadBalancer {
         wire::LoadBalancer {
             id: lb.id.clone(),
@@ -182,6 +222,75 @@ impl References {
             alpn_protocols: p.tls.alpn_protocols.clone(),
         }
     }
+
+    pub fn listener(&self, l: &Listener) -> wire::Listener {
+        wire::Listener {
+            id: l.id.clone(),
+            name: text(&l.name),
+            description: text(&l.description),
+            provisioning_status: l.provisioning_status.to_string(),
+            operating_status: l.operating_status.to_string(),
+            admin_state_up: l.admin_state_up,
+            protocol: l.protocol.to_string(),
+            protocol_port: l.protocol_port,
+            connection_limit: l.connection_limit,
+            default_tls_container_ref: None,
+            sni_container_refs: vec![],
+            project_id: l.project_id.clone(),
+            tenant_id: l.project_id.clone(),
+            default_pool_id: l.default_pool_id.clone(),
+            l7policies: refs(&self.policies_of_listener, &l.id),
+            insert_headers: l
+                .insert_headers
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::from(v.clone())))
+                .collect(),
+            created_at: ts(l.created_at),
+            updated_at: l.updated_at.map(ts),
+            loadbalancers: vec![wire::IdRef {
+                id: l.load_balancer_id.clone(),
+            }],
+            timeout_client_data: l.timeout_client_data,
+            timeout_member_connect: l.timeout_member_connect,
+            timeout_member_data: l.timeout_member_data,
+            timeout_tcp_inspect: l.timeout_tcp_inspect,
+            tags: l.tags.clone(),
+            client_ca_tls_container_ref: None,
+            client_authentication: "NONE".into(),
+            client_crl_container_ref: None,
+            allowed_cidrs: (!l.allowed_cidrs.is_empty()).then(|| l.allowed_cidrs.clone()),
+            tls_ciphers: l.tls.ciphers.clone(),
+            tls_versions: l.tls.versions.clone(),
+            alpn_protocols: l.tls.alpn_protocols.clone(),
+            hsts_max_age: None,
+            hsts_include_subdomains: false,
+            hsts_preload: false,
+        }
+    }
+
+    pub fn l7policy(&self, p: &L7Policy) -> wire::L7Policy {
+        wire::L7Policy {
+            id: p.id.clone(),
+            name: text(&p.name),
+            description: text(&p.description),
+            provisioning_status: p.provisioning_status.to_string(),
+            operating_status: p.operating_status.to_string(),
+            admin_state_up: p.admin_state_up,
+            project_id: p.project_id.clone(),
+            tenant_id: p.project_id.clone(),
+            action: p.action.to_string(),
+            listener_id: p.listener_id.clone(),
+            redirect_pool_id: p.redirect_pool_id.clone(),
+            redirect_url: p.redirect_url.clone(),
+            redirect_prefix: p.redirect_prefix.clone(),
+            position: p.position,
+            rules: refs(&self.rules_of_policy, &p.id),
+            created_at: ts(p.created_at),
+            updated_at: p.updated_at.map(ts),
+            tags: p.tags.clone(),
+            redirect_http_code: p.redirect_http_code,
+        }
+    }
 }
 
 /// A load balancer as its create answers it (Octavia's "full" response): its
@@ -210,10 +319,23 @@ pub fn full_load_balancer(graph: &LoadBalancerGraph) -> Value {
             using.or_default().push(l.id.clone());
         }
     }
+    // Listeners show their policies whole, each with its rules.
     let listeners: Vec<Value> = graph
         .listeners
         .iter()
-        .map(|l| without(to_value(listener(l)), &["loadbalancers"]))
+        .map(|l| {
+            let mut listener = without(to_value(references.listener(l)), &["loadbalancers"]);
+            let policies: Vec<Value> = graph
+                .l7policies_of(&l.id)
+                .map(|pg| {
+                    let mut policy = to_value(references.l7policy(&pg.policy));
+                    policy["rules"] = pg.rules.iter().map(|r| to_value(l7rule(r))).collect();
+                    policy
+                })
+                .collect();
+            listener["l7policies"] = Value::from(policies);
+            listener
+        })
         .collect();
     let pools: Vec<Value> = graph
         .pools
@@ -246,51 +368,6 @@ pub fn full_load_balancer(graph: &LoadBalancerGraph) -> Value {
     value["listeners"] = Value::from(listeners);
     value["pools"] = Value::from(pools);
     value
-}
-
-pub fn listener(l: &Listener) -> wire::Listener {
-    wire::Listener {
-        id: l.id.clone(),
-        name: text(&l.name),
-        description: text(&l.description),
-        provisioning_status: l.provisioning_status.to_string(),
-        operating_status: l.operating_status.to_string(),
-        admin_state_up: l.admin_state_up,
-        protocol: l.protocol.to_string(),
-        protocol_port: l.protocol_port,
-        connection_limit: l.connection_limit,
-        default_tls_container_ref: None,
-        sni_container_refs: vec![],
-        project_id: l.project_id.clone(),
-        tenant_id: l.project_id.clone(),
-        default_pool_id: l.default_pool_id.clone(),
-        l7policies: vec![],
-        insert_headers: l
-            .insert_headers
-            .iter()
-            .map(|(k, v)| (k.clone(), Value::from(v.clone())))
-            .collect(),
-        created_at: ts(l.created_at),
-        updated_at: l.updated_at.map(ts),
-        loadbalancers: vec![wire::IdRef {
-            id: l.load_balancer_id.clone(),
-        }],
-        timeout_client_data: l.timeout_client_data,
-        timeout_member_connect: l.timeout_member_connect,
-        timeout_member_data: l.timeout_member_data,
-        timeout_tcp_inspect: l.timeout_tcp_inspect,
-        tags: l.tags.clone(),
-        client_ca_tls_container_ref: None,
-        client_authentication: "NONE".into(),
-        client_crl_container_ref: None,
-        allowed_cidrs: (!l.allowed_cidrs.is_empty()).then(|| l.allowed_cidrs.clone()),
-        tls_ciphers: l.tls.ciphers.clone(),
-        tls_versions: l.tls.versions.clone(),
-        alpn_protocols: l.tls.alpn_protocols.clone(),
-        hsts_max_age: None,
-        hsts_include_subdomains: false,
-        hsts_preload: false,
-    }
 }
 
 pub fn member(m: &Member) -> wire::Member {
@@ -381,5 +458,24 @@ pub fn stats(s: ListenerStats) -> wire::Stats {
         active_connections: s.active_connections,
         total_connections: s.total_connections,
         request_errors: s.request_errors,
+    }
+}
+
+pub fn l7rule(r: &L7Rule) -> wire::L7Rule {
+    wire::L7Rule {
+        id: r.id.clone(),
+        kind: r.kind.to_string(),
+        compare_type: r.compare_type.to_string(),
+        key: r.key.clone(),
+        value: r.value.clone(),
+        invert: r.invert,
+        provisioning_status: r.provisioning_status.to_string(),
+        operating_status: r.operating_status.to_string(),
+        created_at: ts(r.created_at),
+        updated_at: r.updated_at.map(ts),
+        project_id: r.project_id.clone(),
+        tenant_id: r.project_id.clone(),
+        admin_state_up: r.admin_state_up,
+        tags: r.tags.clone(),
     }
 }

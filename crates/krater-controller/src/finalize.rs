@@ -21,11 +21,50 @@ fn children(graph: &LoadBalancerGraph) -> Vec<(Table, &str, ProvisioningStatus)>
             out.push((Table::HealthMonitor, h.id.as_str(), h.provisioning_status));
         }
     }
+    // After the listeners and pools they refer to, so that a reversed walk removes
+    // them first.
+    for pg in &graph.l7policies {
+        let p = &pg.policy;
+        out.push((Table::L7Policy, p.id.as_str(), p.provisioning_status));
+    }
+    for r in graph.l7policies.iter().flat_map(|p| &p.rules) {
+        out.push((Table::L7Rule, r.id.as_str(), r.provisioning_status));
+    }
     out
+}
+
+/// Removes the L7 policies and rules marked PENDING_DELETE, and those of listeners
+/// that go; the remaining policies of a listener that lost one are numbered 1..n.
+async fn remove_deleted_policies(tx: &mut Tx, graph: &LoadBalancerGraph) -> Result<(), FlowError> {
+    let gone = ProvisioningStatus::PendingDelete;
+    for l in &graph.listeners {
+        let listener_gone = l.provisioning_status == gone;
+        let mut kept = Vec::new();
+        let mut removed_any = false;
+        for pg in graph.l7policies_of(&l.id) {
+            let policy_gone = listener_gone || pg.policy.provisioning_status == gone;
+            for r in &pg.rules {
+                if policy_gone || r.provisioning_status == gone {
+                    tx.hard_delete(Table::L7Rule, &r.id).await?;
+                }
+            }
+            if policy_gone {
+                tx.hard_delete(Table::L7Policy, &pg.policy.id).await?;
+                removed_any = true;
+            } else {
+                kept.push(pg.policy.id.as_str());
+            }
+        }
+        if removed_any && !listener_gone {
+            tx.set_l7policy_positions(&kept).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Removes the children marked PENDING_DELETE (and what hangs off them).
 async fn remove_deleted_children(tx: &mut Tx, graph: &LoadBalancerGraph) -> Result<(), FlowError> {
+    remove_deleted_policies(tx, graph).await?;
     for pg in &graph.pools {
         let pool_gone = pg.pool.provisioning_status == ProvisioningStatus::PendingDelete;
         if let Some(hm) = &pg.health_monitor {
@@ -75,15 +114,31 @@ pub(crate) async fn mark_active(tx: &mut Tx, lb_id: &str) -> Result<(), FlowErro
                 .await?;
         }
     }
-    // A health monitor's own operating status follows its admin state.
-    for hm in graph.pools.iter().filter_map(|p| p.health_monitor.as_ref()) {
-        let status = if hm.admin_state_up {
+    // The operating status of a health monitor, an L7 policy or an L7 rule follows
+    // its admin state.
+    let by_admin_state = |up: bool| {
+        if up {
             OperatingStatus::Online
         } else {
             OperatingStatus::Offline
-        };
-        tx.set_operating_status(Table::HealthMonitor, &hm.id, status)
+        }
+    };
+    for hm in graph.pools.iter().filter_map(|p| p.health_monitor.as_ref()) {
+        tx.set_operating_status(
+            Table::HealthMonitor,
+            &hm.id,
+            by_admin_state(hm.admin_state_up),
+        )
+        .await?;
+    }
+    for pg in &graph.l7policies {
+        let p = &pg.policy;
+        tx.set_operating_status(Table::L7Policy, &p.id, by_admin_state(p.admin_state_up))
             .await?;
+        for r in &pg.rules {
+            tx.set_operating_status(Table::L7Rule, &r.id, by_admin_state(r.admin_state_up))
+                .await?;
+        }
     }
     tx.set_provisioning_status(Table::LoadBalancer, lb_id, ProvisioningStatus::Active)
         .await?;

@@ -4,7 +4,8 @@
 //! Octavia takes, under their API names and aliases); every user value is bound.
 
 use crate::rows::{
-    amphora_from, health_monitor_from, listener_from, load_balancer_from, member_from, pool_from,
+    amphora_from, health_monitor_from, l7policy_from, l7rule_from, listener_from,
+    load_balancer_from, member_from, pool_from,
 };
 use crate::{fmt_ts, Result, Tx};
 use krater_domain::*;
@@ -39,6 +40,8 @@ pub enum Collection {
     Pools,
     Members,
     HealthMonitors,
+    L7Policies,
+    L7Rules,
     Amphorae,
 }
 
@@ -188,6 +191,26 @@ const HEALTH_MONITOR: &[(&str, Attr)] = &[
     ("pool_id", Attr::Text("o.pool_id")),
 ];
 
+const L7POLICY: &[(&str, Attr)] = &[
+    ("description", Attr::EmptyText("o.description")),
+    ("action", Attr::Text("o.action")),
+    ("listener_id", Attr::Text("o.listener_id")),
+    ("redirect_pool_id", Attr::Text("o.redirect_pool_id")),
+    ("redirect_url", Attr::Text("o.redirect_url")),
+    ("redirect_prefix", Attr::Text("o.redirect_prefix")),
+    ("redirect_http_code", Attr::Number("o.redirect_http_code")),
+    ("position", Attr::Number("o.position")),
+];
+
+const L7RULE: &[(&str, Attr)] = &[
+    ("type", Attr::Text("o.type")),
+    ("compare_type", Attr::Text("o.compare_type")),
+    ("key", Attr::Text("o.rule_key")),
+    ("value", Attr::Text("o.value")),
+    ("invert", Attr::Flag("o.invert")),
+    ("l7policy_id", Attr::Text("o.l7policy_id")),
+];
+
 /// The project of an amphora is its load balancer's.
 const AMPHORA_PROJECT: &str =
     "(SELECT l.project_id FROM load_balancer l WHERE l.id = o.load_balancer_id)";
@@ -225,6 +248,8 @@ impl Collection {
             Collection::Pools => "pool",
             Collection::Members => "member",
             Collection::HealthMonitors => "health_monitor",
+            Collection::L7Policies => "l7policy",
+            Collection::L7Rules => "l7rule",
             Collection::Amphorae => "amphora",
         }
     }
@@ -236,6 +261,8 @@ impl Collection {
             Collection::Pools => POOL,
             Collection::Members => MEMBER,
             Collection::HealthMonitors => HEALTH_MONITOR,
+            Collection::L7Policies => L7POLICY,
+            Collection::L7Rules => L7RULE,
             Collection::Amphorae => AMPHORA,
         }
     }
@@ -248,6 +275,8 @@ impl Collection {
         };
         common
             .iter()
+            // Rules have no name.
+            .filter(|(name, _)| !(self == Collection::L7Rules && *name == "name"))
             .chain(self.own())
             .find(|(name, _)| *name == key)
             .map(|(_, attr)| *attr)
@@ -429,7 +458,7 @@ const NOT_NULL_KEYS: [&str; 2] = ["o.created_at", "o.id"];
 
 impl Tx {
     /// The rows of one page of `collection` in `scope` (only `parent`'s members for
-    /// members), in the query's order. `Err(BadMarker)` when the marker is not an
+    /// members, its rules for rules), in the query's order. `Err(BadMarker)` when the marker is not an
     /// object of the collection in scope.
     async fn page(
         &mut self,
@@ -445,9 +474,13 @@ impl Tx {
             let bound = sql.bind(Bind::Text(project.clone()));
             scoped.push(format!("{} = {bound}", collection.project()));
         }
-        if let Some(pool_id) = parent {
-            let bound = sql.bind(Bind::Text(pool_id.into()));
-            scoped.push(format!("o.pool_id = {bound}"));
+        if let Some(parent) = parent {
+            let column = match collection {
+                Collection::L7Rules => "o.l7policy_id",
+                _ => "o.pool_id",
+            };
+            let bound = sql.bind(Bind::Text(parent.into()));
+            scoped.push(format!("{column} = {bound}"));
         }
 
         let mut keys: Vec<(&'static str, bool)> = Vec::new();
@@ -588,6 +621,25 @@ impl Tx {
         rows.await?.iter().map(health_monitor_from).collect()
     }
 
+    pub async fn list_l7policies(
+        &mut self,
+        scope: &Scope,
+        query: &ListQuery,
+    ) -> Result<Vec<L7Policy>> {
+        let rows = self.page(Collection::L7Policies, scope, None, query);
+        rows.await?.iter().map(l7policy_from).collect()
+    }
+
+    pub async fn list_l7rules(
+        &mut self,
+        scope: &Scope,
+        policy_id: &str,
+        query: &ListQuery,
+    ) -> Result<Vec<L7Rule>> {
+        let rows = self.page(Collection::L7Rules, scope, Some(policy_id), query);
+        rows.await?.iter().map(l7rule_from).collect()
+    }
+
     pub async fn list_amphorae(
         &mut self,
         scope: &Scope,
@@ -598,7 +650,7 @@ impl Tx {
     }
 
     /// (parent id, child id) of the visible children `relation` links to `parents`,
-    /// oldest first: the references a view shows, by indexed queries.
+    /// oldest first (policies in position order): the references a view shows, by indexed queries.
     pub async fn related_ids(
         &mut self,
         relation: Relation,
@@ -615,8 +667,9 @@ impl Tx {
                 .collect();
             sql.text = format!(
                 "SELECT {column} AS parent, id FROM {table} WHERE {column} IN ({}) \
-                 AND provisioning_status <> 'DELETED' ORDER BY created_at, id",
-                placeholders.join(", ")
+                 AND provisioning_status <> 'DELETED' ORDER BY {}created_at, id",
+                placeholders.join(", "),
+                relation.order()
             );
             for row in sql.query().fetch_all(self.conn()).await? {
                 pairs.push((row.try_get("parent")?, row.try_get("id")?));
@@ -635,9 +688,20 @@ pub enum Relation {
     ListenersOfDefaultPool,
     MembersOfPool,
     MonitorOfPool,
+    /// L7 policies of the parent listener.
+    PoliciesOfListener,
+    RulesOfPolicy,
 }
 
 impl Relation {
+    /// The keys children are listed by before their age.
+    fn order(self) -> &'static str {
+        match self {
+            Relation::PoliciesOfListener => "position, ",
+            _ => "",
+        }
+    }
+
     fn sql(self) -> (&'static str, &'static str) {
         match self {
             Relation::ListenersOfLoadBalancer => ("listener", "load_balancer_id"),
@@ -645,6 +709,8 @@ impl Relation {
             Relation::ListenersOfDefaultPool => ("listener", "default_pool_id"),
             Relation::MembersOfPool => ("member", "pool_id"),
             Relation::MonitorOfPool => ("health_monitor", "pool_id"),
+            Relation::PoliciesOfListener => ("l7policy", "listener_id"),
+            Relation::RulesOfPolicy => ("l7rule", "l7policy_id"),
         }
     }
 }

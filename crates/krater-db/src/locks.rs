@@ -30,7 +30,10 @@ impl Tx {
     /// - a listener: its load balancer, then itself;
     /// - a pool: its load balancer, the listeners using it, then itself;
     /// - a member or a health monitor: its pool (ACTIVE; Octavia's 409 names the pool),
-    ///   the pool's load balancer and listeners, then itself.
+    ///   the pool's load balancer and listeners, then itself;
+    /// - an L7 policy: its listener's load balancer, the listener, then itself;
+    /// - an L7 rule: its policy (ACTIVE), the policy's load balancer and listener,
+    ///   then itself.
     ///
     /// A child itself may change from ACTIVE or ERROR (a failed child is fixed by an
     /// update). A parent locked already in this transaction is not locked again, so
@@ -41,6 +44,8 @@ impl Tx {
                 return self.lock_parent(Table::LoadBalancer, id).await
             }
             Lock::NewChildOf(Table::Pool, id) => return self.lock_pool_parent(id).await,
+            Lock::NewChildOf(Table::Listener, id) => return self.lock_listener_parent(id).await,
+            Lock::NewChildOf(Table::L7Policy, id) => return self.lock_policy_parent(id).await,
             Lock::NewChildOf(table, id) => {
                 return Err(DbError::Corrupt(format!(
                     "{} {id} has no children",
@@ -70,6 +75,14 @@ impl Tx {
                 let pool = self.parent_of(table, id).await?;
                 self.lock_pool_parent(&pool).await?;
             }
+            Table::L7Policy => {
+                let listener = self.parent_of(table, id).await?;
+                self.lock_listener_parent(&listener).await?;
+            }
+            Table::L7Rule => {
+                let policy = self.parent_of(table, id).await?;
+                self.lock_policy_parent(&policy).await?;
+            }
         }
         self.set_status_if(table, id, CHILD_MUTABLE, transition.target())
             .await
@@ -98,6 +111,44 @@ impl Tx {
         self.mark_listeners_of_pool(pool_id).await
     }
 
+    /// A listener whose L7 policy changes: its load balancer, then the listener.
+    async fn lock_listener_parent(&mut self, listener_id: &str) -> Result<()> {
+        let lb = self.parent_of(Table::Listener, listener_id).await?;
+        self.lock_parent(Table::LoadBalancer, &lb).await?;
+        self.mark_listener(listener_id).await
+    }
+
+    /// An L7 policy whose rule changes: the policy first (ACTIVE, as Octavia checks
+    /// it before the load balancer), then its listener and load balancer.
+    async fn lock_policy_parent(&mut self, policy_id: &str) -> Result<()> {
+        if self
+            .locked
+            .contains(&(Table::L7Policy, policy_id.to_string()))
+        {
+            return Ok(());
+        }
+        self.lock_parent(Table::L7Policy, policy_id).await?;
+        let listener = self.parent_of(Table::L7Policy, policy_id).await?;
+        self.lock_listener_parent(&listener).await
+    }
+
+    /// A listener of a locked load balancer goes PENDING_UPDATE, once.
+    async fn mark_listener(&mut self, listener_id: &str) -> Result<()> {
+        if self
+            .locked
+            .insert((Table::Listener, listener_id.to_string()))
+        {
+            self.set_status_if(
+                Table::Listener,
+                listener_id,
+                CHILD_MUTABLE,
+                P::PendingUpdate,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
     /// The listeners whose default pool is `pool_id` go PENDING_UPDATE.
     async fn mark_listeners_of_pool(&mut self, pool_id: &str) -> Result<()> {
         let rows = sqlx::query("SELECT id FROM listener WHERE default_pool_id = $1")
@@ -106,20 +157,20 @@ impl Tx {
             .await?;
         for row in rows {
             let listener: String = row.try_get("id")?;
-            if self.locked.insert((Table::Listener, listener.clone())) {
-                self.set_status_if(Table::Listener, &listener, CHILD_MUTABLE, P::PendingUpdate)
-                    .await?;
-            }
+            self.mark_listener(&listener).await?;
         }
         Ok(())
     }
 
     /// The id of the row `table`/`id` hangs off (a pool's or listener's load
-    /// balancer, a member's or monitor's pool), read `FOR UPDATE` on PostgreSQL.
+    /// balancer, a member's or monitor's pool, a policy's listener, a rule's
+    /// policy), read `FOR UPDATE` on PostgreSQL.
     async fn parent_of(&mut self, table: Table, id: &str) -> Result<String> {
         let column = match table {
             Table::Listener | Table::Pool => "load_balancer_id",
             Table::Member | Table::HealthMonitor => "pool_id",
+            Table::L7Policy => "listener_id",
+            Table::L7Rule => "l7policy_id",
             Table::LoadBalancer => {
                 return Err(DbError::Corrupt("a load balancer has no parent".into()))
             }

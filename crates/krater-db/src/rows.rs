@@ -13,6 +13,8 @@ pub enum Table {
     Pool,
     Member,
     HealthMonitor,
+    L7Policy,
+    L7Rule,
 }
 
 impl Table {
@@ -23,6 +25,8 @@ impl Table {
             Table::Pool => "pool",
             Table::Member => "member",
             Table::HealthMonitor => "health_monitor",
+            Table::L7Policy => "l7policy",
+            Table::L7Rule => "l7rule",
         }
     }
 
@@ -40,6 +44,8 @@ impl Table {
             Table::Pool => K::Pool,
             Table::Member => K::Member,
             Table::HealthMonitor => K::HealthMonitor,
+            Table::L7Policy => K::L7Policy,
+            Table::L7Rule => K::L7Rule,
         }
     }
 
@@ -52,6 +58,8 @@ impl Table {
             K::Pool => Table::Pool,
             K::Member => Table::Member,
             K::HealthMonitor => Table::HealthMonitor,
+            K::L7Policy => Table::L7Policy,
+            K::L7Rule => Table::L7Rule,
         }
     }
 }
@@ -447,6 +455,88 @@ fn health_monitor_values(h: &HealthMonitor) -> Vec<(&'static str, Val)> {
     ]
 }
 
+pub(crate) fn l7policy_from(row: &AnyRow) -> Result<L7Policy> {
+    Ok(L7Policy {
+        id: row.try_get("id")?,
+        project_id: row.try_get("project_id")?,
+        listener_id: row.try_get("listener_id")?,
+        name: row.try_get("name")?,
+        description: row.try_get("description")?,
+        provisioning_status: parse_enum(row, "provisioning_status")?,
+        operating_status: parse_enum(row, "operating_status")?,
+        admin_state_up: get_bool(row, "enabled")?,
+        action: parse_enum(row, "action")?,
+        position: row.try_get("position")?,
+        redirect_pool_id: row.try_get("redirect_pool_id")?,
+        redirect_url: row.try_get("redirect_url")?,
+        redirect_prefix: row.try_get("redirect_prefix")?,
+        redirect_http_code: row.try_get("redirect_http_code")?,
+        tags: get_list(row, "tags")?,
+        created_at: get_ts(row, "created_at")?,
+        updated_at: get_opt_ts(row, "updated_at")?,
+    })
+}
+
+fn l7policy_values(p: &L7Policy) -> Vec<(&'static str, Val)> {
+    vec![
+        ("id", text(&p.id)),
+        ("project_id", text(&p.project_id)),
+        ("listener_id", text(&p.listener_id)),
+        ("name", opt_text(&p.name)),
+        ("description", opt_text(&p.description)),
+        ("provisioning_status", text(p.provisioning_status.as_str())),
+        ("operating_status", text(p.operating_status.as_str())),
+        ("enabled", flag(p.admin_state_up)),
+        ("action", text(p.action.as_str())),
+        ("position", int(p.position)),
+        ("redirect_pool_id", opt_text(&p.redirect_pool_id)),
+        ("redirect_url", opt_text(&p.redirect_url)),
+        ("redirect_prefix", opt_text(&p.redirect_prefix)),
+        ("redirect_http_code", Val::Int(p.redirect_http_code)),
+        ("tags", json(&p.tags)),
+        ("created_at", text(fmt_ts(p.created_at))),
+        ("updated_at", Val::Text(p.updated_at.map(fmt_ts))),
+    ]
+}
+
+pub(crate) fn l7rule_from(row: &AnyRow) -> Result<L7Rule> {
+    Ok(L7Rule {
+        id: row.try_get("id")?,
+        project_id: row.try_get("project_id")?,
+        l7policy_id: row.try_get("l7policy_id")?,
+        provisioning_status: parse_enum(row, "provisioning_status")?,
+        operating_status: parse_enum(row, "operating_status")?,
+        admin_state_up: get_bool(row, "enabled")?,
+        kind: parse_enum(row, "type")?,
+        compare_type: parse_enum(row, "compare_type")?,
+        key: row.try_get("rule_key")?,
+        value: row.try_get("value")?,
+        invert: get_bool(row, "invert")?,
+        tags: get_list(row, "tags")?,
+        created_at: get_ts(row, "created_at")?,
+        updated_at: get_opt_ts(row, "updated_at")?,
+    })
+}
+
+fn l7rule_values(r: &L7Rule) -> Vec<(&'static str, Val)> {
+    vec![
+        ("id", text(&r.id)),
+        ("project_id", text(&r.project_id)),
+        ("l7policy_id", text(&r.l7policy_id)),
+        ("provisioning_status", text(r.provisioning_status.as_str())),
+        ("operating_status", text(r.operating_status.as_str())),
+        ("enabled", flag(r.admin_state_up)),
+        ("type", text(r.kind.as_str())),
+        ("compare_type", text(r.compare_type.as_str())),
+        ("rule_key", opt_text(&r.key)),
+        ("value", text(&r.value)),
+        ("invert", flag(r.invert)),
+        ("tags", json(&r.tags)),
+        ("created_at", text(fmt_ts(r.created_at))),
+        ("updated_at", Val::Text(r.updated_at.map(fmt_ts))),
+    ]
+}
+
 pub(crate) fn amphora_from(row: &AnyRow) -> Result<Amphora> {
     Ok(Amphora {
         id: row.try_get("id")?,
@@ -640,6 +730,12 @@ impl Tx {
     pub async fn save_health_monitor(&mut self, h: &HealthMonitor) -> Result<()> {
         self.save("health_monitor", health_monitor_values(h)).await
     }
+    pub async fn save_l7policy(&mut self, p: &L7Policy) -> Result<()> {
+        self.save("l7policy", l7policy_values(p)).await
+    }
+    pub async fn save_l7rule(&mut self, r: &L7Rule) -> Result<()> {
+        self.save("l7rule", l7rule_values(r)).await
+    }
     pub async fn save_amphora(&mut self, a: &Amphora) -> Result<()> {
         self.save("amphora", amphora_values(a)).await
     }
@@ -753,6 +849,69 @@ impl Tx {
             .first()
             .map(health_monitor_from)
             .transpose()
+    }
+
+    pub async fn l7policy(&mut self, id: &str) -> Result<Option<L7Policy>> {
+        let sql = format!("SELECT * FROM l7policy WHERE id = $1 AND {VISIBLE}");
+        self.fetch(&sql, &[id])
+            .await?
+            .first()
+            .map(l7policy_from)
+            .transpose()
+    }
+    /// A listener's policies in position order.
+    pub async fn l7policies_of(&mut self, listener_id: &str) -> Result<Vec<L7Policy>> {
+        let sql = format!(
+            "SELECT * FROM l7policy WHERE listener_id = $1 AND {VISIBLE} ORDER BY position, created_at, id"
+        );
+        self.fetch(&sql, &[listener_id])
+            .await?
+            .iter()
+            .map(l7policy_from)
+            .collect()
+    }
+    /// The policies that redirect to a pool.
+    pub async fn l7policies_to_pool(&mut self, pool_id: &str) -> Result<Vec<L7Policy>> {
+        let sql = format!(
+            "SELECT * FROM l7policy WHERE redirect_pool_id = $1 AND {VISIBLE} ORDER BY created_at, id"
+        );
+        self.fetch(&sql, &[pool_id])
+            .await?
+            .iter()
+            .map(l7policy_from)
+            .collect()
+    }
+    /// Writes the positions 1..n in the order given, to the policies whose position
+    /// differs (Octavia keeps a listener's positions dense).
+    pub async fn set_l7policy_positions(&mut self, ordered_ids: &[&str]) -> Result<()> {
+        for (index, id) in ordered_ids.iter().enumerate() {
+            let position = index as i64 + 1;
+            sqlx::query("UPDATE l7policy SET position = $1 WHERE id = $2 AND position <> $1")
+                .bind(position)
+                .bind(*id)
+                .execute(self.conn())
+                .await?;
+        }
+        Ok(())
+    }
+
+    pub async fn l7rule(&mut self, id: &str) -> Result<Option<L7Rule>> {
+        let sql = format!("SELECT * FROM l7rule WHERE id = $1 AND {VISIBLE}");
+        self.fetch(&sql, &[id])
+            .await?
+            .first()
+            .map(l7rule_from)
+            .transpose()
+    }
+    pub async fn l7rules_of(&mut self, policy_id: &str) -> Result<Vec<L7Rule>> {
+        let sql = format!(
+            "SELECT * FROM l7rule WHERE l7policy_id = $1 AND {VISIBLE} ORDER BY created_at, id"
+        );
+        self.fetch(&sql, &[policy_id])
+            .await?
+            .iter()
+            .map(l7rule_from)
+            .collect()
     }
 
     pub async fn amphora(&mut self, id: &str) -> Result<Option<Amphora>> {
@@ -972,11 +1131,19 @@ impl Tx {
                 health_monitor,
             });
         }
+        let mut l7policies = Vec::new();
+        for listener in &listeners {
+            for policy in self.l7policies_of(&listener.id).await? {
+                let rules = self.l7rules_of(&policy.id).await?;
+                l7policies.push(L7PolicyGraph { policy, rules });
+            }
+        }
         let amphorae = self.amphorae_of(lb_id).await?;
         Ok(LoadBalancerGraph {
             load_balancer,
             listeners,
             pools,
+            l7policies,
             amphorae,
         })
     }

@@ -247,6 +247,48 @@ string_enum!(
     }
 );
 
+string_enum!(
+    /// What an L7 policy does with a request all of whose rules match.
+    L7PolicyAction {
+        Reject => "REJECT",
+        RedirectToUrl => "REDIRECT_TO_URL",
+        RedirectToPool => "REDIRECT_TO_POOL",
+        RedirectPrefix => "REDIRECT_PREFIX",
+    }
+);
+
+impl L7PolicyAction {
+    /// Whether the action answers with a redirect (and so has a redirect code).
+    pub fn redirects(self) -> bool {
+        matches!(self, Self::RedirectToUrl | Self::RedirectPrefix)
+    }
+}
+
+string_enum!(
+    /// The part of a request an L7 rule looks at.
+    L7RuleType {
+        HostName => "HOST_NAME",
+        Path => "PATH",
+        FileType => "FILE_TYPE",
+        Header => "HEADER",
+        Cookie => "COOKIE",
+        SslConnHasCert => "SSL_CONN_HAS_CERT",
+        SslVerifyResult => "SSL_VERIFY_RESULT",
+        SslDnField => "SSL_DN_FIELD",
+    }
+);
+
+string_enum!(
+    /// How an L7 rule compares that part with its value.
+    L7CompareType {
+        Regex => "REGEX",
+        StartsWith => "STARTS_WITH",
+        EndsWith => "ENDS_WITH",
+        Contains => "CONTAINS",
+        EqualTo => "EQUAL_TO",
+    }
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,6 +11,8 @@ pub enum ObjectKind {
     Pool,
     Member,
     HealthMonitor,
+    L7Policy,
+    L7Rule,
 }
 
 impl ObjectKind {
@@ -22,6 +24,8 @@ impl ObjectKind {
             Self::Pool => "pool",
             Self::Member => "member",
             Self::HealthMonitor => "healthmonitor",
+            Self::L7Policy => "l7policy",
+            Self::L7Rule => "l7rule",
         }
     }
 
@@ -33,6 +37,8 @@ impl ObjectKind {
             Self::Pool,
             Self::Member,
             Self::HealthMonitor,
+            Self::L7Policy,
+            Self::L7Rule,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -46,6 +52,8 @@ impl ObjectKind {
             Self::Pool => "Pool",
             Self::Member => "Member",
             Self::HealthMonitor => "Health Monitor",
+            Self::L7Policy => "L7 Policy",
+            Self::L7Rule => "L7 Rule",
         }
     }
 }
@@ -76,7 +84,7 @@ pub enum Flow {
     /// Remove the amphorae and the VIP; with `cascade`, every child too.
     DeleteLoadBalancer { lb_id: String, cascade: bool },
     /// Apply created, updated or deleted children (listeners, pools, members, health
-    /// monitors) of a load balancer; `changed` are the objects the request was about.
+    /// monitors, L7 policies and rules) of a load balancer; `changed` are the objects the request was about.
     ApplyChildren {
         lb_id: String,
         changed: Vec<ObjectRef>,

@@ -142,6 +142,57 @@ pub struct HealthMonitor {
     pub updated_at: Option<Timestamp>,
 }
 
+/// A rule-guarded action of a listener: applied to a request when every one of its
+/// rules matches, in `position` order (1 first) among the listener's policies.
+#[derive(Debug, Clone, PartialEq)]
+pub struct L7Policy {
+    pub id: String,
+    pub project_id: String,
+    pub listener_id: String,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub provisioning_status: ProvisioningStatus,
+    pub operating_status: OperatingStatus,
+    pub admin_state_up: bool,
+    pub action: L7PolicyAction,
+    /// 1-based, dense among the listener's policies.
+    pub position: i64,
+    pub redirect_pool_id: Option<String>,
+    pub redirect_url: Option<String>,
+    pub redirect_prefix: Option<String>,
+    pub redirect_http_code: Option<i64>,
+    pub tags: Vec<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Option<Timestamp>,
+}
+
+/// One condition of an L7 policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct L7Rule {
+    pub id: String,
+    pub project_id: String,
+    pub l7policy_id: String,
+    pub provisioning_status: ProvisioningStatus,
+    pub operating_status: OperatingStatus,
+    pub admin_state_up: bool,
+    pub kind: L7RuleType,
+    pub compare_type: L7CompareType,
+    /// The header, cookie or DN field name (HEADER, COOKIE, SSL_DN_FIELD).
+    pub key: Option<String>,
+    pub value: String,
+    pub invert: bool,
+    pub tags: Vec<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Option<Timestamp>,
+}
+
+/// A policy with its rules, as the renderer needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct L7PolicyGraph {
+    pub policy: L7Policy,
+    pub rules: Vec<L7Rule>,
+}
+
 /// A virtual machine (here: a pair of network namespaces) running HAProxy for a load balancer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Amphora {
@@ -210,6 +261,8 @@ pub struct LoadBalancerGraph {
     pub load_balancer: LoadBalancer,
     pub listeners: Vec<Listener>,
     pub pools: Vec<PoolGraph>,
+    /// Every listener's policies, by listener and then position.
+    pub l7policies: Vec<L7PolicyGraph>,
     pub amphorae: Vec<Amphora>,
 }
 
@@ -217,6 +270,16 @@ impl LoadBalancerGraph {
     /// The pool with this id, if the load balancer has it.
     pub fn pool(&self, id: &str) -> Option<&PoolGraph> {
         self.pools.iter().find(|p| p.pool.id == id)
+    }
+
+    /// The policies of a listener, in position order.
+    pub fn l7policies_of<'g>(
+        &'g self,
+        listener_id: &'g str,
+    ) -> impl Iterator<Item = &'g L7PolicyGraph> + 'g {
+        self.l7policies
+            .iter()
+            .filter(move |p| p.policy.listener_id == listener_id)
     }
 }
 

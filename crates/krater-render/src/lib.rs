@@ -13,6 +13,7 @@
 
 mod error;
 mod keepalived;
+mod l7;
 mod options;
 mod render;
 mod validate;

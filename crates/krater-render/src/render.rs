@@ -15,6 +15,7 @@ use krater_domain::{
     LoadBalancerGraph, Member, PoolGraph, PoolProtocol, ProvisioningStatus, SessionPersistenceType,
 };
 
+use crate::l7;
 use crate::options::{in_lb_dir, PEER_PORT, SERVER_STATE, STATS_SOCKET};
 use crate::validate::{self, invalid};
 use crate::{RenderError, RenderOptions};
@@ -183,7 +184,7 @@ fn defaults(cfg: &mut Cfg) {
 
 /// How HAProxy handles a proxy's traffic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
+pub(crate) enum Mode {
     Http,
     Tcp,
 }
@@ -218,27 +219,28 @@ fn frontend_and_backend(
         DEFAULT_TIMEOUT_CLIENT_DATA,
     )?;
     let inspect = timeout("listener.timeout_tcp_inspect", l.timeout_tcp_inspect, 0)?;
-    let backend = match default_pool(graph, l)? {
-        Some(pg) => Some((
-            pg,
-            Backend {
-                id: format!("{}:{id}", validate::ident("pool.id", &pg.pool.id)?),
-                listener_mode: mode,
-                fullconn: maxconn,
-                peers,
-                timeout_connect: timeout(
-                    "listener.timeout_member_connect",
-                    l.timeout_member_connect,
-                    DEFAULT_TIMEOUT_MEMBER_CONNECT,
-                )?,
-                timeout_server: timeout(
-                    "listener.timeout_member_data",
-                    l.timeout_member_data,
-                    DEFAULT_TIMEOUT_MEMBER_DATA,
-                )?,
-            },
-        )),
-        None => None,
+    let backend = Backend {
+        listener_id: id,
+        listener_mode: mode,
+        fullconn: maxconn,
+        peers,
+        timeout_connect: timeout(
+            "listener.timeout_member_connect",
+            l.timeout_member_connect,
+            DEFAULT_TIMEOUT_MEMBER_CONNECT,
+        )?,
+        timeout_server: timeout(
+            "listener.timeout_member_data",
+            l.timeout_member_data,
+            DEFAULT_TIMEOUT_MEMBER_DATA,
+        )?,
+    };
+    let default = default_pool(graph, l)?;
+    // L7 policies apply to HTTP listeners only (the API takes none on others).
+    let l7 = if mode == Mode::Http {
+        l7::policies(graph, l, &backend)?
+    } else {
+        l7::Policies::default()
     };
     let port = valid_port("listener.protocol_port", l.protocol_port)?;
 
@@ -274,16 +276,25 @@ fn frontend_and_backend(
             }
         }
     }
-    if let Some((_, backend)) = &backend {
-        cfg.line(format_args!("default_backend {}", backend.id));
+    for line in &l7.lines {
+        cfg.line(format_args!("{line}"));
+    }
+    if let Some(pg) = default {
+        cfg.line(format_args!("default_backend {}", backend.name(pg)?));
     }
     cfg.line(format_args!("timeout client {client}"));
     if inspect > 0 {
         cfg.line(format_args!("tcp-request inspect-delay {inspect}"));
     }
 
-    if let Some((pg, backend)) = backend {
+    // The default pool's backend, then those only policies lead to.
+    if let Some(pg) = default {
         backend.render(cfg, pg)?;
+    }
+    for pg in l7.pools {
+        if default.map(|d| &d.pool.id) != Some(&pg.pool.id) {
+            backend.render(cfg, pg)?;
+        }
     }
     Ok(())
 }
@@ -315,21 +326,32 @@ fn default_pool<'g>(
     graph: &'g LoadBalancerGraph,
     l: &Listener,
 ) -> Result<Option<&'g PoolGraph>, RenderError> {
-    let Some(pool_id) = &l.default_pool_id else {
-        return Ok(None);
-    };
+    match &l.default_pool_id {
+        Some(pool_id) => serving_pool(graph, l, pool_id),
+        None => Ok(None),
+    }
+}
+
+/// A pool of the listener's load balancer, if it gets a backend: enabled and not
+/// deleted.
+pub(crate) fn serving_pool<'g>(
+    graph: &'g LoadBalancerGraph,
+    l: &Listener,
+    pool_id: &str,
+) -> Result<Option<&'g PoolGraph>, RenderError> {
     let pg = graph
         .pool(pool_id)
         .ok_or_else(|| RenderError::UnknownPool {
             listener_id: l.id.clone(),
-            pool_id: pool_id.clone(),
+            pool_id: pool_id.to_owned(),
         })?;
     Ok((pg.pool.admin_state_up && live(pg.pool.provisioning_status)).then_some(pg))
 }
 
-/// What a backend takes from the listener that uses it.
-struct Backend {
-    id: String,
+/// What a backend takes from the listener that uses it: each pool a listener uses
+/// gets a backend of its own, `<pool id>:<listener id>`.
+pub(crate) struct Backend<'l> {
+    listener_id: &'l str,
     listener_mode: Mode,
     fullconn: u64,
     /// Stick tables are shared with the `peers`.
@@ -338,7 +360,12 @@ struct Backend {
     timeout_server: i64,
 }
 
-impl Backend {
+impl Backend<'_> {
+    pub(crate) fn name(&self, pg: &PoolGraph) -> Result<String, RenderError> {
+        let pool = validate::ident("pool.id", &pg.pool.id)?;
+        Ok(format!("{pool}:{}", self.listener_id))
+    }
+
     fn render(&self, cfg: &mut Cfg, pg: &PoolGraph) -> Result<(), RenderError> {
         let pool = &pg.pool;
         let mode = match pool.protocol {
@@ -358,7 +385,7 @@ impl Backend {
             .as_ref()
             .filter(|hm| hm.admin_state_up && live(hm.provisioning_status));
 
-        cfg.section(format_args!("backend {}", self.id));
+        cfg.section(format_args!("backend {}", self.name(pg)?));
         cfg.line(format_args!("mode {}", mode.as_str()));
         if mode == Mode::Http {
             cfg.line(format_args!("http-reuse safe"));
@@ -605,7 +632,7 @@ fn valid_port(field: &'static str, port: u16) -> Result<u16, RenderError> {
 }
 
 /// False for objects being or already deleted, which are left out.
-fn live(status: ProvisioningStatus) -> bool {
+pub(crate) fn live(status: ProvisioningStatus) -> bool {
     !matches!(
         status,
         ProvisioningStatus::PendingDelete | ProvisioningStatus::Deleted

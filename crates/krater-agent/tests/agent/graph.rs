@@ -56,6 +56,7 @@ fn build(lb_id: &str, vip: &str, listeners: &[(u16, Vec<(&str, u16)>)], monitor:
         },
         listeners: Vec::new(),
         pools: Vec::new(),
+        l7policies: Vec::new(),
         amphorae: Vec::new(),
     };
     let mut member_n = 0;

@@ -5,8 +5,10 @@
 //! `admin_state_up` or `tls_enabled`, which Octavia also ignores there); pools are
 //! therefore named, and names are unique within the request.
 //!
-//! Every object goes through the checks of its own create. Nested `l7policies` wait
-//! for L7 policies.
+//! A listener's `l7policies` come with their `rules`; a policy's `redirect_pool`
+//! names a pool of the request the same way.
+//!
+//! Every object goes through the checks of its own create.
 
 use super::*;
 use crate::body::Input;
@@ -17,6 +19,8 @@ use std::collections::{HashMap, HashSet};
 const LISTENERS_ARG: &str = "load_balancer.loadbalancer.listeners";
 const POOLS_ARG: &str = "load_balancer.loadbalancer.pools";
 const DEFAULT_POOL_ARG: &str = "load_balancer.loadbalancer.listeners.default_pool";
+const POLICIES_ARG: &str = "load_balancer.loadbalancer.listeners.l7policies";
+const REDIRECT_POOL_ARG: &str = "load_balancer.loadbalancer.listeners.l7policies.redirect_pool";
 
 /// Fields of the nested types: those of each create, without the parent's id and the
 /// project (both come from the load balancer).
@@ -24,6 +28,7 @@ const LISTENER_ONLY_FIELDS: &[&str] = &["protocol", "protocol_port", "default_po
 const POOL_ONLY_FIELDS: &[&str] = &["protocol", "healthmonitor", "members"];
 const MEMBER_ONLY_FIELDS: &[&str] = &["address", "protocol_port", "subnet_id", "request_sriov"];
 const MONITOR_ONLY_FIELDS: &[&str] = &["type"];
+const POLICY_ONLY_FIELDS: &[&str] = &["rules", "redirect_pool"];
 
 /// Keys of a `default_pool` that still make it a reference by name.
 const REFERENCE_KEYS: &[&str] = &["name", "admin_state_up", "tls_enabled"];
@@ -35,6 +40,9 @@ pub(super) struct Graph {
     pub members: Vec<Member>,
     pub monitors: Vec<HealthMonitor>,
     pub listeners: Vec<Listener>,
+    /// Policies by the index of their listener in `listeners`; written once the
+    /// pools and listeners are.
+    pub policies: Vec<(usize, super::l7policy::PolicySpec)>,
 }
 
 /// The load balancer the graph belongs to.
@@ -78,12 +86,6 @@ pub(super) fn parse(input: &Input, state: &AppState, owner: &Owner) -> ApiResult
     let mut references = Vec::new();
     for value in input.list("listeners")? {
         let listener = input.element(&value, LISTENERS_ARG, &listener_fields)?;
-        if !listener.list("l7policies")?.is_empty() {
-            return Err(ApiError::unsupported_action(
-                owner.provider,
-                "L7 policies are not available yet",
-            ));
-        }
         let default_pool = match listener.raw_value("default_pool") {
             None | Some(Value::Null) => None,
             Some(value) => {
@@ -109,7 +111,8 @@ pub(super) fn parse(input: &Input, state: &AppState, owner: &Owner) -> ApiResult
                 Some(name)
             }
         };
-        listener_entries.push((listener, default_pool));
+        let policies = listener.list("l7policies")?;
+        listener_entries.push((listener, default_pool, policies));
     }
 
     // As in Octavia, unnamed pools count as one name here.
@@ -135,7 +138,8 @@ pub(super) fn parse(input: &Input, state: &AppState, owner: &Owner) -> ApiResult
             pool_by_name.insert(name.clone(), pool);
         }
     }
-    for (input, default_pool) in listener_entries {
+    let policy_fields = fields_of(super::l7policy::UPDATE_FIELDS, POLICY_ONLY_FIELDS);
+    for (input, default_pool, policies) in listener_entries {
         let spec = super::listener::parse_spec(&input)?;
         let mut listener =
             super::listener::new_listener(spec, owner.lb_id, owner.project_id.to_string())?;
@@ -156,6 +160,27 @@ pub(super) fn parse(input: &Input, state: &AppState, owner: &Owner) -> ApiResult
             (None, None) => {}
         }
         super::unenforced::check_listener(owner.provider, &listener)?;
+        for value in policies {
+            let policy = input.element(&value, POLICIES_ARG, &policy_fields)?;
+            let redirect_pool = match policy.raw_value("redirect_pool") {
+                None | Some(Value::Null) => None,
+                Some(value) => {
+                    let reference = policy.element(value, REDIRECT_POOL_ARG, &pool_fields)?;
+                    let name = reference
+                        .string("name", NAME_MAX)?
+                        .value()
+                        .unwrap_or_default();
+                    let pool = pool_by_name.get(&name).ok_or_else(|| {
+                        ApiError::validation(format!(
+                            "Pool '{name}' was referenced but no full definition was found."
+                        ))
+                    })?;
+                    Some(pool.id.clone())
+                }
+            };
+            let spec = super::l7policy::parse_spec(&policy, redirect_pool)?;
+            graph.policies.push((graph.listeners.len(), spec));
+        }
         graph.listeners.push(listener);
     }
     Ok(graph)

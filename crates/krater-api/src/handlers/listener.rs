@@ -411,16 +411,24 @@ pub async fn create(
     })
     .await?;
     tx.commit().await?;
+    // A new listener has no policies yet.
     Ok(one(
         StatusCode::CREATED,
         "listener",
-        views::to_value(views::listener(&listener)),
+        views::to_value(views::References::default().listener(&listener)),
         &Query::parse(uri.query()),
     ))
 }
 
+/// One listener as its views show it.
+async fn shown(tx: &mut Tx, listener: &Listener, query: &Query) -> ApiResult<Value> {
+    let listeners = std::slice::from_ref(listener);
+    let references = views::References::of_listeners(tx, listeners, &query.fields()).await?;
+    Ok(views::to_value(references.listener(listener)))
+}
+
 /// The listener `id` if the caller reaches it, else Octavia's 404.
-async fn find(tx: &mut Tx, caller: &Caller, id: &str) -> ApiResult<Listener> {
+pub(super) async fn find(tx: &mut Tx, caller: &Caller, id: &str) -> ApiResult<Listener> {
     tx.listener(id)
         .await?
         .filter(|l| caller.scope().admits(&l.project_id))
@@ -435,12 +443,9 @@ pub async fn show(
 ) -> ApiResult<Response> {
     let mut tx = state.db.begin().await?;
     let listener = find(&mut tx, &caller, &id).await?;
-    Ok(one(
-        StatusCode::OK,
-        "listener",
-        views::to_value(views::listener(&listener)),
-        &Query::parse(uri.query()),
-    ))
+    let query = Query::parse(uri.query());
+    let shown = shown(&mut tx, &listener, &query).await?;
+    Ok(one(StatusCode::OK, "listener", shown, &query))
 }
 
 pub async fn list(
@@ -452,9 +457,11 @@ pub async fn list(
     let asked = list_query(&state, &uri, &query::LISTENERS)?;
     let mut tx = state.db.begin().await?;
     let listeners = tx.list_listeners(&caller.scope(), &asked.1).await?;
+    let references =
+        views::References::of_listeners(&mut tx, &listeners, &asked.0.fields()).await?;
     let page = listeners
         .iter()
-        .map(|l| views::to_value(views::listener(l)))
+        .map(|l| views::to_value(references.listener(l)))
         .collect();
     Ok(list_of(
         &state,
@@ -551,13 +558,10 @@ pub async fn update(
         changed: vec![ObjectRef::new(ObjectKind::Listener, &id)],
     })
     .await?;
+    let query = Query::parse(uri.query());
+    let shown = shown(&mut tx, &listener, &query).await?;
     tx.commit().await?;
-    Ok(one(
-        StatusCode::OK,
-        "listener",
-        views::to_value(views::listener(&listener)),
-        &Query::parse(uri.query()),
-    ))
+    Ok(one(StatusCode::OK, "listener", shown, &query))
 }
 
 pub async fn delete(

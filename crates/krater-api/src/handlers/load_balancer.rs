@@ -218,6 +218,9 @@ pub async fn create(
     for listener in &graph.listeners {
         tx.save_listener(listener).await?;
     }
+    for (listener, policy) in graph.policies {
+        super::l7policy::insert(&mut tx, policy, &graph.listeners[listener], &lb.provider).await?;
+    }
     tx.enqueue(&Flow::CreateLoadBalancer { lb_id: id.clone() })
         .await?;
     let created = tx.load_balancer_graph(&lb.id).await?;

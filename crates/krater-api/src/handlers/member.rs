@@ -194,13 +194,7 @@ pub async fn require_pool(
         Ok(mut tx) => super::pool::find(&mut tx, &caller, pool_id).await,
         Err(err) => Err(err.into()),
     };
-    match found {
-        Err(err) if err.status == StatusCode::NOT_FOUND => {
-            ApiError::missing_parent(err.message).into_response()
-        }
-        Err(err) => err.into_response(),
-        Ok(_) => next.run(request).await,
-    }
+    under_parent(found, |err| err.message, request, next).await
 }
 
 pub async fn create(

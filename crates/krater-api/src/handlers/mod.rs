@@ -4,6 +4,8 @@
 mod amphora;
 mod graph;
 mod health_monitor;
+mod l7policy;
+mod l7rule;
 mod listener;
 mod load_balancer;
 mod member;
@@ -47,7 +49,8 @@ pub fn version_routes() -> Router<AppState> {
         .route("/v2.0/lbaas", get(version::v2))
 }
 
-/// The member routes answer Octavia's 404 for a missing pool before anything else.
+/// The member (rule) routes answer Octavia's 404 for a missing pool (policy) before
+/// anything else.
 pub fn lbaas_routes(state: &AppState) -> Router<AppState> {
     let members = Router::new()
         .route(
@@ -65,8 +68,38 @@ pub fn lbaas_routes(state: &AppState) -> Router<AppState> {
             state.clone(),
             member::require_pool,
         ));
+    let rules = Router::new()
+        .route(
+            "/l7policies/:l7policy_id/rules",
+            get(l7rule::list)
+                .post(l7rule::create)
+                .put(missing_id)
+                .delete(missing_id),
+        )
+        .route(
+            "/l7policies/:l7policy_id/rules/:id",
+            get(l7rule::show).put(l7rule::update).delete(l7rule::delete),
+        )
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            l7rule::require_policy,
+        ));
     Router::new()
         .merge(members)
+        .merge(rules)
+        .route(
+            "/l7policies",
+            get(l7policy::list)
+                .post(l7policy::create)
+                .put(missing_id)
+                .delete(missing_id),
+        )
+        .route(
+            "/l7policies/:id",
+            get(l7policy::show)
+                .put(l7policy::update)
+                .delete(l7policy::delete),
+        )
         .route(
             "/loadbalancers",
             get(load_balancer::list)
@@ -145,6 +178,24 @@ pub fn network_routes() -> Router<AppState> {
         .route("/subnets/:id", get(network::show_subnet))
         .route("/ports", get(network::list_ports))
         .route("/ports/:id", get(network::show_port))
+}
+
+/// The end of a nested collection's guard (members of a pool, rules of a policy):
+/// the request goes on when its parent was found, else pecan's 404 with `missing`'s
+/// message.
+async fn under_parent<T>(
+    found: ApiResult<T>,
+    missing: impl FnOnce(ApiError) -> String,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match found {
+        Err(err) if err.status == StatusCode::NOT_FOUND => {
+            ApiError::missing_parent(missing(err)).into_response()
+        }
+        Err(err) => err.into_response(),
+        Ok(_) => next.run(request).await,
+    }
 }
 
 /// A change or delete sent to a collection instead of one of its objects.

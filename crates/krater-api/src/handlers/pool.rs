@@ -417,6 +417,12 @@ pub async fn delete(
 ) -> ApiResult<Response> {
     let mut tx = state.db.begin().await?;
     let pool = find(&mut tx, &caller, &id).await?;
+    if let Some(policy) = tx.l7policies_to_pool(&id).await?.first() {
+        return Err(ApiError::conflict(format!(
+            "Pool {id} is in use by L7 policy {}",
+            policy.id
+        )));
+    }
     tx.lock(Lock::Delete(Table::Pool, &id)).await?;
     tx.enqueue(&Flow::ApplyChildren {
         lb_id: pool.load_balancer_id.clone(),

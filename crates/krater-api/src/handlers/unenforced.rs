@@ -26,6 +26,21 @@ pub(super) fn check_listener(provider: &str, listener: &Listener) -> ApiResult<(
     Ok(())
 }
 
+/// An L7 policy of `listener`: the amphora renders them on HTTP listeners only, as
+/// Octavia's amphora driver does.
+pub(super) fn check_l7policy(provider: &str, listener: &Listener) -> ApiResult<()> {
+    if provider == NOOP_PROVIDER || listener.protocol == ListenerProtocol::Http {
+        return Ok(());
+    }
+    Err(ApiError::unsupported_option(
+        provider,
+        format!(
+            "L7 policies are supported on HTTP listeners only, not on {} listeners.",
+            listener.protocol
+        ),
+    ))
+}
+
 /// A pool as it would be stored by a create.
 pub(super) fn check_pool(provider: &str, pool: &Pool) -> ApiResult<()> {
     if provider != NOOP_PROVIDER && matches!(pool.protocol, PoolProtocol::Udp | PoolProtocol::Sctp)

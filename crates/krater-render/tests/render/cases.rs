@@ -2,8 +2,9 @@
 
 use krater_domain::{
     AmphoraRole, AmphoraStatus, HealthMonitor, HealthMonitorType as Hm, HttpMethod,
-    LbAlgorithm as Alg, ListenerProtocol as L, LoadBalancerGraph, Member, PoolProtocol as P,
-    ProvisioningStatus, SessionPersistenceType as Sp, Topology,
+    L7CompareType as C, L7PolicyAction as A, L7RuleType as R, LbAlgorithm as Alg,
+    ListenerProtocol as L, LoadBalancerGraph, Member, PoolProtocol as P, ProvisioningStatus,
+    SessionPersistenceType as Sp, Topology,
 };
 
 use crate::sample::*;
@@ -20,6 +21,7 @@ pub fn all() -> Vec<(&'static str, LoadBalancerGraph)> {
         ("proxy_protocol", proxy_protocol()),
         ("left_out", left_out()),
         ("allowed_cidrs", allowed_cidrs()),
+        ("l7", l7()),
     ]
 }
 
@@ -107,6 +109,87 @@ fn allowed_cidrs() -> LoadBalancerGraph {
     let mut p = pool(1, P::Tcp, Alg::RoundRobin);
     p.members = vec![member(1, "198.18.2.11", 22)];
     g.pools.push(p);
+    g
+}
+
+/// An HTTP listener with a policy of every action, written in HAProxy's order of
+/// evaluation (deny, redirects, pools) whatever their positions; every rule type and
+/// compare type, an inverted rule, values that need escaping; and what is left out:
+/// a disabled policy, a policy without enabled rules, a disabled rule, a policy
+/// whose pool is disabled. Two policies lead to pool 2, which gets one backend.
+fn l7() -> LoadBalancerGraph {
+    let mut g = graph("198.18.1.10");
+    g.listeners.push(listener(1, L::Http, 80, Some(1)));
+    for n in 1..=3 {
+        let mut p = pool(n, P::Http, Alg::RoundRobin);
+        p.members = vec![member(n, &format!("198.18.2.{}", 10 + n), 80)];
+        g.pools.push(p);
+    }
+    g.pools[2].pool.admin_state_up = false;
+
+    let mut to_api = l7policy(1, A::RedirectToPool, 1);
+    to_api.policy.redirect_pool_id = Some(pool_id(2));
+    to_api.rules = vec![
+        l7rule(1, 1, R::Path, C::StartsWith, None, "/api"),
+        l7rule(2, 1, R::HostName, C::EqualTo, None, "API.example.com"),
+        l7rule(
+            3,
+            1,
+            R::Header,
+            C::Contains,
+            Some("X-Client_Version.1"),
+            "\"beta 2#\"",
+        ),
+    ];
+    let mut images = l7policy(2, A::RedirectToPool, 2);
+    images.policy.redirect_pool_id = Some(pool_id(2));
+    images.rules = vec![l7rule(4, 2, R::FileType, C::EqualTo, None, "jpg")];
+    let mut moved = l7policy(3, A::RedirectToUrl, 3);
+    moved.policy.redirect_url = Some("https://www.example.com/new?from=old#top".into());
+    moved.policy.redirect_http_code = Some(301);
+    moved.rules = vec![l7rule(
+        5,
+        3,
+        R::Path,
+        C::Regex,
+        None,
+        "^/old/[a-z]+\\.html$",
+    )];
+    let mut prefix = l7policy(4, A::RedirectPrefix, 4);
+    prefix.policy.redirect_prefix = Some("https://secure.example.com".into());
+    prefix.rules = vec![l7rule(6, 4, R::Cookie, C::EqualTo, Some("insecure"), "1")];
+    let mut deny = l7policy(5, A::Reject, 5);
+    let mut not_admin = l7rule(7, 5, R::Header, C::EndsWith, Some("X-Role"), "admin");
+    not_admin.invert = true;
+    deny.rules = vec![
+        l7rule(8, 5, R::Path, C::StartsWith, None, "/admin"),
+        not_admin,
+        l7rule(9, 5, R::SslConnHasCert, C::EqualTo, None, "true"),
+        l7rule(10, 5, R::SslVerifyResult, C::EqualTo, None, "0"),
+        l7rule(11, 5, R::SslDnField, C::Regex, Some("CN"), "^admin-.*"),
+    ];
+    let mut disabled = l7policy(6, A::Reject, 6);
+    disabled.policy.admin_state_up = false;
+    disabled.rules = vec![l7rule(12, 6, R::Path, C::EqualTo, None, "/disabled")];
+    let no_rules = l7policy(7, A::Reject, 7);
+    let mut rule_disabled = l7policy(8, A::Reject, 8);
+    let mut off = l7rule(13, 8, R::Path, C::EqualTo, None, "/off");
+    off.admin_state_up = false;
+    rule_disabled.rules = vec![off];
+    let mut to_disabled_pool = l7policy(9, A::RedirectToPool, 9);
+    to_disabled_pool.policy.redirect_pool_id = Some(pool_id(3));
+    to_disabled_pool.rules = vec![l7rule(14, 9, R::Path, C::EqualTo, None, "/closed")];
+    g.l7policies = vec![
+        to_api,
+        images,
+        moved,
+        prefix,
+        deny,
+        disabled,
+        no_rules,
+        rule_disabled,
+        to_disabled_pool,
+    ];
     g
 }
 

@@ -2,8 +2,8 @@
 //! an error naming the field; names and descriptions are never written.
 
 use krater_domain::{
-    HealthMonitor, HealthMonitorType, LbAlgorithm, ListenerProtocol, LoadBalancerGraph,
-    PoolProtocol, SessionPersistenceType,
+    HealthMonitor, HealthMonitorType, L7CompareType, L7PolicyAction, L7RuleType, LbAlgorithm,
+    ListenerProtocol, LoadBalancerGraph, PoolProtocol, SessionPersistenceType,
 };
 use krater_render::{render, RenderError, RenderOptions};
 
@@ -26,6 +26,7 @@ fn hm(g: &mut LoadBalancerGraph) -> &mut HealthMonitor {
 }
 
 /// Renders and expects an error on `field`, of the unsafe kind if `unsafe_value`.
+#[track_caller]
 fn refused(g: &LoadBalancerGraph, field: &str, unsafe_value: bool) {
     match render(g, &RenderOptions::default()) {
         Err(RenderError::UnsafeValue { field: f, .. }) if unsafe_value => assert_eq!(f, field),
@@ -135,10 +136,60 @@ fn ids_are_checked() {
 
 #[test]
 fn allowed_cidrs_are_networks_only() {
-    for bad in ["198.18.1.0/24\n    server evil 203.0.113.1:80", "198.18.1.0/24 #", "any"] {
+    for bad in [
+        "198.18.1.0/24\n    server evil 203.0.113.1:80",
+        "198.18.1.0/24 #",
+        "any",
+    ] {
         let mut g = http_lb();
         g.listeners[0].allowed_cidrs = vec!["10.0.0.0/8".into(), bad.into()];
         refused(&g, "listener.allowed_cidrs", bad != "any");
+    }
+}
+
+#[test]
+fn l7_values_cannot_leave_their_word() {
+    let evil = "x\n    server evil 203.0.113.1:80";
+    let with_rule = |kind, key: Option<&str>, value: &str| {
+        let mut g = http_lb();
+        let mut p = l7policy(1, L7PolicyAction::Reject, 1);
+        p.rules = vec![l7rule(1, 1, kind, L7CompareType::EqualTo, key, value)];
+        g.l7policies = vec![p];
+        g
+    };
+    refused(
+        &with_rule(L7RuleType::Path, None, evil),
+        "l7rule.value",
+        true,
+    );
+    refused(
+        &with_rule(L7RuleType::Path, None, "a b"),
+        "l7rule.value",
+        true,
+    );
+    refused(
+        &with_rule(L7RuleType::Header, Some("a#b"), "v"),
+        "l7rule.key",
+        true,
+    );
+    refused(
+        &with_rule(L7RuleType::Header, None, "v"),
+        "l7rule.value",
+        false,
+    );
+    // Quoted, a space is part of the text and is escaped.
+    let text = render(
+        &with_rule(L7RuleType::Path, None, "\"/a b#\""),
+        &RenderOptions::default(),
+    )
+    .expect("renders");
+    assert!(text.contains("path -m str -- /a\\ b\\#\n"), "{text}");
+
+    for url in [evil, "http://a b", "javascript:alert(1)"] {
+        let mut g = with_rule(L7RuleType::Path, None, "/x");
+        g.l7policies[0].policy.action = L7PolicyAction::RedirectToUrl;
+        g.l7policies[0].policy.redirect_url = Some(url.into());
+        refused(&g, "l7policy.redirect_url", url != "javascript:alert(1)");
     }
 }
 

@@ -2,16 +2,17 @@
 //! Octavia's defaults, which the cases then change field by field.
 
 use krater_domain::{
-    Amphora, AmphoraRole, AmphoraStatus, HealthMonitor, HealthMonitorType, LbAlgorithm, Listener,
-    ListenerProtocol, LoadBalancer, LoadBalancerGraph, Member, OperatingStatus, Pool, PoolGraph,
-    PoolProtocol, ProvisioningStatus, SessionPersistence, SessionPersistenceType, Timestamp,
-    TlsOptions, Topology, Vip,
+    Amphora, AmphoraRole, AmphoraStatus, HealthMonitor, HealthMonitorType, L7CompareType, L7Policy,
+    L7PolicyAction, L7PolicyGraph, L7Rule, L7RuleType, LbAlgorithm, Listener, ListenerProtocol,
+    LoadBalancer, LoadBalancerGraph, Member, OperatingStatus, Pool, PoolGraph, PoolProtocol,
+    ProvisioningStatus, SessionPersistence, SessionPersistenceType, Timestamp, TlsOptions,
+    Topology, Vip,
 };
 
 const PROJECT: &str = "e3cd678b11784734bc366148aa37580e";
 
 /// A fixed, readable UUID: `kind` tells the entity (1 load balancer, 2 listener,
-/// 3 pool, 4 member, 5 health monitor), `n` its number.
+/// 3 pool, 4 member, 5 health monitor, 6 L7 policy, 7 L7 rule), `n` its number.
 pub fn id(kind: u32, n: u32) -> String {
     format!("{kind}0000000-0000-4000-8000-{n:012}")
 }
@@ -57,6 +58,7 @@ pub fn graph(vip: &str) -> LoadBalancerGraph {
         },
         listeners: Vec::new(),
         pools: Vec::new(),
+        l7policies: Vec::new(),
         amphorae: Vec::new(),
     }
 }
@@ -208,4 +210,57 @@ pub fn headers(names: &[&str]) -> Vec<(String, String)> {
         .iter()
         .map(|n| ((*n).to_owned(), "true".to_owned()))
         .collect()
+}
+
+/// An enabled L7 policy of listener 1 at `position`, with no rules and no target.
+pub fn l7policy(n: u32, action: L7PolicyAction, position: i64) -> L7PolicyGraph {
+    L7PolicyGraph {
+        policy: L7Policy {
+            id: id(6, n),
+            project_id: PROJECT.into(),
+            listener_id: listener_id(1),
+            name: Some(format!("policy{n}")),
+            description: None,
+            provisioning_status: ProvisioningStatus::Active,
+            operating_status: OperatingStatus::Online,
+            admin_state_up: true,
+            action,
+            position,
+            redirect_pool_id: None,
+            redirect_url: None,
+            redirect_prefix: None,
+            redirect_http_code: None,
+            tags: Vec::new(),
+            created_at: Timestamp::default(),
+            updated_at: None,
+        },
+        rules: Vec::new(),
+    }
+}
+
+/// An enabled rule of policy `policy`.
+pub fn l7rule(
+    n: u32,
+    policy: u32,
+    kind: L7RuleType,
+    compare_type: L7CompareType,
+    key: Option<&str>,
+    value: &str,
+) -> L7Rule {
+    L7Rule {
+        id: id(7, n),
+        project_id: PROJECT.into(),
+        l7policy_id: id(6, policy),
+        provisioning_status: ProvisioningStatus::Active,
+        operating_status: OperatingStatus::Online,
+        admin_state_up: true,
+        kind,
+        compare_type,
+        key: key.map(str::to_owned),
+        value: value.to_owned(),
+        invert: false,
+        tags: Vec::new(),
+        created_at: Timestamp::default(),
+        updated_at: None,
+    }
 }

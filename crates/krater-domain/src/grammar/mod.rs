@@ -8,6 +8,9 @@
 use std::net::IpAddr;
 use std::ops::RangeInclusive;
 
+mod l7;
+pub use l7::*;
+
 /// Why a value was refused: a short, user-facing reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Refused(pub &'static str);
