@@ -1,7 +1,7 @@
 """A backend member for end-to-end tests and the benchmark: answers every request with
 its own name (so a test can see which member a request reached) and 200, /healthcheck
 included; /headers adds the request's header lines, so that a test can see what the load
-balancer inserted. Keeps HTTP/1.1 connections open; closes after an HTTP/1.0 request or
+balancer inserted; /login sets the cookie JSESSIONID=session-NAME. Keeps HTTP/1.1 connections open; closes after an HTTP/1.0 request or
 `Connection: close`. One asyncio loop, no per-request threads, so that the member is not
 what limits a benchmark.  usage: member_server.py NAME ADDRESS PORT"""
 import asyncio
@@ -11,9 +11,10 @@ NAME, ADDRESS, PORT = sys.argv[1], sys.argv[2], int(sys.argv[3])
 BODY = (NAME + "\n").encode()
 
 
-def answer(body, closing):
+def answer(body, closing, extra=""):
     head = f"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {len(body)}\r\n"
-    return (head + ("Connection: close\r\n" if closing else "") + "\r\n").encode() + body
+    head += extra + ("Connection: close\r\n" if closing else "")
+    return (head + "\r\n").encode() + body
 
 
 KEEP_ALIVE = answer(BODY, closing=False)
@@ -32,8 +33,12 @@ class Member(asyncio.Protocol):
             request_line, _, headers = head.partition(b"\r\n")
             closing = (request_line.endswith(b"HTTP/1.0")
                        or b"connection: close" in headers.lower())
-            if request_line.split(b" ")[1:2] == [b"/headers"]:
+            path = request_line.split(b" ")[1:2]
+            if path == [b"/headers"]:
                 self.transport.write(answer(BODY + headers + b"\n", closing))
+            elif path == [b"/login"]:
+                cookie = f"Set-Cookie: JSESSIONID=session-{NAME}\r\n"
+                self.transport.write(answer(BODY, closing, cookie))
             else:
                 self.transport.write(CLOSE if closing else KEEP_ALIVE)
             if closing:

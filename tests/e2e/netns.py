@@ -51,7 +51,8 @@ class Run:
     def add_client_addresses(self, count):
         """`count` more addresses of the host namespace on the VIP network (198.18.1.2
         and up, below the subnet's allocation pool), for clients that differ by their
-        source address (`curl --interface <address>`)."""
+        source address (`curl --interface <address>`); at most 8."""
+        assert count <= 8, "198.18.1.10 and up are the VIP network's allocation pool"
         out = ip("-j", "-n", self.host, "addr", "show").stdout
         device = next(link["ifname"] for link in json.loads(out) for a in link["addr_info"]
                       if a["local"] == "198.18.1.1")
