@@ -100,45 +100,48 @@ fn haproxy() -> PathBuf {
     path
 }
 
-/// Runs `haproxy -c` on every golden file as the agent does, with `KRATER_LB_DIR`
-/// naming a temporary directory that holds a server-state file without servers
-/// (what `show servers state` prints for a new load balancer); fails on errors and on
-/// warnings.
-#[test]
-fn golden_files_pass_haproxy_check() {
-    let haproxy = haproxy();
-    let files = golden_files(".cfg");
-    let expected = renderings()
-        .iter()
-        .filter(|(n, _)| n.ends_with(".cfg"))
-        .count();
-    assert_eq!(files.len(), expected, "a golden file is missing");
-
+/// `haproxy -c` on `cfg` as the agent runs it, with `KRATER_LB_DIR` naming a
+/// temporary directory that holds a server-state file without servers (what `show
+/// servers state` prints for a new load balancer): its output when HAProxy refuses
+/// the file or warns about it.
+pub fn haproxy_check(cfg: &Path) -> Result<(), String> {
     let lb_dir = tempfile::tempdir().expect("temp dir");
     std::fs::write(
         lb_dir.path().join(SERVER_STATE),
         "1\n# be_id be_name srv_id srv_name srv_addr\n",
     )
     .expect("write server state");
+    let out = Command::new(haproxy())
+        .env(LB_DIR_VAR, lb_dir.path())
+        .arg("-c")
+        .arg("-f")
+        .arg(cfg)
+        .output()
+        .expect("run haproxy -c");
+    let log = output_text(&out);
+    if out.status.success() && !log.contains("[WARNING]") && !log.contains("[ALERT]") {
+        Ok(())
+    } else {
+        Err(log)
+    }
+}
+
+/// Every golden file passes `haproxy -c`, without errors and without warnings.
+#[test]
+fn golden_files_pass_haproxy_check() {
+    let files = golden_files(".cfg");
+    let expected = renderings()
+        .iter()
+        .filter(|(n, _)| n.ends_with(".cfg"))
+        .count();
+    assert_eq!(files.len(), expected, "a golden file is missing");
     for cfg in files {
-        let out = Command::new(&haproxy)
-            .env(LB_DIR_VAR, lb_dir.path())
-            .arg("-c")
-            .arg("-f")
-            .arg(&cfg)
-            .output()
-            .expect("run haproxy -c");
-        let log = output_text(&out);
-        assert!(
-            out.status.success(),
-            "haproxy -c rejects {}:\n{log}",
-            cfg.display()
-        );
-        assert!(
-            !log.contains("[WARNING]") && !log.contains("[ALERT]"),
-            "haproxy -c warns about {}:\n{log}",
-            cfg.display()
-        );
+        if let Err(log) = haproxy_check(&cfg) {
+            panic!(
+                "haproxy -c rejects or warns about {}:\n{log}",
+                cfg.display()
+            );
+        }
     }
 }
 

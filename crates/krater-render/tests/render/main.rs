@@ -2,6 +2,7 @@
 //! refusal of injected values, and the rules the goldens do not show.
 
 mod cases;
+mod fuzz;
 mod golden;
 mod injection;
 mod rules;
