@@ -5,15 +5,7 @@ heartbeats, the data plane surviving the control plane, and nothing left behind.
 import subprocess
 import time
 
-
-def wait_until(predicate, timeout, what):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
+from load import Load, wait_until
 
 
 def build(dataplane):
@@ -141,6 +133,11 @@ def test_data_plane_survives_kill_9_of_the_control_plane(dataplane):
     # create is not what this test is about (zero-loss reconfiguration has its own).
     wait_until(lambda: set(answers(dataplane, vip)) == {"m1", "m2"}, 30, "both members")
     dataplane.kill()  # SIGKILL
+    killed = time.time()
+    with Load(dataplane, vip) as load:
+        time.sleep(30)
+    print(f"control plane killed: {load.failures_after(killed)} in 30 s")
+    assert load.failed_after(killed) == 0, load.failures_after(killed)
     assert set(answers(dataplane, vip)) == {"m1", "m2"}, "the VIP must keep serving"
 
     dataplane.start()

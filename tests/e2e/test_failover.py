@@ -3,15 +3,14 @@ that dies under load is replaced by a new one on the same VIP, found by the heal
 manager alone (no request names it), and an operator's `PUT …/failover` does the same.
 Each test prints the times a user sees: from the fault to the first request answered
 again, and to the load balancer ACTIVE with a healthy amphora."""
-import collections
 import subprocess
-import threading
 import time
 
 import pytest
 
 from conftest import KRATER_BIN, started_dataplane
 from control_plane import plane  # noqa: F401 (the fixture)
+from load import Load
 from test_dataplane import answers, build, wait_until
 
 
@@ -19,68 +18,6 @@ from test_dataplane import answers, build, wait_until
 def failover_dataplane(tmp_path):
     """The embedded default with its own stale timeout (3 s, the default)."""
     yield from started_dataplane(tmp_path, health_manager="heartbeat_timeout = 3\n")
-
-
-class Load:
-    """A client sending one request at a time to the VIP (1 s timeout each), and
-    recording when each was sent and what came of it."""
-
-    # What curl's exit statuses say (curl(1)).
-    CURL_ERRORS = {7: "refused", 28: "timed out", 52: "empty reply", 56: "reset"}
-
-    def __init__(self, dataplane, vip):
-        self.dataplane, self.vip = dataplane, vip
-        self.results = []  # (time sent, answered, what came: the answer or why not)
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        while not self.stopping.is_set():
-            sent = time.time()
-            done = self.dataplane.curl_run(f"http://{self.vip}/", timeout=1)
-            answer = done.stdout.strip()
-            if done.returncode:
-                answer = self.CURL_ERRORS.get(done.returncode, f"curl exit {done.returncode}")
-            elif answer not in ("m1", "m2"):
-                answer = f"answer {answer[:40]!r}"
-            self.results.append((sent, answer in ("m1", "m2"), answer))
-            time.sleep(0.05)
-
-    def __enter__(self):
-        self.thread.start()
-        wait_until(lambda: any(ok for _, ok, _ in self.results), 30, "the load to be answered")
-        return self
-
-    def __exit__(self, *exc):
-        self.stopping.set()
-        self.thread.join()
-
-    def first_answer_after(self, moment):
-        return next((sent for sent, ok, _ in self.results if sent > moment and ok), None)
-
-    def failed_after(self, moment):
-        return sum(1 for sent, ok, _ in self.results if sent > moment and not ok)
-
-    def longest_gap_after(self, moment):
-        """The longest time between two answered requests around and after `moment`
-        (from the last one answered before it): how long the VIP did not serve."""
-        answered = [sent for sent, ok, _ in self.results if ok]
-        around = [t for t in answered if t <= moment][-1:] + [t for t in answered if t > moment]
-        return max((b - a for a, b in zip(around, around[1:])), default=0.0)
-
-    def failures_after(self, moment):
-        """`N failed of M requests (why: count, ...; when: +s after moment, UTC)` since
-        `moment`, the times to be read beside krater's log."""
-        after = [(sent, ok, what) for sent, ok, what in self.results if sent > moment]
-        failed = [(sent, what) for sent, ok, what in after if not ok]
-        why = collections.Counter(what for _, what in failed)
-        text = f"{len(failed)} failed of {len(after)} requests"
-        if not failed:
-            return text
-        when = ", ".join(
-            f"+{sent - moment:.2f} s {time.strftime('%H:%M:%S', time.gmtime(sent))}"
-            f".{int(sent % 1 * 1000):03d}Z" for sent, _ in failed[:5])
-        return text + f" ({', '.join(f'{w}: {n}' for w, n in why.most_common())}; at {when})"
 
 
 def the_amphora(dataplane):
