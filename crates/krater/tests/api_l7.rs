@@ -270,3 +270,77 @@ async fn targets_rules_and_their_checks() {
     let (_, left) = svc.get(POLICIES).await;
     assert_eq!(left["l7policies"], json!([]));
 }
+
+/// Every L7 string that reaches HAProxy, fed what could break a configuration: each
+/// is refused with 400, or stored and then rendered harmlessly (the load balancer
+/// comes back ACTIVE, which it would not if HAProxy's check refused the file).
+#[tokio::test]
+async fn hostile_l7_strings_are_refused_or_harmless() {
+    let svc = TestService::start().await;
+    let lb = svc.active_lb("amphora").await;
+    let stack = svc.http_stack(&lb).await;
+    let long = "a".repeat(4096);
+    let hostile = [
+        "x\ny",
+        "x\rz",
+        "\"",
+        "'",
+        "\\",
+        "a b",
+        "#",
+        "%[src]",
+        "\0",
+        "é",
+        long.as_str(),
+        "-f",
+        "${HOME}",
+    ];
+    let policy = svc
+        .create_child(
+            &lb,
+            POLICIES,
+            "l7policy",
+            json!({"listener_id": stack.listener, "action": "REJECT"}),
+        )
+        .await;
+    let rules = format!("{POLICIES}/{policy}/rules");
+    for value in hostile {
+        let bodies = [
+            (
+                rules.as_str(),
+                json!({"rule": {"type": "PATH", "compare_type": "EQUAL_TO", "value": value}}),
+            ),
+            (
+                rules.as_str(),
+                json!({"rule": {"type": "HEADER", "compare_type": "EQUAL_TO", "key": value, "value": "v"}}),
+            ),
+            (
+                rules.as_str(),
+                json!({"rule": {"type": "COOKIE", "compare_type": "REGEX", "key": "c", "value": value}}),
+            ),
+            (
+                POLICIES,
+                json!({"l7policy": {"listener_id": stack.listener, "action": "REDIRECT_TO_URL", "redirect_url": format!("http://a/{value}")}}),
+            ),
+            (
+                POLICIES,
+                json!({"l7policy": {"listener_id": stack.listener, "action": "REDIRECT_PREFIX", "redirect_prefix": value}}),
+            ),
+        ];
+        for (path, body) in bodies {
+            let (code, answer) = svc.post(path, body.clone()).await;
+            match code {
+                StatusCode::BAD_REQUEST => {}
+                StatusCode::CREATED => {
+                    let key = if path == POLICIES { "l7policy" } else { "rule" };
+                    let id = answer[key]["id"].as_str().unwrap();
+                    let lb_path = format!("/v2/lbaas/loadbalancers/{lb}");
+                    svc.wait_for(&lb_path, "loadbalancer", "ACTIVE").await;
+                    let (_, shown) = svc.get(&format!("{path}/{id}")).await;
+                    assert_eq!(shown[key]["provisioning_status"], "ACTIVE", "{body}");
+                }
+                other => panic!("{body}: {other} {answer}"),
+            }
+        }
+    }
+}
