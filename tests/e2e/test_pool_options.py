@@ -98,3 +98,19 @@ def test_weights_backup_and_disabled_members(dataplane):
         os("loadbalancer", "member", "set", "--disable", "--wait", "pool1", name)
     assert wait_until(lambda: set(answers(dataplane, vip, 6)) == {"m3"}, 20,
                       "the backup to serve once every other member is disabled")
+
+
+@pytest.mark.parametrize("protocol", ["PROXY", "PROXYV2"])
+def test_proxy_protocol_pools_tell_the_member_who_the_client_is(dataplane, protocol):
+    vip = build(dataplane, "HTTP", "ROUND_ROBIN", ("m1",))
+    client, = dataplane.run.add_client_addresses(1)
+    seen_plain = answer(dataplane, vip, "--interface", client, path="/client")
+    assert seen_plain.startswith("m1 ") and seen_plain != f"m1 {client}", \
+        "an HTTP pool: the member sees the amphora"
+    os = dataplane.openstack
+    os("loadbalancer", "pool", "create", "--name", "proxied", "--lb-algorithm",
+       "ROUND_ROBIN", "--protocol", protocol, "--loadbalancer", "lb1", "--wait")
+    os("loadbalancer", "member", "create", "--subnet-id", "private-subnet", "--address",
+       ADDRESSES["m1"], "--protocol-port", "80", "--wait", "proxied")
+    os("loadbalancer", "listener", "set", "--default-pool", "proxied", "--wait", "listener1")
+    assert answer(dataplane, vip, "--interface", client, path="/client") == f"m1 {client}"
