@@ -1,15 +1,21 @@
 """krater benchmark: prints medians over repeated runs of
   * create-to-ACTIVE: a load balancer with a listener, a pool and two members, through
     the REST API, from the first POST until everything is ACTIVE;
-  * requests/s and p99 latency through the VIP, and straight to a member (the
-    baseline), measured with wrk in the same run on the same machine.
+  * requests/s and p50/p99 latency through the VIP, straight to a member, and through
+    a hand-written HAProxy configuration on the same two members (run in the host
+    namespace), measured with wrk in the same run on the same machine;
+  * member change to serving: from the POST of a new member until a request through
+    the VIP is answered by it.
 Everything runs inside a host namespace made for the run, members in namespaces of
 their own; nothing is left behind.  usage: bench.py [--rounds N] [--seconds S]"""
 import argparse
 import re
 import statistics
 import subprocess
+import tempfile
 import time
+import urllib.request
+from pathlib import Path
 
 from common import call, in_new_run, serving
 
@@ -48,17 +54,73 @@ def create_stack(public, private):
 
 
 def wrk(url, seconds):
-    """(requests/s, p99 latency in ms) of one wrk run."""
+    """(requests/s, p50 and p99 latency in ms) of one wrk run."""
     out = subprocess.run(["wrk", "-t2", "-c32", f"-d{seconds}s", "--latency", url],
                          capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    value, unit = re.search(r"99%\s+([\d.]+)(us|ms|s)", out).groups()
-    p99 = float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-    return rps, p99
+
+    def percentile(p):
+        value, unit = re.search(rf"{p}%\s+([\d.]+)(us|ms|s)", out).groups()
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    return rps, percentile(50), percentile(99)
+
+
+# The baseline: what an operator would write by hand for the same two members.
+HAND_WRITTEN = """global
+    maxconn 4096
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 50s
+    timeout server 50s
+frontend plain
+    bind 198.18.1.1:8080
+    default_backend members
+backend members
+    http-reuse safe
+    balance roundrobin
+    server m1 198.18.2.20:80
+    server m2 198.18.2.21:80
+"""
+
+
+def hand_written_haproxy(tmp):
+    """A plain HAProxy on 198.18.1.1:8080 (this host namespace), started by the bench."""
+    config = Path(tmp) / "plain.cfg"
+    config.write_text(HAND_WRITTEN)
+    return subprocess.Popen(["haproxy", "-f", str(config)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+
+def member_change_to_serving(run, pool_id, private, vip, n):
+    """Seconds from the POST of a new member (member m<n>) until a request through the
+    VIP is answered by it; the member is removed again afterwards."""
+    name = f"m{n}"
+    member = run.add_member(name, f"198.18.2.{20 + n}")
+    start = time.monotonic()
+    created = call("POST", f"/v2/lbaas/pools/{pool_id}/members", {"member": {
+        "address": member["address"], "protocol_port": 80, "subnet_id": private}})["member"]
+
+    def answered_by_it():
+        try:
+            with urllib.request.urlopen(f"http://{vip}/", timeout=1) as response:
+                return response.read().strip() == name.encode()
+        except OSError:
+            return False
+    while not answered_by_it():
+        time.sleep(0.005)
+    seconds = time.monotonic() - start
+    wait_active(created_lb(pool_id))
+    call("DELETE", f"/v2/lbaas/pools/{pool_id}/members/{created['id']}")
+    return seconds
+
+
+def created_lb(pool_id):
+    return call("GET", f"/v2/lbaas/pools/{pool_id}")["pool"]["loadbalancers"][0]["id"]
 
 
 def inside(run_id, rounds, seconds):
-    with serving(run_id):
+    with serving(run_id) as run, tempfile.TemporaryDirectory() as tmp:
         public, private = subnet("public-subnet"), subnet("private-subnet")
         creates, lbs = [], []
         for _ in range(rounds):
@@ -66,23 +128,43 @@ def inside(run_id, rounds, seconds):
             creates.append(seconds_to_active)
             lbs.append(lb)
         vip = lbs[0]["vip_address"]
+        plain = hand_written_haproxy(tmp)
         time.sleep(1)
-        through, direct = [], []
-        for _ in range(rounds):
-            through.append(wrk(f"http://{vip}/", seconds))
-            direct.append(wrk("http://198.18.2.20/", seconds))
+        through, direct, hand = [], [], []
+        try:
+            for _ in range(rounds):
+                through.append(wrk(f"http://{vip}/", seconds))
+                direct.append(wrk("http://198.18.2.20/", seconds))
+                hand.append(wrk("http://198.18.1.1:8080/", seconds))
+        finally:
+            plain.kill()
+            plain.wait()
+        pool_id = call("GET", f"/v2/lbaas/pools?loadbalancer_id={lbs[0]['id']}")["pools"][0]["id"]
+        changes = []
+        for n in range(3, 3 + rounds):
+            changes.append(member_change_to_serving(run, pool_id, private, vip, n))
+            wait_active(lbs[0]["id"])
         for lb in lbs:
             call("DELETE", f"/v2/lbaas/loadbalancers/{lb['id']}?cascade=true")
         median = statistics.median
-        vip_rps, vip_p99 = median(r for r, _ in through), median(p for _, p in through)
-        dir_rps, dir_p99 = median(r for r, _ in direct), median(p for _, p in direct)
+
+        def row(name, runs, baseline=None):
+            rps, p50, p99 = (median(r[i] for r in runs) for i in range(3))
+            line = f"{name:<24}{rps:10.0f} req/s   p50 {p50:6.2f} ms   p99 {p99:7.2f} ms"
+            if baseline:
+                base_rps, _, base_p99 = (median(r[i] for r in baseline) for i in range(3))
+                line += f"   ({rps / base_rps:.2f} x req/s, {p99 / base_p99:.2f} x p99 of direct)"
+            return line
         print(f"rounds: {rounds}, wrk: 2 threads, 32 connections, {seconds} s per run")
         print(f"create-to-ACTIVE (LB + listener + pool + 2 members), median: "
               f"{median(creates):.2f} s  (all: {', '.join(f'{c:.2f}' for c in creates)})")
-        print(f"through the VIP:       {vip_rps:10.0f} req/s   p99 {vip_p99:7.2f} ms")
-        print(f"straight to a member:  {dir_rps:10.0f} req/s   p99 {dir_p99:7.2f} ms")
-        print(f"ratio VIP/direct:      {vip_rps / dir_rps:10.2f} x req/s  "
-              f"{vip_p99 / dir_p99:5.2f} x p99")
+        print(row("straight to a member:", direct))
+        print(row("through the VIP:", through, direct))
+        print(row("hand-written HAProxy:", hand, direct))
+        vip_rps, hand_rps = median(r[0] for r in through), median(r[0] for r in hand)
+        print(f"ratio VIP/hand-written:  {vip_rps / hand_rps:10.2f} x req/s")
+        print(f"member change to serving, median: {median(changes):.2f} s  "
+              f"(all: {', '.join(f'{c:.2f}' for c in changes)})")
         time.sleep(2)
 
 

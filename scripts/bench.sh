@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Benchmarks krater (as root): create-to-ACTIVE time, and requests/s and p99 latency
-# through a VIP against straight to a member, as medians over repeated runs.
+# Benchmarks krater (as root): create-to-ACTIVE time; requests/s and p50/p99 latency
+# through a VIP, straight to a member and through a hand-written HAProxy on the same
+# members; the time from a member's POST to it serving; medians over repeated runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
