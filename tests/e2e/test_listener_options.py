@@ -68,3 +68,54 @@ def test_inserted_headers_reach_the_member(dataplane):
                         "X-Real-IP=false", "--wait", "listener1")
     seen = wait_until(lambda: answer_from(dataplane, client, vip, "/headers"), 10, "an answer")
     assert "x-real-ip" not in seen.lower() and "x-forwarded-for" not in seen.lower(), seen
+
+
+# Holds one connection (answered), then tries a second one while the first is held,
+# and again once it is closed; prints what each attempt got.
+LIMIT_PROBE = """
+import socket, sys
+vip = sys.argv[1]
+def ask(s):
+    s.sendall(b"GET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n")
+    try:
+        data = s.recv(4096)
+    except socket.timeout:
+        return "waiting"
+    return data.split(b"\\r\\n\\r\\n", 1)[-1].strip().decode() or "closed"
+held = socket.create_connection((vip, 80), timeout=2)
+print(ask(held))
+second = socket.create_connection((vip, 80), timeout=2)
+print(ask(second))
+held.close()
+second.settimeout(5)
+print(second.recv(4096).split(b"\\r\\n\\r\\n", 1)[-1].strip().decode() or "closed")
+"""
+
+# Sends nothing on a new connection for 3 s and prints whether it is still open.
+IDLE_PROBE = """
+import socket, sys
+s = socket.create_connection((sys.argv[1], 80), timeout=3)
+try:
+    s.recv(4096)  # HAProxy's 408, or the end of the connection
+    print("closed")
+except socket.timeout:
+    print("open")
+"""
+
+
+def test_connection_limit_makes_the_next_client_wait(dataplane):
+    vip = one_member_lb(dataplane, "TCP", "--connection-limit", "1")
+    done = dataplane.run.exec("python3", "-c", LIMIT_PROBE, vip, capture_output=True,
+                              text=True, check=True)
+    assert done.stdout.split() == ["m1", "waiting", "m1"], \
+        "the second client waits while the first holds the only connection"
+
+
+def test_timeout_client_data_closes_an_idle_client(dataplane):
+    vip = one_member_lb(dataplane, "HTTP", "--timeout-client-data", "1000")
+    idle = lambda: dataplane.run.exec("python3", "-c", IDLE_PROBE, vip, capture_output=True,
+                                      text=True, check=True).stdout.strip()
+    assert idle() == "closed", "1 s without a request: HAProxy closes the connection"
+    dataplane.openstack("loadbalancer", "listener", "set", "--timeout-client-data", "10000",
+                        "--wait", "listener1")
+    assert idle() == "open", "within 10 s the connection stays open"

@@ -24,7 +24,8 @@ def build(dataplane, protocol, algorithm, members=("m1", "m2"), *pool_options):
 
 
 def answer(dataplane, vip, *curl_options, path="/"):
-    done = dataplane.run.exec("curl", "-s", "-m", "3", *curl_options, f"http://{vip}{path}",
+    """The member's answer; None when there is none (no connection, or an HTTP error)."""
+    done = dataplane.run.exec("curl", "-sf", "-m", "3", *curl_options, f"http://{vip}{path}",
                               capture_output=True, text=True)
     return done.stdout.strip() if done.returncode == 0 else None
 
