@@ -5,9 +5,11 @@ balancer inserted; /login sets the cookie JSESSIONID=session-NAME; /client answe
 name and the client's address: the one a PROXY protocol header (v1 or v2) gave, else
 the connection's peer. Keeps HTTP/1.1 connections open; closes after an HTTP/1.0 request or
 `Connection: close`. One asyncio loop, no per-request threads, so that the member is not
-what limits a benchmark.  usage: member_server.py NAME ADDRESS PORT"""
+what limits a benchmark. With a certificate and its key it speaks HTTPS.
+usage: member_server.py NAME ADDRESS PORT [CERT KEY]"""
 import asyncio
 import socket
+import ssl
 import sys
 
 NAME, ADDRESS, PORT = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -84,7 +86,11 @@ class Member(asyncio.Protocol):
 
 
 async def main():
-    server = await asyncio.get_running_loop().create_server(Member, ADDRESS, PORT)
+    tls = None
+    if len(sys.argv) == 6:
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(sys.argv[4], sys.argv[5])
+    server = await asyncio.get_running_loop().create_server(Member, ADDRESS, PORT, ssl=tls)
     await server.serve_forever()
 
 

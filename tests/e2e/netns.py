@@ -61,8 +61,9 @@ class Run:
             ip("-n", self.host, "addr", "add", f"{address}/24", "dev", device)
         return addresses
 
-    def add_member(self, name, address, bridge="kr-mem0", port=80):
-        """A member namespace on the members' bridge, serving its name over HTTP."""
+    def add_member(self, name, address, bridge="kr-mem0", port=80, tls=None):
+        """A member namespace on the members' bridge, serving its name over HTTP (over
+        HTTPS with `tls`, a (certificate, key) pair of paths)."""
         ns = self.add_namespace(f"kt-{self.id}-{name}")
         link = f"kv{self.id[:4]}{name}"[:15]
         ip("-n", self.host, "link", "add", link, "type", "veth", "peer", "name", "eth0",
@@ -70,7 +71,7 @@ class Run:
         ip("-n", self.host, "link", "set", link, "master", bridge, "up")
         ip("-n", ns, "addr", "add", f"{address}/24", "dev", "eth0")
         ip("-n", ns, "link", "set", "eth0", "up")
-        member = {"name": name, "ns": ns, "address": address, "port": port}
+        member = {"name": name, "ns": ns, "address": address, "port": port, "tls": tls}
         self.start_member(member)
         self.members.append(member)
         return member
@@ -80,7 +81,7 @@ class Run:
         member["server"] = subprocess.Popen(
             ["ip", "netns", "exec", member["ns"], "python3",
              str(Path(__file__).with_name("member_server.py")), member["name"],
-             member["address"], str(member["port"])],
+             member["address"], str(member["port"]), *(member.get("tls") or ())],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def stop_member(self, member):
