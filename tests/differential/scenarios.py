@@ -900,7 +900,8 @@ def l7policy_lifecycle(s):
     s.put(f"{L7P}/{{a}}/rules/{{r2}}", {"rule": {"type": "PATH", "value": "/p"}})
     s.wait()
     s.get(f"{L7P}/{{a}}/rules/{{r2}}", label="GET rule whose type lost its key")
-    s.get(f"{LBS}/{{lb}}/status")
+    s.l7rule(save="r3", policy="b")
+    s.get(f"{LBS}/{{lb}}/status", label="GET status with a redirect pool")
     s.delete(f"{POOLS}/{{p2}}", label="DELETE pool in use by a policy")
     s.delete(f"{L7P}/{{a}}/rules/{{r1}}")
     s.wait()
@@ -936,6 +937,7 @@ def l7_validation(s):
         {"action": "REDIRECT_TO_POOL", "redirect_pool_id": "{p_tcp}"},
         {"action": "REJECT", "unknown": 1},
         {"action": "REJECT", "name": "x" * 256},
+        {"action": "REJECT", "listener_id": "{tcp}"},
     ]
     for i, body in enumerate(bad_policies):
         full = {"listener_id": "{listener}"}

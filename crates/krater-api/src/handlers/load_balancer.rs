@@ -488,9 +488,21 @@ pub async fn status_tree(
         .listeners
         .iter()
         .map(|l| {
-            let pools: Vec<Value> = l
-                .default_pool_id
-                .iter()
+            // Octavia's `Listener.pools`: the default pool, then the pools of enabled
+            // policies that have a rule.
+            let mut pool_ids: Vec<&String> = l.default_pool_id.iter().collect();
+            for pg in graph.l7policies_of(&l.id) {
+                let p = &pg.policy;
+                if let (true, false, Some(pool)) =
+                    (p.admin_state_up, pg.rules.is_empty(), &p.redirect_pool_id)
+                {
+                    if !pool_ids.contains(&pool) {
+                        pool_ids.push(pool);
+                    }
+                }
+            }
+            let pools: Vec<Value> = pool_ids
+                .into_iter()
                 .filter_map(|pid| graph.pool(pid))
                 .map(|pg| {
                     let mut pool = json!({

@@ -35,7 +35,7 @@ pub(super) fn check_l7policy(provider: &str, listener: &Listener) -> ApiResult<(
     Err(ApiError::unsupported_option(
         provider,
         format!(
-            "L7 policies are supported on HTTP listeners only, not on {} listeners.",
+            "{} protocol listeners do not support L7 policies",
             listener.protocol
         ),
     ))
