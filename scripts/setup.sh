@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-for pkg in haproxy keepalived nftables iproute2 iputils-arping procps curl openssl python3-venv postgresql; do
+for pkg in haproxy keepalived nftables conntrack iproute2 iputils-arping procps curl openssl python3-venv postgresql; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -5,7 +5,8 @@ balancer inserted; /login sets the cookie JSESSIONID=session-NAME; /client answe
 name and the client's address: the one a PROXY protocol header (v1 or v2) gave, else
 the connection's peer. Keeps HTTP/1.1 connections open; closes after an HTTP/1.0 request or
 `Connection: close`. One asyncio loop, no per-request threads, so that the member is not
-what limits a benchmark. With a certificate and its key it speaks HTTPS.
+what limits a benchmark. With a certificate and its key it speaks HTTPS. On the same port
+over UDP, it answers each datagram with its name and the sender's address.
 usage: member_server.py NAME ADDRESS PORT [CERT KEY]"""
 import asyncio
 import socket
@@ -85,12 +86,22 @@ class Member(asyncio.Protocol):
                 return
 
 
+class UdpMember(asyncio.DatagramProtocol):
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def datagram_received(self, data, addr):
+        self.transport.sendto(f"{NAME} {addr[0]}\n".encode(), addr)
+
+
 async def main():
     tls = None
     if len(sys.argv) == 6:
         tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         tls.load_cert_chain(sys.argv[4], sys.argv[5])
-    server = await asyncio.get_running_loop().create_server(Member, ADDRESS, PORT, ssl=tls)
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(Member, ADDRESS, PORT, ssl=tls)
+    await loop.create_datagram_endpoint(UdpMember, local_addr=(ADDRESS, PORT))
     await server.serve_forever()
 
 

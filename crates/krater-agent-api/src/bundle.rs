@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::nat::NatListener;
 use crate::types::{parse_id, ParseError};
 
 /// Longest certificate file name.
@@ -28,9 +29,10 @@ pub struct AmphoraBundle {
     /// keepalived's configuration (ACTIVE_STANDBY), checked with `keepalived -t`.
     #[serde(default)]
     pub keepalived: Option<String>,
-    /// The nftables ruleset of the load-balancing namespace, checked with `nft -c`.
-    #[serde(default)]
-    pub nftables: Option<String>,
+    /// The UDP listeners of every load balancer served, which the agent serves with
+    /// nftables; see [`crate::nat`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nat_listeners: Vec<NatListener>,
     /// Certificate files (PEM: certificates and keys) by file name.
     #[serde(default, deserialize_with = "certificate_names")]
     pub certificates: BTreeMap<String, String>,

@@ -24,10 +24,14 @@
 pub mod bundle;
 mod client;
 pub mod layout;
+pub mod nat;
 pub mod types;
 
 pub use bundle::{AmphoraBundle, BundleStatus};
 pub use client::{AgentClient, Applied, ClientError, ClientSettings};
+pub use nat::{
+    HttpCheckMethod, NatAlgorithm, NatCheck, NatListener, NatMember, NatMonitor, NatPool,
+};
 pub use types::{
     config_etag, parse_id, AgentInfo, ApiVersion, Cidr, FixedIp, LbAction, MacAddress, Message,
     ParseError, PlugNetwork, PlugVip, ServerCertificate, VipStatus, API_VERSION, DEFAULT_PORT,

@@ -208,7 +208,7 @@ fn a_bundles_version_follows_its_content() {
         serde_json::from_slice(&serde_json::to_vec(&bundle).expect("json")).expect("parse");
     assert_eq!(wire.version(), bundle.version());
     let mut changed = sample_bundle();
-    changed.nftables = Some("table inet krater {}\n".into());
+    changed.keepalived = Some("vrrp_instance x {}\n".into());
     assert_ne!(changed.version(), bundle.version());
     assert_ne!(AmphoraBundle::default().version(), bundle.version());
 }

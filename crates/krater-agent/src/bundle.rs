@@ -5,18 +5,18 @@
 //!
 //! | path | what |
 //! |---|---|
-//! | `bundles/<version>/` | a bundle as applied: `bundle.json`, `<lb>/haproxy.cfg`, `keepalived.conf`, `nftables.nft`, `certificates/<name>` |
+//! | `bundles/<version>/` | a bundle as applied: `bundle.json`, `<lb>/haproxy.cfg`, `keepalived.conf`, `nat.nft`, `certificates/<name>` |
 //! | `bundle` | a symbolic link to the bundle in force, `bundles/<version>`; its target names the version |
 //!
 //! A new bundle is written into a staging directory under `bundles/` and checked there
-//! (HAProxy with `haproxy -c`, keepalived with `keepalived -t` and nftables with
-//! `nft -c` in the load-balancing namespace, certificates parsed as PEM). A refused
+//! (HAProxy with `haproxy -c`, keepalived with `keepalived -t` and the UDP listeners'
+//! ruleset with `nft -c` in the load-balancing namespace, certificates parsed as PEM). A refused
 //! one is removed and the bundle in force stays as it was. An accepted one is renamed
 //! to `bundles/<version>`, and the `bundle` link replaced by a rename: each HAProxy
 //! reads its file through the link, so every part switches at once. Then only what
 //! changed is reloaded: a HAProxy whose configuration is new is started, one whose
 //! configuration changed is reloaded, one no longer in the bundle is stopped; the
-//! nftables ruleset is loaded when it changed. When a start or reload fails, the
+//! UDP listeners go to the agent's `nat` service when they changed. When a start or reload fails, the
 //! previous bundle is put back the same way. keepalived is started when the bundle
 //! brings its configuration, reloaded when that changed, and stopped first when the
 //! bundle no longer has it, so the VIP leaves before HAProxy does.
@@ -31,12 +31,15 @@ use crate::cmd::Cmd;
 use crate::error::{ApiError, ApiResult};
 use crate::haproxy::{create_dir as private_dir, file_error, Haproxy};
 use crate::keepalived::Keepalived;
+use crate::nat::Nat;
+use crate::routes::Agent;
 
 /// The directory of the applied bundles.
 const BUNDLES: &str = "bundles";
 /// The whole bundle, in a bundle's directory.
-const BUNDLE_JSON: &str = "bundle.json";
-const NFTABLES_RULESET: &str = "nftables.nft";
+pub(crate) const BUNDLE_JSON: &str = "bundle.json";
+/// The UDP listeners' ruleset with every member up, as checked.
+const NAT_RULESET: &str = "nat.nft";
 const CERTIFICATES: &str = "certificates";
 
 /// The version of the bundle in force in `state_dir`, if any: the name its link
@@ -58,15 +61,17 @@ pub(crate) enum Outcome {
 pub(crate) struct Bundles<'a> {
     pub(crate) haproxy: &'a Haproxy,
     pub(crate) keepalived: &'a Keepalived,
+    pub(crate) nat: &'a Nat,
     pub(crate) state_dir: &'a Path,
 }
 
 impl<'a> Bundles<'a> {
-    pub(crate) fn new(haproxy: &'a Haproxy, keepalived: &'a Keepalived) -> Self {
+    pub(crate) fn new(agent: &'a Agent) -> Self {
         Self {
-            haproxy,
-            keepalived,
-            state_dir: &haproxy.state_dir,
+            haproxy: &agent.haproxy,
+            keepalived: &agent.keepalived,
+            nat: &agent.nat,
+            state_dir: &agent.haproxy.state_dir,
         }
     }
 
@@ -76,7 +81,7 @@ impl<'a> Bundles<'a> {
     }
 
     /// The bundle in force, if any.
-    fn current(&self) -> ApiResult<Option<(String, AmphoraBundle)>> {
+    pub(crate) fn current(&self) -> ApiResult<Option<(String, AmphoraBundle)>> {
         let Some(version) = current_version(self.state_dir) else {
             return Ok(None);
         };
@@ -148,13 +153,15 @@ impl<'a> Bundles<'a> {
                 return Ok(Some(format!("keepalived configuration: {output}")));
             }
         }
-        if bundle.nftables.is_some() {
+        if !bundle.nat_listeners.is_empty() {
             let check = self
                 .in_lb_netns("nft")
                 .args(["-c", "-f"])
-                .arg(dir.join(NFTABLES_RULESET));
+                .arg(dir.join(NAT_RULESET));
             if let Some(output) = refused(check).await? {
-                return Ok(Some(format!("nftables ruleset: {output}")));
+                return Ok(Some(format!(
+                    "nftables ruleset of the UDP listeners: {output}"
+                )));
             }
         }
         for (name, pem) in &bundle.certificates {
@@ -203,12 +210,8 @@ impl<'a> Bundles<'a> {
                 }
             }
         }
-        if new.nftables.is_some() && new.nftables != old.nftables {
-            let load = self
-                .in_lb_netns("nft")
-                .arg("-f")
-                .arg(self.state_dir.join(layout::BUNDLE).join(NFTABLES_RULESET));
-            load.run().await?;
+        if new.nat_listeners != old.nat_listeners {
+            self.nat.set(&new.nat_listeners).await?;
         }
         match (&old.keepalived, &new.keepalived) {
             (None, Some(_)) => tracing::info!("{}", self.keepalived.start().await?),
@@ -271,8 +274,10 @@ fn write_bundle(dir: &Path, bundle: &AmphoraBundle) -> ApiResult<()> {
     if let Some(config) = &bundle.keepalived {
         write_private(&dir.join(layout::KEEPALIVED_CONFIG), config.as_bytes())?;
     }
-    if let Some(ruleset) = &bundle.nftables {
-        write_private(&dir.join(NFTABLES_RULESET), ruleset.as_bytes())?;
+    if !bundle.nat_listeners.is_empty() {
+        // The ruleset with every member up: what `nft -c` checks.
+        let ruleset = krater_render::render_nftables(&bundle.nat_listeners, &|_, _| true);
+        write_private(&dir.join(NAT_RULESET), ruleset.as_bytes())?;
     }
     if !bundle.certificates.is_empty() {
         let certs = dir.join(CERTIFICATES);
@@ -309,7 +314,7 @@ fn check_pem(pem: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn write_private(path: &Path, contents: &[u8]) -> ApiResult<()> {
+pub(crate) fn write_private(path: &Path, contents: &[u8]) -> ApiResult<()> {
     use std::io::Write as _;
     std::fs::OpenOptions::new()
         .write(true)
@@ -320,7 +325,7 @@ fn write_private(path: &Path, contents: &[u8]) -> ApiResult<()> {
         .map_err(|e| file_error(path, e))
 }
 
-fn remove_file(path: &Path) -> ApiResult<()> {
+pub(crate) fn remove_file(path: &Path) -> ApiResult<()> {
     match std::fs::remove_file(path) {
         Err(e) if e.kind() != ErrorKind::NotFound => Err(file_error(path, e)),
         _ => Ok(()),

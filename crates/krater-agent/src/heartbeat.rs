@@ -12,6 +12,9 @@
 //!   weight 0 is `DRAIN`, as Octavia reports it;
 //! - other rows (a stats proxy, say) are left out.
 //!
+//! The UDP listeners, their pools (keyed by pool id, as Octavia's LVS ones) and
+//! members come from the agent's own health checks (the `nat` module).
+//!
 //! `tx`, `rx`, `totconns` and `ereq` are sent as deltas since the previous heartbeat,
 //! per load balancer and listener; a counter lower than last time means HAProxy
 //! restarted, and its value is sent as is. `conns` is absolute. A load balancer whose
@@ -21,12 +24,14 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use krater_heartbeat::{HeartbeatMessage, ListenerHealth, ListenerStats, PoolHealth};
 use tokio::net::UdpSocket;
 
 use crate::haproxy::{stats_command, LbFiles, HAPROXY};
+use crate::nat::Nat;
 use crate::{process, AgentConfig};
 
 /// The columns of `show stat` a heartbeat is made of.
@@ -239,11 +244,12 @@ pub(crate) struct Sender {
     boot: String,
     seq: u64,
     beats: Beats,
+    nat: Arc<Nat>,
 }
 
 impl Sender {
     /// A sender for `config`, signing with `key`.
-    pub(crate) fn new(config: &AgentConfig, key: String) -> Self {
+    pub(crate) fn new(config: &AgentConfig, key: String, nat: Arc<Nat>) -> Self {
         Self {
             amphora_id: config.amphora_id.clone(),
             state_dir: config.state_dir.clone(),
@@ -253,6 +259,7 @@ impl Sender {
             boot: uuid::Uuid::new_v4().simple().to_string(),
             seq: 0,
             beats: Beats::default(),
+            nat,
         }
     }
 
@@ -297,6 +304,7 @@ impl Sender {
             }
         }
         self.beats.retain(&running);
+        self.nat.add_health(&mut message).await;
         // Stamped last: the health manager measures its age from here.
         message.stamp(&self.boot);
         message

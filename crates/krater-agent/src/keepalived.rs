@@ -227,7 +227,8 @@ fn shell_quote(text: &str) -> String {
 
 /// keepalived's check: every HAProxy of the bundle in force in `state_dir` answers
 /// `show info` on its stats socket. Fails when one does not, or when the bundle has
-/// none (an amphora with nothing to serve must not hold the VIP).
+/// neither a HAProxy nor a UDP listener (an amphora with nothing to serve must not
+/// hold the VIP; UDP listeners are served by the kernel, whose ruleset stays loaded).
 pub async fn vrrp_check(state_dir: &Path) -> anyhow::Result<()> {
     let bundle = state_dir.join(layout::BUNDLE);
     let entries = std::fs::read_dir(&bundle)
@@ -248,10 +249,18 @@ pub async fn vrrp_check(state_dir: &Path) -> anyhow::Result<()> {
         }
         served += 1;
     }
-    if served == 0 {
-        anyhow::bail!("the bundle in force runs no HAProxy");
+    if served == 0 && !serves_udp(&bundle) {
+        anyhow::bail!("the bundle in force runs no HAProxy and no UDP listener");
     }
     Ok(())
+}
+
+/// Whether the bundle in `bundle_dir` has UDP listeners.
+fn serves_udp(bundle_dir: &Path) -> bool {
+    std::fs::read(bundle_dir.join(crate::bundle::BUNDLE_JSON))
+        .ok()
+        .and_then(|json| serde_json::from_slice::<krater_agent_api::AmphoraBundle>(&json).ok())
+        .is_some_and(|b| !b.nat_listeners.is_empty())
 }
 
 fn remove_file(path: &Path) -> ApiResult<()> {

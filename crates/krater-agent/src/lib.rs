@@ -15,9 +15,12 @@
 //! again within a second or so (a HAProxy is left out of the heartbeats meanwhile: its
 //! listeners go ERROR).
 //!
+//! UDP listeners are served by nftables, with the agent's own health checks of their
+//! members (the `nat` module).
+//!
 //! Every heartbeat interval the agent sends each health manager a signed Octavia v3
-//! heartbeat with the statuses and counters of the HAProxy processes it runs and the
-//! version of its bundle.
+//! heartbeat with the statuses and counters of the HAProxy processes it runs, the
+//! statuses of its UDP listeners, and the version of its bundle.
 
 mod bundle;
 mod cmd;
@@ -27,6 +30,7 @@ mod haproxy;
 mod heartbeat;
 mod info;
 mod keepalived;
+mod nat;
 mod plug;
 mod process;
 mod routes;
@@ -162,12 +166,25 @@ pub async fn serve(config: AgentConfig, listener: TcpListener) -> anyhow::Result
             interfaces_netns: config.interfaces_netns.clone(),
             lb_netns: config.lb_netns.clone(),
         },
+        nat: nat::Nat::start(config.lb_netns.clone(), config.state_dir.clone()),
         tls: tls.clone(),
         lock: tokio::sync::Mutex::new(()),
     });
+    // The UDP listeners of the bundle in force (from an agent that ran before): their
+    // ruleset is still loaded; their health checks start again.
+    match bundle::Bundles::new(&agent).current() {
+        Ok(Some((_, bundle))) if !bundle.nat_listeners.is_empty() => {
+            if let Err(err) = agent.nat.set(&bundle.nat_listeners).await {
+                tracing::error!(error = ?err, "cannot serve the UDP listeners of the bundle in force");
+            }
+        }
+        Ok(_) => {}
+        Err(err) => tracing::error!(error = ?err, "cannot read the bundle in force"),
+    }
     let heartbeats = tokio::spawn(heartbeat::send_forever(heartbeat::Sender::new(
         &config,
         heartbeat_key,
+        agent.nat.clone(),
     )));
     let supervisor = tokio::spawn(supervise_forever(agent.clone()));
     // Heartbeats and supervision stop with the agent (also when this future is

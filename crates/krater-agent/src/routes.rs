@@ -30,6 +30,7 @@ pub(crate) struct Agent {
     pub(crate) haproxy: Haproxy,
     pub(crate) keepalived: Keepalived,
     pub(crate) plugger: Plugger,
+    pub(crate) nat: Arc<crate::nat::Nat>,
     pub(crate) tls: Arc<crate::tls::Tls>,
     /// Held by every handler that changes something.
     pub(crate) lock: Mutex<()>,
@@ -113,10 +114,7 @@ async fn plug_network(State(agent): Shared, body: Bytes) -> ApiResult<Response> 
 async fn apply_bundle(State(agent): Shared, body: Bytes) -> ApiResult<Json<BundleStatus>> {
     let bundle: AmphoraBundle = parse_body(&body)?;
     let _guard = agent.lock.lock().await;
-    match Bundles::new(&agent.haproxy, &agent.keepalived)
-        .apply(&bundle)
-        .await?
-    {
+    match Bundles::new(&agent).apply(&bundle).await? {
         Outcome::Applied { version } => Ok(Json(BundleStatus {
             version: Some(version),
         })),
@@ -126,7 +124,7 @@ async fn apply_bundle(State(agent): Shared, body: Bytes) -> ApiResult<Json<Bundl
 
 async fn get_bundle(State(agent): Shared) -> Json<BundleStatus> {
     Json(BundleStatus {
-        version: Bundles::new(&agent.haproxy, &agent.keepalived).version(),
+        version: Bundles::new(&agent).version(),
     })
 }
 

@@ -345,14 +345,18 @@ async fn apply_config(ctx: &Context) -> Result<Tx, FlowError> {
     // The renderer leaves out objects in PENDING_DELETE.
     let graph = ctx.graph().await?;
     let serves_haproxy = !krater_render::haproxy_listeners(&graph).is_empty();
+    let nat_listeners = krater_render::nat_listeners(&graph)?;
     let vrrp = krater_render::vrrp_amphorae(&graph);
     // Oldest first: an amphora that holds the VIP learns of a new peer before the
     // new one starts its VRRP, which then finds a MASTER and stays BACKUP.
     for amphora in graph.amphorae.iter().filter(|a| a.status.serves()) {
         // An amphora serves one load balancer: its bundle holds that one's HAProxy
-        // (or nothing once no listener is left) and, with ACTIVE_STANDBY,
-        // keepalived.
-        let mut bundle = krater_drivers::AmphoraBundle::default();
+        // (or nothing once no listener is left), its UDP listeners and, with
+        // ACTIVE_STANDBY, keepalived.
+        let mut bundle = krater_drivers::AmphoraBundle {
+            nat_listeners: nat_listeners.clone(),
+            ..krater_drivers::AmphoraBundle::default()
+        };
         if serves_haproxy {
             let opts = krater_render::RenderOptions {
                 local_peer: Some(amphora.id.clone()),
@@ -367,8 +371,8 @@ async fn apply_config(ctx: &Context) -> Result<Tx, FlowError> {
         }
         ctx.drivers.amphora.apply_bundle(amphora, &bundle).await?;
     }
-    // keepalived gives the VIP only to an amphora whose HAProxy runs.
-    if !vrrp.is_empty() && serves_haproxy {
+    // keepalived gives the VIP only to an amphora that serves a listener.
+    if !vrrp.is_empty() && (serves_haproxy || !nat_listeners.is_empty()) {
         wait_for_vip_holder(ctx, &graph).await;
     }
     ctx.write().await

@@ -1,5 +1,6 @@
-//! Renders the configurations of one load balancer on one amphora: HAProxy's, and
-//! keepalived's for ACTIVE_STANDBY.
+//! Renders the configurations of one load balancer on one amphora: HAProxy's,
+//! keepalived's for ACTIVE_STANDBY, and what the agent serves its UDP listeners with
+//! (see [`nat_listeners`] and [`render_nftables`]).
 //!
 //! The crate is pure: a [`LoadBalancerGraph`](krater_domain::LoadBalancerGraph) and
 //! options go in, the text of one `haproxy.cfg` (or `keepalived.conf`) comes out. As Octavia does,
@@ -14,12 +15,14 @@
 mod error;
 mod keepalived;
 mod l7;
+mod nat;
 mod options;
 mod render;
 mod validate;
 
 pub use error::RenderError;
 pub use keepalived::{render_keepalived, vrrp_amphorae};
+pub use nat::{chosen_members, nat_listeners, render_nftables, NAT_TABLE};
 pub use options::{
     maxconn_for_fd_limit, RenderOptions, VrrpOptions, LB_DIR_VAR, PEER_PORT, SERVER_STATE,
     STATS_SOCKET, VRRP_CHECK,

@@ -489,15 +489,7 @@ fn health_check(cfg: &mut Cfg, hm: &HealthMonitor) -> Result<String, RenderError
     cfg.line(format_args!("timeout check {timeout}s"));
     if hm.kind.is_http() {
         let method = hm.http_method.unwrap_or(HttpMethod::Get);
-        let path = match &hm.url_path {
-            Some(p) => validate::grammar("health_monitor.url_path", p, grammar::url_path)?,
-            None => "/",
-        };
-        let codes = validate::grammar(
-            "health_monitor.expected_codes",
-            hm.expected_codes.as_deref().unwrap_or("200"),
-            grammar::expected_codes,
-        )?;
+        let (path, codes) = http_check(hm)?;
         match http_version(hm)? {
             Some(version) => {
                 cfg.line(format_args!(
@@ -527,7 +519,7 @@ fn health_check(cfg: &mut Cfg, hm: &HealthMonitor) -> Result<String, RenderError
 
 /// The HTTP versions a health check may speak.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum HttpVersion {
+pub(crate) enum HttpVersion {
     V1_0,
     V1_1,
 }
@@ -541,7 +533,22 @@ impl fmt::Display for HttpVersion {
     }
 }
 
-fn http_version(hm: &HealthMonitor) -> Result<Option<HttpVersion>, RenderError> {
+/// The path (default `/`) and the expected codes (default `200`) of an HTTP check,
+/// each checked by its grammar.
+pub(crate) fn http_check(hm: &HealthMonitor) -> Result<(&str, Vec<u16>), RenderError> {
+    let path = match &hm.url_path {
+        Some(p) => validate::grammar("health_monitor.url_path", p, grammar::url_path)?,
+        None => "/",
+    };
+    let codes = validate::grammar(
+        "health_monitor.expected_codes",
+        hm.expected_codes.as_deref().unwrap_or("200"),
+        grammar::expected_codes,
+    )?;
+    Ok((path, codes))
+}
+
+pub(crate) fn http_version(hm: &HealthMonitor) -> Result<Option<HttpVersion>, RenderError> {
     let Some(v) = hm.http_version else {
         return Ok(None);
     };

@@ -1,5 +1,7 @@
 //! What the amphora cannot honour yet is refused with 501, never stored and reported
-//! ACTIVE: UDP, SCTP and PROMETHEUS listeners, UDP and SCTP pools. A refused request writes nothing. The
+//! ACTIVE: SCTP (the kernel has none) and PROMETHEUS listeners, SCTP pools and
+//! monitors, UDP listeners with a connection limit, LEAST_CONNECTIONS on UDP pools;
+//! also when a pool is updated to it. A refused request writes nothing. The
 //! `noop_driver` provider, which has no data plane, takes them as Octavia's does.
 
 mod common;
@@ -28,50 +30,96 @@ async fn what_the_amphora_cannot_enforce_is_refused() {
             .extend(extra.as_object().unwrap().clone());
         json!({ "listener": body })
     };
+    let udp_pool = svc
+        .create_child(
+            &lb,
+            "/v2/lbaas/pools",
+            "pool",
+            json!({"loadbalancer_id": lb, "protocol": "UDP", "lb_algorithm": "ROUND_ROBIN"}),
+        )
+        .await;
+    let no_sctp = "the amphorae's kernel has no SCTP.";
     let cases = [
         (
             "/v2/lbaas/listeners",
-            listener(json!({"protocol": "UDP"})),
-            "UDP listeners are not available yet.",
+            listener(json!({"protocol": "UDP", "protocol_port": 53, "connection_limit": 5})),
+            "connection_limit is not available on UDP listeners yet.".to_owned(),
         ),
         (
             "/v2/lbaas/listeners",
             listener(json!({"protocol": "SCTP"})),
-            "SCTP listeners are not available yet.",
+            format!("SCTP listeners are not available: {no_sctp}"),
         ),
         (
             "/v2/lbaas/listeners",
             listener(json!({"protocol": "PROMETHEUS"})),
-            "PROMETHEUS listeners are not available yet.",
+            "PROMETHEUS listeners are not available yet.".to_owned(),
         ),
         (
             "/v2/lbaas/pools",
-            json!({"pool": {"loadbalancer_id": lb, "protocol": "UDP", "lb_algorithm": "ROUND_ROBIN"}}),
-            "UDP pools are not available yet.",
+            json!({"pool": {"loadbalancer_id": lb, "protocol": "UDP", "lb_algorithm": "LEAST_CONNECTIONS"}}),
+            "LEAST_CONNECTIONS is not available for UDP pools yet.".to_owned(),
         ),
         (
             "/v2/lbaas/pools",
             json!({"pool": {"loadbalancer_id": lb, "protocol": "SCTP", "lb_algorithm": "ROUND_ROBIN"}}),
-            "SCTP pools are not available yet.",
+            format!("SCTP pools are not available: {no_sctp}"),
+        ),
+        (
+            "/v2/lbaas/healthmonitors",
+            json!({"healthmonitor": {"pool_id": udp_pool, "type": "SCTP", "delay": 3, "timeout": 1, "max_retries": 2}}),
+            format!("SCTP health monitors are not available: {no_sctp}"),
         ),
         (
             "/v2/lbaas/loadbalancers",
-            json!({"loadbalancer": {"vip_subnet_id": subnet, "listeners": [{"protocol": "UDP", "protocol_port": 53}]}}),
-            "UDP listeners are not available yet.",
+            json!({"loadbalancer": {"vip_subnet_id": subnet, "listeners": [{"protocol": "SCTP", "protocol_port": 53}]}}),
+            format!("SCTP listeners are not available: {no_sctp}"),
         ),
         (
             "/v2/lbaas/loadbalancers",
-            json!({"loadbalancer": {"vip_subnet_id": subnet, "pools": [{"protocol": "UDP", "lb_algorithm": "ROUND_ROBIN"}]}}),
-            "UDP pools are not available yet.",
+            json!({"loadbalancer": {"vip_subnet_id": subnet, "pools": [{"protocol": "UDP", "lb_algorithm": "LEAST_CONNECTIONS"}]}}),
+            "LEAST_CONNECTIONS is not available for UDP pools yet.".to_owned(),
         ),
     ];
     for (path, body, what) in cases {
         let before = svc.snapshot().await;
         let (code, answer) = svc.post(path, body.clone()).await;
         assert_eq!(code, StatusCode::NOT_IMPLEMENTED, "{body}: {answer}");
-        assert_eq!(answer, not_implemented(what), "{body}");
+        assert_eq!(answer, not_implemented(&what), "{body}");
         assert_eq!(svc.snapshot().await, before, "{body} wrote something");
     }
+}
+
+#[tokio::test]
+async fn a_udp_pool_cannot_be_updated_to_least_connections() {
+    let svc = TestService::start().await;
+    let lb = svc.active_lb("amphora").await;
+    let pool = svc
+        .create_child(
+            &lb,
+            "/v2/lbaas/pools",
+            "pool",
+            json!({"loadbalancer_id": lb, "protocol": "UDP", "lb_algorithm": "SOURCE_IP"}),
+        )
+        .await;
+    let path = format!("/v2/lbaas/pools/{pool}");
+    let before = svc.snapshot().await;
+    let (code, answer) = svc
+        .put(
+            &path,
+            json!({"pool": {"lb_algorithm": "LEAST_CONNECTIONS"}}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::NOT_IMPLEMENTED, "{answer}");
+    assert_eq!(
+        answer,
+        not_implemented("LEAST_CONNECTIONS is not available for UDP pools yet.")
+    );
+    assert_eq!(
+        svc.snapshot().await,
+        before,
+        "the refused update wrote something"
+    );
 }
 
 #[tokio::test]

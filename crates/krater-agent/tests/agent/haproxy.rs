@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use krater_agent_api::{AmphoraBundle, Applied, BundleStatus, ClientError, LbAction};
+use krater_agent_api::{AmphoraBundle, Applied, BundleStatus, ClientError, LbAction, NatListener};
 
 use crate::graph;
 use crate::netns::{body_of, haproxy_pid, http_get, run, Member, Netns, Reaper};
@@ -278,45 +278,73 @@ async fn bundles_applied_checked_reloaded_and_removed() {
 }
 
 #[tokio::test]
-async fn nftables_rulesets_are_checked_and_loaded_in_the_namespace() {
+async fn udp_listeners_are_loaded_as_an_nftables_table_in_the_namespace() {
     let lb_ns = Netns::new("nf");
     let agent = TestAgent::start(&lb_ns.name, None).await;
     let client = &agent.client;
-    let with_ruleset = |ruleset: &str| AmphoraBundle {
-        nftables: Some(ruleset.to_owned()),
+    let listener: NatListener = serde_json::from_value(serde_json::json!({
+        "listener_id": "10000000-0000-4000-8000-0000000000b1",
+        "vip": VIP, "port": 53,
+        "allowed_cidrs": ["198.18.1.0/24"],
+        "pool": {"pool_id": "10000000-0000-4000-8000-0000000000c1",
+                 "algorithm": {"type": "ROUND_ROBIN"},
+                 "members": [{"member_id": "10000000-0000-4000-8000-0000000000d1",
+                              "address": "198.18.2.11", "port": 5353, "weight": 1,
+                              "backup": false, "monitor_address": null, "monitor_port": null}],
+                 "monitor": null}
+    }))
+    .expect("listener");
+    let with_udp = AmphoraBundle {
+        nat_listeners: vec![listener],
         ..AmphoraBundle::default()
     };
-
-    let (status, _, details) = status_of(
-        client
-            .ensure_bundle(&with_ruleset("table inet krater { no such thing }\n"))
-            .await
-            .expect_err("invalid ruleset"),
-    );
-    assert_eq!(status, 400);
+    client.ensure_bundle(&with_udp).await.expect("bundle");
+    let list = || {
+        run(
+            "ip",
+            &[
+                "netns",
+                "exec",
+                &lb_ns.name,
+                "nft",
+                "list",
+                "table",
+                "inet",
+                "krater",
+            ],
+        )
+    };
+    let table = list();
     assert!(
-        details
-            .as_deref()
-            .unwrap_or("")
-            .contains("nftables ruleset"),
-        "{details:?}"
+        table.contains("ip daddr 198.18.1.10 udp dport 53 dnat ip to numgen inc mod 1 map { 0 : 198.18.2.11 . 5353 }"),
+        "{table}"
     );
-    assert_eq!(client.bundle_status().await.expect("status").version, None);
-
-    let ruleset = "table inet krater {\n    chain input {\n        type filter hook input priority 0;\n    }\n}\n";
-    client
-        .ensure_bundle(&with_ruleset(ruleset))
-        .await
-        .expect("valid ruleset");
-    let tables = run(
+    assert!(table.contains("ip saddr != @allowed_0 drop"), "{table}");
+    let forwarding = run(
         "ip",
-        &["netns", "exec", &lb_ns.name, "nft", "list", "tables"],
+        &[
+            "netns",
+            "exec",
+            &lb_ns.name,
+            "sysctl",
+            "-n",
+            "net.ipv4.ip_forward",
+        ],
     );
-    assert!(tables.contains("table inet krater"), "{tables}");
+    assert_eq!(forwarding.trim(), "1");
     assert!(
         !run("nft", &["list", "tables"]).contains("table inet krater"),
         "loaded outside the namespace"
     );
+
+    // Without UDP listeners the table forwards nothing.
+    client
+        .ensure_bundle(&AmphoraBundle::default())
+        .await
+        .expect("empty bundle");
+    let table = list();
+    assert!(!table.contains("dnat ip to"), "{table}");
+    assert!(table.contains("policy drop"), "{table}");
 }
 
 /// Whether `pid` is a process that has not exited (a zombie has).

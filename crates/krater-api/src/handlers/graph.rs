@@ -213,14 +213,14 @@ fn add_pool(
         let argument = format!("{}.healthmonitor", entry.argument);
         let monitor_input = input.element(value, &argument, &monitor_fields)?;
         let spec = super::health_monitor::parse_spec(&monitor_input)?;
-        graph
-            .monitors
-            .push(super::health_monitor::new_health_monitor(
-                &monitor_input,
-                spec,
-                &pool,
-                owner.project_id.to_string(),
-            )?);
+        let monitor = super::health_monitor::new_health_monitor(
+            &monitor_input,
+            spec,
+            &pool,
+            owner.project_id.to_string(),
+        )?;
+        super::unenforced::check_health_monitor(owner.provider, &monitor)?;
+        graph.monitors.push(monitor);
     }
 
     let member_fields = fields_of(super::member::UPDATE_FIELDS, MEMBER_ONLY_FIELDS);

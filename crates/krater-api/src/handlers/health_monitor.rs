@@ -320,6 +320,11 @@ pub async fn create(
     let mut tx = state.db.begin().await?;
     let pool = super::pool::find(&mut tx, &caller, &pool_id).await?;
     let monitor = new_health_monitor(&input, spec, &pool, pool.project_id.clone())?;
+    let lb = tx
+        .load_balancer(&pool.load_balancer_id)
+        .await?
+        .ok_or_else(|| missing(Table::LoadBalancer, &pool.load_balancer_id))?;
+    super::unenforced::check_health_monitor(&lb.provider, &monitor)?;
     if tx.health_monitor_of(&pool_id).await?.is_some() {
         return Err(ApiError::conflict("This pool already has a health monitor"));
     }

@@ -396,6 +396,11 @@ pub async fn update(
     pool.session_persistence = updated(persistence, pool.session_persistence, None);
     pool.tags = updated(tags, pool.tags, vec![]);
     pool.tls = tls;
+    let lb = tx
+        .load_balancer(&pool.load_balancer_id)
+        .await?
+        .ok_or_else(|| missing(Table::LoadBalancer, &pool.load_balancer_id))?;
+    unenforced::check_pool(&lb.provider, &pool)?;
     pool.provisioning_status = ProvisioningStatus::PendingUpdate;
     pool.updated_at = Some(now());
     tx.save_pool(&pool).await?;

@@ -7,23 +7,30 @@
 //! `noop_driver` provider has no data plane at all and takes everything, as Octavia's.
 
 use super::*;
-use krater_domain::{Listener, ListenerProtocol, Pool, PoolProtocol, NOOP_PROVIDER};
+use krater_domain::{
+    HealthMonitor, HealthMonitorType, LbAlgorithm, Listener, ListenerProtocol, Pool, PoolProtocol,
+    NOOP_PROVIDER,
+};
 
-/// A listener as it would be stored by a create or an update.
+/// What the kernel of the amphorae here lacks: SCTP listeners, pools and monitors
+/// cannot be served.
+const NO_SCTP: &str = "the amphorae's kernel has no SCTP.";
+
+/// A listener as it would be stored by a create or an update. UDP listeners are
+/// served by nftables in the amphora, which has no per-listener connection limit yet.
 pub(super) fn check_listener(provider: &str, listener: &Listener) -> ApiResult<()> {
     if provider == NOOP_PROVIDER {
         return Ok(());
     }
-    if matches!(
-        listener.protocol,
-        ListenerProtocol::Udp | ListenerProtocol::Sctp | ListenerProtocol::Prometheus
-    ) {
-        return Err(ApiError::unsupported_option(
-            provider,
-            format!("{} listeners are not available yet.", listener.protocol),
-        ));
-    }
-    Ok(())
+    let refused = match listener.protocol {
+        ListenerProtocol::Sctp => format!("SCTP listeners are not available: {NO_SCTP}"),
+        ListenerProtocol::Prometheus => "PROMETHEUS listeners are not available yet.".to_owned(),
+        ListenerProtocol::Udp if listener.connection_limit > 0 => {
+            "connection_limit is not available on UDP listeners yet.".to_owned()
+        }
+        _ => return Ok(()),
+    };
+    Err(ApiError::unsupported_option(provider, refused))
 }
 
 /// An L7 policy of `listener`: the amphora renders them on HTTP listeners only, as
@@ -41,13 +48,29 @@ pub(super) fn check_l7policy(provider: &str, listener: &Listener) -> ApiResult<(
     ))
 }
 
-/// A pool as it would be stored by a create.
+/// A pool as it would be stored by a create or an update: UDP pools are balanced
+/// by nftables, which can take turns or hash the client's address, not count
+/// connections.
 pub(super) fn check_pool(provider: &str, pool: &Pool) -> ApiResult<()> {
-    if provider != NOOP_PROVIDER && matches!(pool.protocol, PoolProtocol::Udp | PoolProtocol::Sctp)
-    {
+    if provider == NOOP_PROVIDER {
+        return Ok(());
+    }
+    let refused = match (pool.protocol, pool.lb_algorithm) {
+        (PoolProtocol::Sctp, _) => format!("SCTP pools are not available: {NO_SCTP}"),
+        (PoolProtocol::Udp, LbAlgorithm::LeastConnections) => {
+            "LEAST_CONNECTIONS is not available for UDP pools yet.".to_owned()
+        }
+        _ => return Ok(()),
+    };
+    Err(ApiError::unsupported_option(provider, refused))
+}
+
+/// A health monitor as it would be stored by a create.
+pub(super) fn check_health_monitor(provider: &str, monitor: &HealthMonitor) -> ApiResult<()> {
+    if provider != NOOP_PROVIDER && monitor.kind == HealthMonitorType::Sctp {
         return Err(ApiError::unsupported_option(
             provider,
-            format!("{} pools are not available yet.", pool.protocol),
+            format!("SCTP health monitors are not available: {NO_SCTP}"),
         ));
     }
     Ok(())

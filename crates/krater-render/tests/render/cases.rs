@@ -394,3 +394,100 @@ fn left_out() -> LoadBalancerGraph {
     g.pools.extend([p1, p2, p4, p5]);
     g
 }
+
+/// The UDP cases: `tests/golden/<name>.nft` holds the ruleset the agent loads for the
+/// graph while the members the function names are down.
+pub fn udp() -> Vec<(&'static str, LoadBalancerGraph, Vec<String>)> {
+    vec![
+        ("udp_round_robin", udp_round_robin(), vec![member_id(5)]),
+        (
+            "udp_source_ip",
+            udp_source_ip(),
+            vec![member_id(1), member_id(2), member_id(4)],
+        ),
+        ("udp_ipv6", udp_ipv6(), Vec::new()),
+        ("udp_none", graph("198.18.1.10"), Vec::new()),
+    ]
+}
+
+/// Round robin by weight (1 and 3), a draining member (weight 0), a disabled one,
+/// a backup (unused while a primary serves), one that is down and one of the other
+/// address family (left out); `allowed_cidrs`, a UDP listener without a pool and a
+/// TCP listener, which HAProxy serves.
+fn udp_round_robin() -> LoadBalancerGraph {
+    let mut g = graph("198.18.1.10");
+    let mut dns = listener(1, L::Udp, 53, Some(1));
+    dns.allowed_cidrs = vec!["198.18.1.0/24".into(), "203.0.113.7/32".into()];
+    g.listeners.extend([
+        dns,
+        listener(2, L::Udp, 5000, None),
+        listener(3, L::Tcp, 22, None),
+    ]);
+    let mut p = pool(1, P::Udp, Alg::RoundRobin);
+    let mut heavy = member(2, "198.18.2.12", 5353);
+    heavy.weight = 3;
+    let mut draining = member(3, "198.18.2.13", 5353);
+    draining.weight = 0;
+    let mut disabled = member(4, "198.18.2.14", 5353);
+    disabled.admin_state_up = false;
+    let mut backup = member(6, "198.18.2.16", 5353);
+    backup.backup = true;
+    p.members = vec![
+        member(1, "198.18.2.11", 5353),
+        heavy,
+        draining,
+        disabled,
+        member(5, "198.18.2.15", 5353),
+        backup,
+        member(7, "2001:db8:2::17", 5353),
+    ];
+    p.health_monitor = Some(health_monitor(1, Hm::UdpConnect));
+    g.pools.push(p);
+    g
+}
+
+/// Persistence by source address under a /24 mask: the primaries are down, so the
+/// backups serve; a second listener whose only member is down drops its packets.
+fn udp_source_ip() -> LoadBalancerGraph {
+    let mut g = graph("198.18.1.10");
+    g.listeners.push(listener(1, L::Udp, 514, Some(1)));
+    g.listeners.push(listener(2, L::Udp, 515, Some(2)));
+    let mut p = pool(1, P::Udp, Alg::RoundRobin);
+    let mut sp = persistence(Sp::SourceIp, None);
+    sp.persistence_timeout = Some(360);
+    sp.persistence_granularity = Some("255.255.255.0".into());
+    p.pool.session_persistence = Some(sp);
+    let backups = [member(3, "198.18.2.13", 514), member(5, "198.18.2.15", 514)];
+    p.members = vec![member(1, "198.18.2.11", 514), member(2, "198.18.2.12", 514)];
+    p.members.extend(backups.into_iter().map(|mut m| {
+        m.backup = true;
+        m
+    }));
+    let mut hm = health_monitor(1, Hm::Http);
+    hm.url_path = Some("/health".into());
+    p.health_monitor = Some(hm);
+    let mut p2 = pool(2, P::Udp, Alg::SourceIp);
+    p2.members = vec![member(4, "198.18.2.14", 515)];
+    p2.health_monitor = Some(health_monitor(2, Hm::Tcp));
+    g.pools.extend([p, p2]);
+    g
+}
+
+/// An IPv6 VIP; the IPv4 member and the IPv4 CIDR are left out.
+fn udp_ipv6() -> LoadBalancerGraph {
+    let mut g = graph("2001:db8:1::10");
+    let mut l = listener(1, L::Udp, 53, Some(1));
+    l.allowed_cidrs = vec!["2001:db8:1::/64".into(), "198.18.1.0/24".into()];
+    // Only CIDRs of the other family: no client may reach it.
+    let mut closed = listener(2, L::Udp, 54, Some(1));
+    closed.allowed_cidrs = vec!["198.18.1.0/24".into()];
+    g.listeners.extend([l, closed]);
+    let mut p = pool(1, P::Udp, Alg::SourceIp);
+    p.members = vec![
+        member(1, "2001:db8:2::11", 53),
+        member(2, "2001:db8:2::12", 53),
+        member(3, "198.18.2.13", 53),
+    ];
+    g.pools.push(p);
+    g
+}

@@ -1,12 +1,14 @@
-//! Golden files: each case's rendering must equal `tests/golden/<case>.cfg`
-//! (`UPDATE_GOLDEN=1` rewrites them), and every golden file must pass `haproxy -c`.
+//! Golden files: each case's rendering must equal `tests/golden/<case>.cfg` (HAProxy),
+//! `.keepalived.conf` or `.nft` (the UDP listeners' ruleset); `UPDATE_GOLDEN=1`
+//! rewrites them. Every golden file must pass its program's check (`haproxy -c`,
+//! `keepalived -t`, `nft -c`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use krater_render::{
-    render, render_keepalived, vrrp_amphorae, RenderOptions, VrrpOptions, LB_DIR_VAR, SERVER_STATE,
-    VRRP_CHECK,
+    nat_listeners, render, render_keepalived, render_nftables, vrrp_amphorae, RenderOptions,
+    VrrpOptions, LB_DIR_VAR, SERVER_STATE, VRRP_CHECK,
 };
 
 use crate::cases;
@@ -36,6 +38,11 @@ fn renderings() -> Vec<(String, String)> {
         let keepalived = render_keepalived(&graph, &amphora.id, &VrrpOptions::default())
             .unwrap_or_else(|e| panic!("case {name}: {e}"));
         files.push((format!("{name}.{}.keepalived.conf", n + 1), keepalived));
+    }
+    for (name, graph, down) in cases::udp() {
+        let listeners = nat_listeners(&graph).unwrap_or_else(|e| panic!("case {name}: {e}"));
+        let ruleset = render_nftables(&listeners, &|_, m| !down.contains(&m.member_id));
+        files.push((format!("{name}.nft"), ruleset));
     }
     files
 }
@@ -174,6 +181,31 @@ fn golden_keepalived_files_pass_keepalived_check() {
             out.status.success(),
             "keepalived -t rejects {}:\n{log}",
             file.display()
+        );
+    }
+}
+
+/// `nft -c` on every golden ruleset, in a network namespace of its own (the check
+/// asks the kernel, which must accept every rule).
+#[test]
+fn golden_rulesets_pass_nft_check() {
+    let files = golden_files(".nft");
+    assert_eq!(
+        files.len(),
+        cases::udp().len(),
+        "a golden ruleset is missing"
+    );
+    for file in files {
+        let out = Command::new("unshare")
+            .args(["--net", "nft", "-c", "-f"])
+            .arg(&file)
+            .output()
+            .expect("run nft -c");
+        assert!(
+            out.status.success(),
+            "nft -c rejects {}:\n{}",
+            file.display(),
+            output_text(&out)
         );
     }
 }

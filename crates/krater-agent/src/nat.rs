@@ -1,0 +1,441 @@
+//! The UDP listeners of the bundle in force (`krater_agent_api::nat`), served by
+//! nftables in the load-balancing namespace.
+//!
+//! The agent checks the members' health itself, as keepalived's LVS checker does in
+//! Octavia's amphora: every member of a pool with a monitor has a check loop, run from
+//! the load-balancing namespace (a thread of the agent moved into it), which counts
+//! passes and failures against the monitor's `rise` and `fall`. A member starts up.
+//! When one goes down or comes back, the agent loads the ruleset again
+//! (`krater_render::render_nftables`) with the members that serve, and removes the
+//! conntrack entries of a member that went down, so the next packets of its flows pick
+//! a member that serves. The ruleset stays loaded when the agent stops: the data plane
+//! keeps serving without it.
+//!
+//! Heartbeats report each UDP listener `OPEN`, its pool `UP` while a member serves
+//! (else `DOWN`), and each member `UP`, `DOWN`, `DRAIN` (up, weight 0) or `no check`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use krater_agent_api::{NatCheck, NatListener, NatMember, NatMonitor, NatPool};
+use krater_heartbeat::{HeartbeatMessage, ListenerHealth, ListenerStats, PoolHealth};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::{mpsc, Mutex};
+
+use crate::cmd::Cmd;
+use crate::error::{ApiError, ApiResult};
+
+/// The ruleset last loaded, in the state directory.
+const RULESET: &str = "nat.nft";
+/// The datagram of a UDP-CONNECT check.
+const UDP_PROBE: &[u8] = b"krater health check\n";
+/// The longest status line an HTTP check reads.
+const MAX_STATUS_LINE: usize = 1024;
+
+/// A member of a pool.
+type MemberKey = (String, String);
+
+/// The UDP listeners the agent serves; see the module.
+pub(crate) struct Nat {
+    lb_netns: String,
+    state_dir: PathBuf,
+    inner: Mutex<Inner>,
+    /// Check loops report a member going up (`true`) or down here.
+    reports: mpsc::UnboundedSender<Report>,
+    /// The runtime of the thread in the load-balancing namespace, started with the
+    /// first check.
+    checks: OnceLock<tokio::runtime::Handle>,
+}
+
+#[derive(Default)]
+struct Inner {
+    listeners: Vec<NatListener>,
+    /// Members with a monitor, by pool and member.
+    checked: HashMap<MemberKey, Checked>,
+    /// The ruleset in force, as loaded.
+    loaded: Option<String>,
+    generation: u64,
+}
+
+/// A member whose health the agent checks.
+struct Checked {
+    /// What the check loop checks; a change starts a new loop.
+    target: (NatMonitor, SocketAddr),
+    generation: u64,
+    up: bool,
+    task: tokio::task::AbortHandle,
+}
+
+struct Report {
+    key: MemberKey,
+    generation: u64,
+    up: bool,
+}
+
+impl Nat {
+    /// The service of an agent whose load-balancing namespace is `lb_netns`; it
+    /// serves nothing until [`Nat::set`] gives it listeners.
+    pub(crate) fn start(lb_netns: String, state_dir: PathBuf) -> Arc<Self> {
+        let (reports, mut received) = mpsc::unbounded_channel();
+        let nat = Arc::new(Self {
+            lb_netns,
+            state_dir,
+            inner: Mutex::new(Inner::default()),
+            reports,
+            checks: OnceLock::new(),
+        });
+        let weak = Arc::downgrade(&nat);
+        tokio::spawn(async move {
+            while let Some(report) = received.recv().await {
+                let Some(nat) = weak.upgrade() else { return };
+                nat.apply_report(report).await;
+            }
+        });
+        nat
+    }
+
+    /// Serves `listeners` from now on: starts and stops check loops as monitors and
+    /// members changed, and loads the ruleset when it changed.
+    pub(crate) async fn set(&self, listeners: &[NatListener]) -> ApiResult<()> {
+        let mut inner = self.inner.lock().await;
+        let mut wanted = HashMap::new();
+        for (pool, member) in members(listeners) {
+            if let Some(monitor) = &pool.monitor {
+                let target = (monitor.clone(), check_address(member));
+                wanted.insert((pool.pool_id.clone(), member.member_id.clone()), target);
+            }
+        }
+        inner.checked.retain(|key, checked| {
+            let keep = wanted.get(key) == Some(&checked.target);
+            if !keep {
+                checked.task.abort();
+            }
+            keep
+        });
+        for (key, target) in wanted {
+            if inner.checked.contains_key(&key) {
+                continue;
+            }
+            inner.generation += 1;
+            let generation = inner.generation;
+            let task = self.spawn_check(key.clone(), generation, target.clone())?;
+            inner.checked.insert(
+                key,
+                Checked {
+                    target,
+                    generation,
+                    up: true,
+                    task,
+                },
+            );
+        }
+        inner.listeners = listeners.to_vec();
+        self.load(&mut inner).await
+    }
+
+    /// Adds the statuses of the UDP listeners, pools and members to `message`.
+    pub(crate) async fn add_health(&self, message: &mut HeartbeatMessage) {
+        let inner = self.inner.lock().await;
+        for l in &inner.listeners {
+            message.listeners.insert(
+                l.listener_id.clone(),
+                ListenerHealth {
+                    status: "OPEN".to_owned(),
+                    stats: ListenerStats::default(),
+                },
+            );
+            let Some(pool) = &l.pool else { continue };
+            let serves = inner.serves();
+            let mut members = BTreeMap::new();
+            for m in &pool.members {
+                let status = match inner
+                    .checked
+                    .get(&(pool.pool_id.clone(), m.member_id.clone()))
+                {
+                    None => "no check",
+                    Some(c) if !c.up => "DOWN",
+                    Some(_) if m.weight == 0 => "DRAIN",
+                    Some(_) => "UP",
+                };
+                members.insert(m.member_id.clone(), status.to_owned());
+            }
+            let up = !krater_render::chosen_members(pool, &serves).is_empty();
+            message.pools.insert(
+                pool.pool_id.clone(),
+                PoolHealth {
+                    status: if up { "UP" } else { "DOWN" }.to_owned(),
+                    members,
+                },
+            );
+        }
+    }
+
+    async fn apply_report(&self, report: Report) {
+        let mut inner = self.inner.lock().await;
+        let Some(checked) = inner.checked.get_mut(&report.key) else {
+            return;
+        };
+        if checked.generation != report.generation || checked.up == report.up {
+            return;
+        }
+        checked.up = report.up;
+        let address = checked.target.1;
+        let (pool_id, member_id) = &report.key;
+        tracing::info!(
+            pool_id,
+            member_id,
+            up = report.up,
+            "UDP member health changed"
+        );
+        if let Err(err) = self.load(&mut inner).await {
+            tracing::error!(error = ?err, "cannot load the UDP listeners' ruleset");
+        }
+        if !report.up {
+            let member = members(&inner.listeners)
+                .find(|(p, m)| p.pool_id == *pool_id && m.member_id == *member_id)
+                .map(|(_, m)| SocketAddr::new(m.address, m.port.get()))
+                .unwrap_or(address);
+            self.forget_flows(member).await;
+        }
+    }
+
+    /// Loads the ruleset for what `inner` serves, unless it is loaded already. The
+    /// first load also turns forwarding on in the namespace (the ruleset forwards
+    /// balanced flows only).
+    async fn load(&self, inner: &mut Inner) -> ApiResult<()> {
+        let ruleset = krater_render::render_nftables(&inner.listeners, &inner.serves());
+        if inner.loaded.as_ref() == Some(&ruleset) {
+            return Ok(());
+        }
+        let path = self.state_dir.join(RULESET);
+        let staged = self.state_dir.join(format!(".{RULESET}.new"));
+        crate::bundle::remove_file(&staged)?;
+        crate::bundle::write_private(&staged, ruleset.as_bytes())?;
+        std::fs::rename(&staged, &path).map_err(|e| crate::haproxy::file_error(&path, e))?;
+        self.in_lb_netns("nft").arg("-f").arg(&path).run().await?;
+        if inner.loaded.is_none() {
+            self.in_lb_netns("sysctl")
+                .args([
+                    "-q",
+                    "-w",
+                    "net.ipv4.ip_forward=1",
+                    "net.ipv6.conf.all.forwarding=1",
+                ])
+                .run()
+                .await?;
+        }
+        inner.loaded = Some(ruleset);
+        Ok(())
+    }
+
+    /// Removes the conntrack entries of flows balanced to `member`. Best effort.
+    async fn forget_flows(&self, member: SocketAddr) {
+        let removed = self
+            .in_lb_netns("conntrack")
+            .args(["-D", "-p", "udp", "--reply-src"])
+            .arg(member.ip().to_string())
+            .arg("--reply-port-src")
+            .arg(member.port().to_string())
+            .output()
+            .await;
+        match removed {
+            Ok(out) => tracing::info!(
+                %member,
+                result = %String::from_utf8_lossy(&out.stderr).trim(),
+                "flows of a UDP member that went down removed"
+            ),
+            Err(err) => {
+                tracing::warn!(%member, error = ?err, "cannot remove the flows of a UDP member")
+            }
+        }
+    }
+
+    fn in_lb_netns(&self, program: &str) -> Cmd {
+        Cmd::new("ip")
+            .args(["netns", "exec"])
+            .arg(&self.lb_netns)
+            .arg(program)
+    }
+
+    /// Starts the check loop of one member on the runtime in the load-balancing
+    /// namespace.
+    fn spawn_check(
+        &self,
+        key: MemberKey,
+        generation: u64,
+        (monitor, target): (NatMonitor, SocketAddr),
+    ) -> ApiResult<tokio::task::AbortHandle> {
+        let handle = match self.checks.get() {
+            Some(handle) => handle.clone(),
+            None => {
+                let handle = netns_runtime(&self.lb_netns)?;
+                self.checks.get_or_init(|| handle).clone()
+            }
+        };
+        let reports = self.reports.clone();
+        let task = handle.spawn(async move {
+            let (mut passes, mut failures, mut up) = (0u8, 0u8, true);
+            loop {
+                let passed = check(&monitor, target).await;
+                if passed {
+                    failures = 0;
+                    passes = passes.saturating_add(1);
+                } else {
+                    passes = 0;
+                    failures = failures.saturating_add(1);
+                }
+                let now_up = if up {
+                    failures < monitor.fall
+                } else {
+                    passes >= monitor.rise
+                };
+                if now_up != up {
+                    up = now_up;
+                    let report = Report {
+                        key: key.clone(),
+                        generation,
+                        up,
+                    };
+                    if reports.send(report).is_err() {
+                        return;
+                    }
+                }
+                tokio::time::sleep(Duration::from_secs(u64::from(monitor.delay))).await;
+            }
+        });
+        Ok(task.abort_handle())
+    }
+}
+
+impl Inner {
+    /// Whether a member serves: it has no monitor, or its checks say it is up.
+    fn serves(&self) -> impl Fn(&NatPool, &NatMember) -> bool + '_ {
+        |pool, m| {
+            self.checked
+                .get(&(pool.pool_id.clone(), m.member_id.clone()))
+                .is_none_or(|c| c.up)
+        }
+    }
+}
+
+/// Every member of every listener's pool, with its pool.
+fn members(listeners: &[NatListener]) -> impl Iterator<Item = (&NatPool, &NatMember)> {
+    listeners
+        .iter()
+        .filter_map(|l| l.pool.as_ref())
+        .flat_map(|p| p.members.iter().map(move |m| (p, m)))
+}
+
+/// Where a member's check goes: its monitor address and port, else its own.
+fn check_address(m: &NatMember) -> SocketAddr {
+    let ip = m.monitor_address.unwrap_or(m.address);
+    let port = m.monitor_port.unwrap_or(m.port);
+    SocketAddr::new(ip, port.get())
+}
+
+/// A thread moved into the network namespace `netns`, running a runtime whose
+/// tasks open their sockets there.
+fn netns_runtime(netns: &str) -> ApiResult<tokio::runtime::Handle> {
+    let path = PathBuf::from("/run/netns").join(netns);
+    let file = std::fs::File::open(&path).map_err(|e| crate::haproxy::file_error(&path, e))?;
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name(format!("checks-{netns}"))
+        .spawn(move || {
+            use std::os::fd::AsFd;
+            let entered = rustix::thread::move_into_link_name_space(
+                file.as_fd(),
+                Some(rustix::thread::LinkNameSpaceType::Network),
+            );
+            let runtime = entered.map_err(std::io::Error::from).and_then(|()| {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+            });
+            match runtime {
+                Ok(runtime) => {
+                    let _ = sender.send(Ok(runtime.handle().clone()));
+                    runtime.block_on(std::future::pending::<()>());
+                }
+                Err(err) => {
+                    let _ = sender.send(Err(err));
+                }
+            }
+        })
+        .map_err(|e| ApiError::internal("Cannot start the health checks", e.to_string()))?;
+    receiver
+        .recv()
+        .map_err(|e| ApiError::internal("Cannot start the health checks", e.to_string()))?
+        .map_err(|e| ApiError::internal("Cannot enter the load-balancing namespace", e.to_string()))
+}
+
+/// Runs one check of `target`; true when it passed.
+async fn check(monitor: &NatMonitor, target: SocketAddr) -> bool {
+    // A check needs some time to hear back.
+    let timeout = Duration::from_secs(u64::from(monitor.timeout.max(1)));
+    match &monitor.check {
+        NatCheck::UdpConnect => udp_connect(target, timeout).await,
+        NatCheck::Tcp => matches!(
+            tokio::time::timeout(timeout, tokio::net::TcpStream::connect(target)).await,
+            Ok(Ok(_))
+        ),
+        NatCheck::Http {
+            method,
+            path,
+            expected_codes,
+            host,
+        } => {
+            let request = match host {
+                Some(host) => format!(
+                    "{} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n",
+                    method.as_str()
+                ),
+                None => format!("{} {path} HTTP/1.0\r\n\r\n", method.as_str()),
+            };
+            let status = tokio::time::timeout(timeout, http_status(target, &request)).await;
+            matches!(status, Ok(Some(code)) if expected_codes.contains(&code))
+        }
+    }
+}
+
+/// A datagram to `target`: fails when an ICMP error (port or host unreachable)
+/// comes back within `timeout`; an answer, or silence, passes.
+async fn udp_connect(target: SocketAddr, timeout: Duration) -> bool {
+    let local: SocketAddr = match target.ip() {
+        IpAddr::V4(_) => ([0, 0, 0, 0], 0).into(),
+        IpAddr::V6(_) => (std::net::Ipv6Addr::UNSPECIFIED, 0).into(),
+    };
+    let exchange = async {
+        let socket = tokio::net::UdpSocket::bind(local).await?;
+        socket.connect(target).await?;
+        socket.send(UDP_PROBE).await?;
+        let mut answer = [0u8; 512];
+        socket.recv(&mut answer).await.map(drop)
+    };
+    match tokio::time::timeout(timeout, exchange).await {
+        Ok(Ok(())) | Err(_) => true,
+        Ok(Err(_)) => false,
+    }
+}
+
+/// Sends `request` to `target` and reads the status code of the answer.
+async fn http_status(target: SocketAddr, request: &str) -> Option<u16> {
+    let mut stream = tokio::net::TcpStream::connect(target).await.ok()?;
+    stream.write_all(request.as_bytes()).await.ok()?;
+    let mut head = Vec::new();
+    let mut buf = [0u8; 256];
+    while !head.contains(&b'\n') && head.len() < MAX_STATUS_LINE {
+        let n = stream.read(&mut buf).await.ok()?;
+        if n == 0 {
+            break;
+        }
+        head.extend_from_slice(&buf[..n]);
+    }
+    let line = std::str::from_utf8(&head).ok()?.lines().next()?;
+    let mut words = line.split(' ');
+    words.next().filter(|v| v.starts_with("HTTP/"))?;
+    words.next()?.parse().ok()
+}

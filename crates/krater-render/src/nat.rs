@@ -1,0 +1,357 @@
+//! UDP listeners: what the controller sends of them ([`nat_listeners`]) and the
+//! nftables ruleset the agent loads for them ([`render_nftables`]).
+//!
+//! The kernel here has no IPVS, so where Octavia's amphora runs keepalived's LVS, the
+//! agent loads one nftables table, `inet krater`, in the load-balancing namespace:
+//! - `filter_prerouting` drops packets to a listener from outside its
+//!   `allowed_cidrs`, and every packet to a listener that has no member to serve;
+//! - `nat_prerouting` sends the first packet of each flow to a member: in turn by
+//!   weight (`numgen`), or by a hash of the client's address under the pool's
+//!   persistence granularity (`jhash`, seeded by the listener id so that both
+//!   amphorae of a pair pick the same member). Conntrack keeps the rest of the flow
+//!   on that member;
+//! - `nat_postrouting` masquerades balanced flows behind the amphora's address on the
+//!   member network, so replies come back through the amphora (Octavia does the same);
+//! - `filter_forward` forwards balanced flows and nothing else.
+//!
+//! The file replaces the whole table in one transaction. Everything written comes
+//! from typed values (addresses, ports, numbers), so no user string reaches it.
+
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+use krater_agent_api::{
+    Cidr, HttpCheckMethod, NatAlgorithm, NatCheck, NatListener, NatMember, NatMonitor, NatPool,
+};
+use krater_domain::{
+    grammar, HealthMonitor, HealthMonitorType, HttpMethod, LbAlgorithm, ListenerProtocol,
+    LoadBalancerGraph, PoolGraph, PoolProtocol, SessionPersistenceType,
+};
+
+use crate::render::{http_check, http_version, live, serving_pool, HttpVersion};
+use crate::validate::{self, invalid};
+use crate::RenderError;
+
+/// The table the agent owns in the load-balancing namespace.
+pub const NAT_TABLE: &str = "inet krater";
+
+/// The UDP listeners of `graph` that the amphora serves: enabled, not being deleted,
+/// with their enabled default pool, its enabled members of the VIP's address family
+/// and its enabled health monitor. Empty when the load balancer is disabled.
+pub fn nat_listeners(graph: &LoadBalancerGraph) -> Result<Vec<NatListener>, RenderError> {
+    let lb = &graph.load_balancer;
+    if !lb.admin_state_up || !live(lb.provisioning_status) {
+        return Ok(Vec::new());
+    }
+    let udp: Vec<_> = graph
+        .listeners
+        .iter()
+        .filter(|l| l.protocol == ListenerProtocol::Udp)
+        .filter(|l| l.admin_state_up && live(l.provisioning_status))
+        .collect();
+    if udp.is_empty() {
+        return Ok(Vec::new());
+    }
+    let vip = lb.vip.ip_address.as_deref().ok_or(RenderError::Missing {
+        field: "load_balancer.vip_address",
+    })?;
+    let vip = validate::ip("load_balancer.vip_address", vip)?;
+    let mut out = Vec::new();
+    for l in udp {
+        let mut allowed_cidrs = Vec::new();
+        for cidr in &l.allowed_cidrs {
+            let canonical = validate::grammar("listener.allowed_cidrs", cidr, grammar::cidr)?;
+            let cidr: Cidr = canonical
+                .parse()
+                .map_err(|_| invalid("listener.allowed_cidrs", cidr, "not a CIDR"))?;
+            allowed_cidrs.push(cidr);
+        }
+        let pool = match &l.default_pool_id {
+            Some(id) => serving_pool(graph, l, id)?,
+            None => None,
+        };
+        out.push(NatListener {
+            listener_id: checked_id("listener.id", &l.id)?,
+            vip,
+            port: port("listener.protocol_port", l.protocol_port)?,
+            allowed_cidrs,
+            pool: pool.map(|pg| nat_pool(pg, vip)).transpose()?,
+        });
+    }
+    Ok(out)
+}
+
+fn nat_pool(pg: &PoolGraph, vip: IpAddr) -> Result<NatPool, RenderError> {
+    let pool = &pg.pool;
+    if pool.protocol != PoolProtocol::Udp {
+        return Err(invalid(
+            "pool.protocol",
+            pool.protocol.as_str(),
+            "a UDP listener needs a UDP pool",
+        ));
+    }
+    let persistence = pool
+        .session_persistence
+        .as_ref()
+        .filter(|sp| sp.kind == SessionPersistenceType::SourceIp);
+    let algorithm = match (pool.lb_algorithm, persistence) {
+        (LbAlgorithm::SourceIp, _) | (LbAlgorithm::RoundRobin, Some(_)) => {
+            let mask = match persistence.and_then(|sp| sp.persistence_granularity.as_deref()) {
+                Some(mask) => Some(validate::ip("pool.persistence_granularity", mask)?),
+                None => None,
+            };
+            if mask.is_some_and(|m| m.is_ipv4() != vip.is_ipv4()) {
+                return Err(invalid(
+                    "pool.persistence_granularity",
+                    &format!("{mask:?}"),
+                    "its address family is not the VIP's",
+                ));
+            }
+            NatAlgorithm::SourceIp { mask }
+        }
+        (LbAlgorithm::RoundRobin, None) => NatAlgorithm::RoundRobin,
+        (other, _) => {
+            return Err(invalid(
+                "pool.lb_algorithm",
+                other.as_str(),
+                "UDP pools are balanced by ROUND_ROBIN or SOURCE_IP",
+            ))
+        }
+    };
+    let mut members = Vec::new();
+    for m in pg.members.iter() {
+        if !m.admin_state_up || !live(m.provisioning_status) {
+            continue;
+        }
+        let address = validate::ip("member.address", &m.address)?;
+        // NAT cannot take a flow from one address family to the other.
+        if address.is_ipv4() != vip.is_ipv4() {
+            continue;
+        }
+        let monitor_address = match &m.monitor_address {
+            Some(a) => Some(validate::ip("member.monitor_address", a)?),
+            None => None,
+        };
+        members.push(NatMember {
+            member_id: checked_id("member.id", &m.id)?,
+            address,
+            port: port("member.protocol_port", m.protocol_port)?,
+            weight: m.weight,
+            backup: m.backup,
+            monitor_address,
+            monitor_port: m
+                .monitor_port
+                .map(|p| port("member.monitor_port", p))
+                .transpose()?,
+        });
+    }
+    let monitor = pg
+        .health_monitor
+        .as_ref()
+        .filter(|hm| hm.admin_state_up && live(hm.provisioning_status))
+        .map(nat_monitor)
+        .transpose()?;
+    Ok(NatPool {
+        pool_id: checked_id("pool.id", &pool.id)?,
+        algorithm,
+        members,
+        monitor,
+    })
+}
+
+fn nat_monitor(hm: &HealthMonitor) -> Result<NatMonitor, RenderError> {
+    let check = match hm.kind {
+        HealthMonitorType::UdpConnect => NatCheck::UdpConnect,
+        HealthMonitorType::Tcp => NatCheck::Tcp,
+        HealthMonitorType::Http => {
+            let (path, expected_codes) = http_check(hm)?;
+            let host = match (http_version(hm)?, &hm.domain_name) {
+                (Some(HttpVersion::V1_1), Some(domain)) => Some(validate::grammar(
+                    "health_monitor.domain_name",
+                    domain,
+                    grammar::domain_name,
+                )?),
+                _ => None,
+            };
+            NatCheck::Http {
+                method: http_method(hm.http_method.unwrap_or(HttpMethod::Get)),
+                path: path.to_owned(),
+                expected_codes,
+                host: host.map(str::to_owned),
+            }
+        }
+        other => {
+            return Err(invalid(
+                "health_monitor.type",
+                other.as_str(),
+                "UDP members are checked by UDP-CONNECT, TCP or HTTP",
+            ))
+        }
+    };
+    let delay =
+        validate::grammar_number("health_monitor.delay", hm.delay, grammar::check_interval)?;
+    let timeout =
+        validate::grammar_number("health_monitor.timeout", hm.timeout, grammar::check_timeout)?;
+    let count = |field, value: i64| {
+        u8::try_from(value)
+            .ok()
+            .filter(|&n| n >= 1)
+            .ok_or_else(|| invalid(field, &value.to_string(), "must be 1 to 255"))
+    };
+    Ok(NatMonitor {
+        check,
+        delay: u32::try_from(delay).expect("the grammar bounds the delay"),
+        timeout: u32::try_from(timeout).expect("the grammar bounds the timeout"),
+        rise: count("health_monitor.max_retries", hm.max_retries)?,
+        fall: count("health_monitor.max_retries_down", hm.max_retries_down)?,
+    })
+}
+
+fn http_method(method: HttpMethod) -> HttpCheckMethod {
+    match method {
+        HttpMethod::Get => HttpCheckMethod::Get,
+        HttpMethod::Head => HttpCheckMethod::Head,
+        HttpMethod::Post => HttpCheckMethod::Post,
+        HttpMethod::Put => HttpCheckMethod::Put,
+        HttpMethod::Delete => HttpCheckMethod::Delete,
+        HttpMethod::Trace => HttpCheckMethod::Trace,
+        HttpMethod::Options => HttpCheckMethod::Options,
+        HttpMethod::Connect => HttpCheckMethod::Connect,
+        HttpMethod::Patch => HttpCheckMethod::Patch,
+    }
+}
+
+fn checked_id(field: &'static str, id: &str) -> Result<String, RenderError> {
+    krater_agent_api::parse_id(field, id).map_err(|_| invalid(field, id, "not a canonical UUID"))
+}
+
+fn port(field: &'static str, port: u16) -> Result<std::num::NonZeroU16, RenderError> {
+    std::num::NonZeroU16::new(port).ok_or_else(|| invalid(field, "0", "ports are 1 to 65535"))
+}
+
+/// The members of `pool` that take new flows: those `serves` says are up with a
+/// weight above 0, and only when none of those is a primary member, the backups.
+pub fn chosen_members<'p>(
+    pool: &'p NatPool,
+    serves: &dyn Fn(&NatPool, &NatMember) -> bool,
+) -> Vec<&'p NatMember> {
+    let up: Vec<&NatMember> = pool
+        .members
+        .iter()
+        .filter(|m| m.weight > 0 && serves(pool, m))
+        .collect();
+    let primaries: Vec<&NatMember> = up.iter().copied().filter(|m| !m.backup).collect();
+    if primaries.is_empty() {
+        up
+    } else {
+        primaries
+    }
+}
+
+/// The nftables file that replaces the table [`NAT_TABLE`] with the rules for
+/// `listeners`; `serves` says whether a member is up (its health check passes, or it
+/// has none). See the module for what each chain does.
+pub fn render_nftables(
+    listeners: &[NatListener],
+    serves: &dyn Fn(&NatPool, &NatMember) -> bool,
+) -> String {
+    let mut sets = String::new();
+    let mut filter = String::new();
+    let mut nat = String::new();
+    for (index, l) in listeners.iter().enumerate() {
+        let (family, addr_type) = if l.vip.is_ipv4() {
+            ("ip", "ipv4_addr")
+        } else {
+            ("ip6", "ipv6_addr")
+        };
+        let matcher = format!("{family} daddr {} udp dport {}", l.vip, l.port);
+        // A client of the other address family than the VIP's cannot reach it, so
+        // only the VIP's family counts; with CIDRs of the other family only, none
+        // may reach the listener.
+        let elements: Vec<String> = l
+            .allowed_cidrs
+            .iter()
+            .filter(|c| c.addr().is_ipv4() == l.vip.is_ipv4())
+            .map(Cidr::to_string)
+            .collect();
+        if !l.allowed_cidrs.is_empty() && elements.is_empty() {
+            let _ = writeln!(filter, "        {matcher} drop");
+            continue;
+        }
+        if !elements.is_empty() {
+            let _ = write!(
+                sets,
+                "    set allowed_{index} {{\n        type {addr_type}\n        flags interval\n        auto-merge\n        elements = {{ {} }}\n    }}\n\n",
+                elements.join(", ")
+            );
+            let _ = writeln!(
+                filter,
+                "        {matcher} {family} saddr != @allowed_{index} drop"
+            );
+        }
+        let members = l
+            .pool
+            .as_ref()
+            .map(|pool| chosen_members(pool, serves))
+            .unwrap_or_default();
+        let Some(pool) = l.pool.as_ref().filter(|_| !members.is_empty()) else {
+            let _ = writeln!(filter, "        {matcher} drop");
+            continue;
+        };
+        let total: u32 = members.iter().map(|m| u32::from(m.weight)).sum();
+        let mut entries = Vec::new();
+        let mut start = 0u32;
+        for m in &members {
+            let end = start + u32::from(m.weight) - 1;
+            let slots = if start == end {
+                start.to_string()
+            } else {
+                format!("{start}-{end}")
+            };
+            entries.push(format!("{slots} : {} . {}", m.address, m.port));
+            start = end + 1;
+        }
+        let pick = match pool.algorithm {
+            NatAlgorithm::RoundRobin => format!("numgen inc mod {total}"),
+            NatAlgorithm::SourceIp { mask } => {
+                let source = match mask {
+                    Some(mask) => format!("{family} saddr & {mask}"),
+                    None => format!("{family} saddr"),
+                };
+                format!(
+                    "jhash {source} mod {total} seed 0x{:08x}",
+                    seed(&l.listener_id)
+                )
+            }
+        };
+        let _ = writeln!(
+            nat,
+            "        {matcher} dnat {family} to {pick} map {{ {} }}",
+            entries.join(", ")
+        );
+    }
+    let mut out = String::new();
+    out.push_str("# The UDP listeners of this amphora, written by its agent.\n");
+    let _ = writeln!(out, "table {NAT_TABLE}");
+    let _ = writeln!(out, "delete table {NAT_TABLE}");
+    let _ = writeln!(out, "table {NAT_TABLE} {{");
+    out.push_str(&sets);
+    out.push_str("    chain filter_prerouting {\n        type filter hook prerouting priority dstnat - 10; policy accept;\n");
+    out.push_str(&filter);
+    out.push_str("    }\n\n");
+    out.push_str("    chain nat_prerouting {\n        type nat hook prerouting priority dstnat; policy accept;\n");
+    out.push_str(&nat);
+    out.push_str("    }\n\n");
+    out.push_str("    chain nat_postrouting {\n        type nat hook postrouting priority srcnat; policy accept;\n        meta l4proto udp ct status dnat masquerade\n    }\n\n");
+    out.push_str("    chain filter_forward {\n        type filter hook forward priority filter; policy drop;\n        ct status dnat accept\n    }\n");
+    out.push_str("}\n");
+    out
+}
+
+/// A hash seed that depends on the listener only (FNV-1a of its id), so that every
+/// amphora of a load balancer sends a client to the same member.
+fn seed(listener_id: &str) -> u32 {
+    listener_id.bytes().fold(0x811c_9dc5, |hash, b| {
+        (hash ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
+}
