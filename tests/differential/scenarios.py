@@ -979,7 +979,8 @@ def udp_lifecycle(s):
     UDP-CONNECT monitor and members, shown and in the status tree; then a fully
     populated UDP load balancer."""
     s.lb()
-    s.listener(protocol="UDP", protocol_port=53, allowed_cidrs=["198.18.1.0/24"])
+    s.listener(protocol="UDP", protocol_port=53, allowed_cidrs=["198.18.1.0/24"],
+               connection_limit=100)
     s.pool(listener_id="{listener}", protocol="UDP", lb_algorithm="ROUND_ROBIN",
            session_persistence={"type": "SOURCE_IP", "persistence_timeout": 60,
                                 "persistence_granularity": "255.255.255.0"})
@@ -1015,7 +1016,6 @@ def not_yet_available(s):
     load balancer of its own for the ones Octavia builds, so that nothing after it
     depends on an object only one side made."""
     probes = [
-        (LIS, {"listener": {"protocol": "UDP", "protocol_port": 53, "connection_limit": 10}}),
         (LIS, {"listener": {"protocol": "SCTP", "protocol_port": 53}}),
         (LIS, {"listener": {"protocol": "PROMETHEUS", "protocol_port": 9100}}),
         (POOLS, {"pool": {"protocol": "UDP", "lb_algorithm": "LEAST_CONNECTIONS"}}),

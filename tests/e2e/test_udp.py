@@ -10,10 +10,10 @@ from test_dataplane import member_status, wait_until
 ADDRESSES = {"m1": "198.18.2.20", "m2": "198.18.2.21", "m3": "198.18.2.22"}
 
 # Sends datagrams to VIP:PORT, each from a socket of its own (a new flow) unless
-# "same" is given, from SOURCE when given; prints the answering member of each, or
-# "none" after 1 s of silence.
+# "same" is given (then one every 50 ms, all in one flow), from SOURCE when given;
+# prints the answering member of each, or "none" after 1 s of silence.
 UDP_CLIENT = """
-import socket, sys
+import socket, sys, time
 vip, port, count, source, mode = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
 def new_socket():
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -25,6 +25,8 @@ for _ in range(count):
     if mode != "same":
         s.close()
         s = new_socket()
+    else:
+        time.sleep(0.05)
     s.sendto(b"who are you?", (vip, port))
     try:
         print(s.recv(512).split()[0].decode())
@@ -67,6 +69,13 @@ def test_udp_round_robin_follows_the_weights_and_allowed_cidrs(dataplane):
     assert udp_answers(dataplane, vip, 3, source="198.18.1.1") == ["none"] * 3
     listener = dataplane.openstack("loadbalancer", "listener", "show", "listener1", "-f", "json")
     assert (listener["provisioning_status"], listener["operating_status"]) == ("ACTIVE", "ONLINE")
+    # The heartbeats carry the ruleset's counters: 8 flows in, their answers out.
+    stats = wait_until(lambda: (lambda st: st if st["total_connections"] >= 8 else None)(
+        dataplane.openstack("loadbalancer", "listener", "stats", "show", "listener1",
+                            "-f", "json")), 30, "8 flows in the listener's stats")
+    assert stats["total_connections"] == 8, stats
+    assert stats["bytes_in"] >= 8 * len("who are you?"), stats
+    assert stats["bytes_out"] >= 8 * len("m1 198.18.2.x"), stats
     # Weight 0 drains m2: new flows go to m1 only.
     dataplane.openstack("loadbalancer", "member", "set", "--weight", "0", "--wait", "pool1", "m2")
     assert udp_answers(dataplane, vip, 4, source=client) == ["m1"] * 4
@@ -93,7 +102,7 @@ def test_udp_connect_monitor_takes_a_dead_member_and_its_flows_out_and_back(data
         wait_until(lambda: member_status(dataplane, name) == "ONLINE", 30, f"{name} ONLINE")
     assert sorted(udp_answers(dataplane, vip, 4)) == ["m1", "m1", "m2", "m2"]
     # One flow stays on one socket throughout: conntrack keeps it on its member.
-    flow = dataplane.run.popen("python3", "-u", "-c", UDP_CLIENT, vip, "53", "60", "-", "same",
+    flow = dataplane.run.popen("python3", "-u", "-c", UDP_CLIENT, vip, "53", "600", "-", "same",
                                stdout=subprocess.PIPE, text=True)
     first = flow.stdout.readline().strip()
     holder = next(m for m in dataplane.run.members if m["name"] == first)
@@ -126,3 +135,43 @@ def test_http_monitor_of_a_udp_pool_checks_the_members_over_http(dataplane):
                         "--wait", "hm1")
     wait_until(lambda: sorted(udp_answers(dataplane, vip, 4)) == ["m1", "m1", "m2", "m2"], 30,
                "members up again")
+
+
+def test_udp_connection_limit_drops_new_flows_beyond_it(dataplane):
+    vip = build(dataplane, listener_options=("--connection-limit", "2"))
+    held = dataplane.run.popen("python3", "-u", "-c", UDP_CLIENT, vip, "53", "100", "-", "same",
+                               stdout=subprocess.PIPE, text=True)
+    assert held.stdout.readline().strip() in ("m1", "m2")
+    try:
+        # One flow is held; one more gets in, the next new ones are dropped.
+        assert udp_answers(dataplane, vip, 3)[1:] == ["none", "none"]
+        assert held.stdout.readline().strip() in ("m1", "m2"), "the held flow is served"
+        dataplane.openstack("loadbalancer", "listener", "set", "--connection-limit", "-1",
+                            "--wait", "listener1")
+        assert "none" not in udp_answers(dataplane, vip, 4), "no limit any more"
+    finally:
+        held.kill()
+        held.wait()
+
+
+def test_udp_flows_stay_on_their_member_through_reconfiguration(dataplane):
+    """A flow held on one socket keeps its member, and loses no datagram, while members
+    are added, reweighted and removed and another UDP listener is added."""
+    vip = build(dataplane)
+    held = dataplane.run.popen("python3", "-u", "-c", UDP_CLIENT, vip, "53", "1000000", "-",
+                               "same", stdout=subprocess.PIPE, text=True)
+    first = held.stdout.readline().strip()
+    os = dataplane.openstack
+    dataplane.run.add_member("m3", ADDRESSES["m3"])
+    os("loadbalancer", "member", "create", "--name", "m3", "--subnet-id", "private-subnet",
+       "--address", ADDRESSES["m3"], "--protocol-port", "80", "--wait", "pool1")
+    other = "m2" if first == "m1" else "m1"
+    os("loadbalancer", "member", "set", "--weight", "5", "--wait", "pool1", other)
+    os("loadbalancer", "listener", "create", "--name", "listener2", "--protocol", "UDP",
+       "--protocol-port", "54", "--wait", "lb1")
+    os("loadbalancer", "member", "delete", "--wait", "pool1", other)
+    held.kill()
+    answers = held.stdout.read().split()
+    held.wait()
+    assert len(answers) > 10, answers
+    assert set(answers) == {first}, f"the held flow moved or lost datagrams: {answers}"

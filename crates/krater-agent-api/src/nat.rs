@@ -11,7 +11,7 @@
 //! the agent's own request only, and is checked when a bundle is read.
 
 use std::net::IpAddr;
-use std::num::NonZeroU16;
+use std::num::{NonZeroU16, NonZeroU32};
 
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -32,6 +32,9 @@ pub struct NatListener {
     /// Clients allowed to reach the listener; none: every client.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_cidrs: Vec<Cidr>,
+    /// The most flows the listener has at once; none: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_limit: Option<NonZeroU32>,
     /// The default pool, when it is enabled; none: packets are dropped.
     pub pool: Option<NatPool>,
 }

@@ -143,13 +143,36 @@ fn is_pool_key(pxname: &str) -> bool {
         .is_some_and(|(pool, listener)| is_id(pool) && is_id(listener))
 }
 
-/// A listener's cumulative counters as HAProxy reports them.
+/// A listener's cumulative counters, as HAProxy (or the UDP listeners' ruleset) counts them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct Counters {
-    tx: u64,
-    rx: u64,
-    totconns: u64,
-    ereq: u64,
+pub(crate) struct Counters {
+    pub(crate) tx: u64,
+    pub(crate) rx: u64,
+    pub(crate) totconns: u64,
+    pub(crate) ereq: u64,
+}
+
+impl Counters {
+    /// What to send: each counter's growth since `last` (see [`delta`]), and `conns`.
+    pub(crate) fn stats_since(&self, last: Option<&Counters>, conns: u64) -> ListenerStats {
+        ListenerStats {
+            tx: delta(self.tx, last.map(|b| b.tx)),
+            rx: delta(self.rx, last.map(|b| b.rx)),
+            conns,
+            totconns: delta(self.totconns, last.map(|b| b.totconns)),
+            ereq: delta(self.ereq, last.map(|b| b.ereq)),
+        }
+    }
+
+    /// The sum of two counts.
+    pub(crate) fn plus(&self, other: &Counters) -> Counters {
+        Counters {
+            tx: self.tx + other.tx,
+            rx: self.rx + other.rx,
+            totconns: self.totconns + other.totconns,
+            ereq: self.ereq + other.ereq,
+        }
+    }
 }
 
 /// What a counter grew by since `last`; a counter that went down was reset (HAProxy
@@ -183,14 +206,7 @@ impl Beats {
                         totconns: row.stot,
                         ereq: row.ereq,
                     };
-                    let before = last.get(&row.pxname);
-                    let stats = ListenerStats {
-                        tx: delta(counters.tx, before.map(|b| b.tx)),
-                        rx: delta(counters.rx, before.map(|b| b.rx)),
-                        conns: row.scur,
-                        totconns: delta(counters.totconns, before.map(|b| b.totconns)),
-                        ereq: delta(counters.ereq, before.map(|b| b.ereq)),
-                    };
+                    let stats = counters.stats_since(last.get(&row.pxname), row.scur);
                     now.insert(row.pxname.clone(), counters);
                     message.listeners.insert(
                         row.pxname.clone(),

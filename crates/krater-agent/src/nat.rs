@@ -11,10 +11,14 @@
 //! a member that serves. The ruleset stays loaded when the agent stops: the data plane
 //! keeps serving without it.
 //!
-//! Heartbeats report each UDP listener `OPEN`, its pool `UP` while a member serves
-//! (else `DOWN`), and each member `UP`, `DOWN`, `DRAIN` (up, weight 0) or `no check`.
+//! Heartbeats report each UDP listener `OPEN` with the ruleset's counters (bytes in
+//! and out, new flows; counts of a ruleset replaced are kept), its pool `UP` while a
+//! member serves (else `DOWN`), and each member `UP`, `DOWN`, `DRAIN` (up, weight 0)
+//! or `no check`. The statuses are a snapshot taken at each change, so a heartbeat
+//! never waits for a reload; the counters are read within [`STATS_WAIT`] or left for
+//! the next heartbeat.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
@@ -27,6 +31,7 @@ use tokio::sync::{mpsc, Mutex};
 
 use crate::cmd::Cmd;
 use crate::error::{ApiError, ApiResult};
+use crate::heartbeat::Counters;
 
 /// The ruleset last loaded, in the state directory.
 const RULESET: &str = "nat.nft";
@@ -34,6 +39,8 @@ const RULESET: &str = "nat.nft";
 const UDP_PROBE: &[u8] = b"krater health check\n";
 /// The longest status line an HTTP check reads.
 const MAX_STATUS_LINE: usize = 1024;
+/// How long a heartbeat waits for the UDP listeners' counters.
+const STATS_WAIT: Duration = Duration::from_millis(300);
 
 /// A member of a pool.
 type MemberKey = (String, String);
@@ -48,7 +55,14 @@ pub(crate) struct Nat {
     /// The runtime of the thread in the load-balancing namespace, started with the
     /// first check.
     checks: OnceLock<tokio::runtime::Handle>,
+    /// What heartbeats report of each listener, as of the last change.
+    statuses: std::sync::Mutex<Vec<ListenerReport>>,
+    /// The counters last sent, by listener.
+    sent: std::sync::Mutex<HashMap<String, Counters>>,
 }
+
+/// A listener's statuses in a heartbeat: its id, and its pool's id and health.
+type ListenerReport = (String, Option<(String, PoolHealth)>);
 
 #[derive(Default)]
 struct Inner {
@@ -57,6 +71,8 @@ struct Inner {
     checked: HashMap<MemberKey, Checked>,
     /// The ruleset in force, as loaded.
     loaded: Option<String>,
+    /// The counts of the rulesets it replaced, by listener.
+    counted: HashMap<String, Counters>,
     generation: u64,
 }
 
@@ -86,6 +102,8 @@ impl Nat {
             inner: Mutex::new(Inner::default()),
             reports,
             checks: OnceLock::new(),
+            statuses: std::sync::Mutex::new(Vec::new()),
+            sent: std::sync::Mutex::new(HashMap::new()),
         });
         let weak = Arc::downgrade(&nat);
         tokio::spawn(async move {
@@ -136,41 +154,95 @@ impl Nat {
         self.load(&mut inner).await
     }
 
-    /// Adds the statuses of the UDP listeners, pools and members to `message`.
+    /// Adds the UDP listeners, with their counters, pools and members to `message`.
     pub(crate) async fn add_health(&self, message: &mut HeartbeatMessage) {
-        let inner = self.inner.lock().await;
-        for l in &inner.listeners {
-            message.listeners.insert(
-                l.listener_id.clone(),
-                ListenerHealth {
-                    status: "OPEN".to_owned(),
-                    stats: ListenerStats::default(),
-                },
-            );
-            let Some(pool) = &l.pool else { continue };
-            let serves = inner.serves();
-            let mut members = BTreeMap::new();
-            for m in &pool.members {
-                let status = match inner
-                    .checked
-                    .get(&(pool.pool_id.clone(), m.member_id.clone()))
-                {
-                    None => "no check",
-                    Some(c) if !c.up => "DOWN",
-                    Some(_) if m.weight == 0 => "DRAIN",
-                    Some(_) => "UP",
-                };
-                members.insert(m.member_id.clone(), status.to_owned());
-            }
-            let up = !krater_render::chosen_members(pool, &serves).is_empty();
-            message.pools.insert(
-                pool.pool_id.clone(),
-                PoolHealth {
-                    status: if up { "UP" } else { "DOWN" }.to_owned(),
-                    members,
-                },
-            );
+        let statuses = self.statuses.lock().expect("statuses").clone();
+        if statuses.is_empty() {
+            return;
         }
+        let totals = match tokio::time::timeout(STATS_WAIT, self.totals()).await {
+            Ok(Ok(totals)) => Some(totals),
+            Ok(Err(err)) => {
+                tracing::warn!(error = ?err, "no counters of the UDP listeners in this heartbeat");
+                None
+            }
+            Err(_) => {
+                tracing::warn!("the UDP listeners' counters came too late for this heartbeat");
+                None
+            }
+        };
+        let mut sent = self.sent.lock().expect("sent counters");
+        sent.retain(|id, _| statuses.iter().any(|(l, _)| l == id));
+        for (listener_id, pool) in statuses {
+            let stats = match totals.as_ref().and_then(|t| t.get(&listener_id)) {
+                Some(now) => {
+                    let stats = now.stats_since(sent.get(&listener_id), 0);
+                    sent.insert(listener_id.clone(), *now);
+                    stats
+                }
+                None => ListenerStats::default(),
+            };
+            let status = "OPEN".to_owned();
+            message
+                .listeners
+                .insert(listener_id, ListenerHealth { status, stats });
+            if let Some((pool_id, health)) = pool {
+                message.pools.insert(pool_id, health);
+            }
+        }
+    }
+
+    /// Each listener's counters since it was first served: the ruleset's, and those of
+    /// the rulesets it replaced.
+    async fn totals(&self) -> ApiResult<HashMap<String, Counters>> {
+        let inner = self.inner.lock().await;
+        let mut totals = self.read_counters(&inner.listeners).await?;
+        for (id, now) in &mut totals {
+            if let Some(before) = inner.counted.get(id) {
+                *now = now.plus(before);
+            }
+        }
+        Ok(totals)
+    }
+
+    /// The counters of `listeners` in the ruleset loaded.
+    async fn read_counters(
+        &self,
+        listeners: &[NatListener],
+    ) -> ApiResult<HashMap<String, Counters>> {
+        let json = self
+            .in_lb_netns("nft")
+            .args(["-j", "list", "counters", "table"])
+            .args(krater_render::NAT_TABLE.split(' '))
+            .run()
+            .await?;
+        let listed: serde_json::Value = serde_json::from_str(&json).map_err(|e| {
+            ApiError::internal("Cannot read the UDP listeners' counters", e.to_string())
+        })?;
+        let mut counts: HashMap<&str, (u64, u64)> = HashMap::new();
+        for entry in listed["nftables"].as_array().into_iter().flatten() {
+            let counter = &entry["counter"];
+            if let Some(name) = counter["name"].as_str() {
+                let bytes = counter["bytes"].as_u64().unwrap_or(0);
+                let packets = counter["packets"].as_u64().unwrap_or(0);
+                counts.insert(name, (bytes, packets));
+            }
+        }
+        let bytes = |name: &str| counts.get(name).map_or(0, |c| c.0);
+        let packets = |name: &str| counts.get(name).map_or(0, |c| c.1);
+        Ok(listeners
+            .iter()
+            .map(|l| {
+                let names = krater_render::NatCounters::of(&l.listener_id);
+                let counters = Counters {
+                    tx: bytes(&names.tx),
+                    rx: bytes(&names.rx),
+                    totconns: packets(&names.flows),
+                    ereq: 0,
+                };
+                (l.listener_id.clone(), counters)
+            })
+            .collect())
     }
 
     async fn apply_report(&self, report: Report) {
@@ -207,8 +279,26 @@ impl Nat {
     /// balanced flows only).
     async fn load(&self, inner: &mut Inner) -> ApiResult<()> {
         let ruleset = krater_render::render_nftables(&inner.listeners, &inner.serves());
+        *self.statuses.lock().expect("statuses") = inner.report();
         if inner.loaded.as_ref() == Some(&ruleset) {
             return Ok(());
+        }
+        if inner.loaded.is_some() {
+            // The new ruleset counts from zero: what this one counted is kept.
+            match self.read_counters(&inner.listeners).await {
+                Ok(counts) => {
+                    let mut counted = std::mem::take(&mut inner.counted);
+                    counted.retain(|id, _| counts.contains_key(id));
+                    for (id, now) in counts {
+                        let before = counted.get(&id).copied().unwrap_or_default();
+                        counted.insert(id, now.plus(&before));
+                    }
+                    inner.counted = counted;
+                }
+                Err(err) => {
+                    tracing::warn!(error = ?err, "the UDP listeners' counts before a reload are lost")
+                }
+            }
         }
         let path = self.state_dir.join(RULESET);
         let staged = self.state_dir.join(format!(".{RULESET}.new"));
@@ -311,6 +401,37 @@ impl Nat {
 }
 
 impl Inner {
+    /// What heartbeats report of each listener: its pool `UP` while a member serves,
+    /// and each member's status.
+    fn report(&self) -> Vec<ListenerReport> {
+        let serves = self.serves();
+        self.listeners
+            .iter()
+            .map(|l| {
+                let pool = l.pool.as_ref().map(|pool| {
+                    let members = pool
+                        .members
+                        .iter()
+                        .map(|m| {
+                            let key = (pool.pool_id.clone(), m.member_id.clone());
+                            let status = match self.checked.get(&key) {
+                                None => "no check",
+                                Some(c) if !c.up => "DOWN",
+                                Some(_) if m.weight == 0 => "DRAIN",
+                                Some(_) => "UP",
+                            };
+                            (m.member_id.clone(), status.to_owned())
+                        })
+                        .collect();
+                    let up = !krater_render::chosen_members(pool, &serves).is_empty();
+                    let status = if up { "UP" } else { "DOWN" }.to_owned();
+                    (pool.pool_id.clone(), PoolHealth { status, members })
+                });
+                (l.listener_id.clone(), pool)
+            })
+            .collect()
+    }
+
     /// Whether a member serves: it has no monitor, or its checks say it is up.
     fn serves(&self) -> impl Fn(&NatPool, &NatMember) -> bool + '_ {
         |pool, m| {

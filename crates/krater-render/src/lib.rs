@@ -22,7 +22,7 @@ mod validate;
 
 pub use error::RenderError;
 pub use keepalived::{render_keepalived, vrrp_amphorae};
-pub use nat::{chosen_members, nat_listeners, render_nftables, NAT_TABLE};
+pub use nat::{chosen_members, nat_listeners, render_nftables, NatCounters, NAT_TABLE};
 pub use options::{
     maxconn_for_fd_limit, RenderOptions, VrrpOptions, LB_DIR_VAR, PEER_PORT, SERVER_STATE,
     STATS_SOCKET, VRRP_CHECK,

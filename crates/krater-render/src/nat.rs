@@ -4,7 +4,9 @@
 //! The kernel here has no IPVS, so where Octavia's amphora runs keepalived's LVS, the
 //! agent loads one nftables table, `inet krater`, in the load-balancing namespace:
 //! - `filter_prerouting` drops packets to a listener from outside its
-//!   `allowed_cidrs`, and every packet to a listener that has no member to serve;
+//!   `allowed_cidrs`, new flows beyond its `connection_limit` (counted by conntrack),
+//!   and every packet to a listener that has no member to serve; then counts the
+//!   listener's bytes in and its new flows ([`NatCounters`]);
 //! - `nat_prerouting` sends the first packet of each flow to a member: in turn by
 //!   weight (`numgen`), or by a hash of the client's address under the pool's
 //!   persistence granularity (`jhash`, seeded by the listener id so that both
@@ -12,7 +14,8 @@
 //!   on that member;
 //! - `nat_postrouting` masquerades balanced flows behind the amphora's address on the
 //!   member network, so replies come back through the amphora (Octavia does the same);
-//! - `filter_forward` forwards balanced flows and nothing else.
+//! - `filter_forward` counts the bytes of the replies and forwards balanced flows,
+//!   and nothing else.
 //!
 //! The file replaces the whole table in one transaction. Everything written comes
 //! from typed values (addresses, ports, numbers), so no user string reaches it.
@@ -70,11 +73,16 @@ pub fn nat_listeners(graph: &LoadBalancerGraph) -> Result<Vec<NatListener>, Rend
             Some(id) => serving_pool(graph, l, id)?,
             None => None,
         };
+        // −1 (and 0, as Octavia reads it) is no limit.
+        let connection_limit = u32::try_from(l.connection_limit)
+            .ok()
+            .and_then(std::num::NonZeroU32::new);
         out.push(NatListener {
             listener_id: checked_id("listener.id", &l.id)?,
             vip,
             port: port("listener.protocol_port", l.protocol_port)?,
             allowed_cidrs,
+            connection_limit,
             pool: pool.map(|pg| nat_pool(pg, vip)).transpose()?,
         });
     }
@@ -248,6 +256,27 @@ pub fn chosen_members<'p>(
     }
 }
 
+/// The names of a listener's counters in the ruleset: bytes in (`rx`), bytes of the
+/// replies (`tx`) and new flows (`flows`). Each is named after the listener's id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NatCounters {
+    pub rx: String,
+    pub tx: String,
+    pub flows: String,
+}
+
+impl NatCounters {
+    pub fn of(listener_id: &str) -> Self {
+        // Counter names are identifiers: the id without its hyphens.
+        let id: String = listener_id.chars().filter(|c| *c != '-').collect();
+        Self {
+            rx: format!("rx_{id}"),
+            tx: format!("tx_{id}"),
+            flows: format!("flows_{id}"),
+        }
+    }
+}
+
 /// The nftables file that replaces the table [`NAT_TABLE`] with the rules for
 /// `listeners`; `serves` says whether a member is up (its health check passes, or it
 /// has none). See the module for what each chain does.
@@ -255,9 +284,10 @@ pub fn render_nftables(
     listeners: &[NatListener],
     serves: &dyn Fn(&NatPool, &NatMember) -> bool,
 ) -> String {
-    let mut sets = String::new();
+    let mut objects = String::new();
     let mut filter = String::new();
     let mut nat = String::new();
+    let mut forward = String::new();
     for (index, l) in listeners.iter().enumerate() {
         let (family, addr_type) = if l.vip.is_ipv4() {
             ("ip", "ipv4_addr")
@@ -265,6 +295,11 @@ pub fn render_nftables(
             ("ip6", "ipv6_addr")
         };
         let matcher = format!("{family} daddr {} udp dport {}", l.vip, l.port);
+        let counters = NatCounters::of(&l.listener_id);
+        for name in [&counters.rx, &counters.tx, &counters.flows] {
+            let _ = writeln!(objects, "    counter {name} {{ }}");
+        }
+        objects.push('\n');
         // A client of the other address family than the VIP's cannot reach it, so
         // only the VIP's family counts; with CIDRs of the other family only, none
         // may reach the listener.
@@ -280,13 +315,23 @@ pub fn render_nftables(
         }
         if !elements.is_empty() {
             let _ = write!(
-                sets,
+                objects,
                 "    set allowed_{index} {{\n        type {addr_type}\n        flags interval\n        auto-merge\n        elements = {{ {} }}\n    }}\n\n",
                 elements.join(", ")
             );
             let _ = writeln!(
                 filter,
                 "        {matcher} {family} saddr != @allowed_{index} drop"
+            );
+        }
+        if let Some(limit) = l.connection_limit {
+            let _ = write!(
+                objects,
+                "    set flows_{index} {{\n        type {addr_type} . inet_service\n        size 65535\n        flags dynamic\n    }}\n\n"
+            );
+            let _ = writeln!(
+                filter,
+                "        {matcher} ct state new add @flows_{index} {{ {family} daddr . udp dport ct count over {limit} }} drop"
             );
         }
         let members = l
@@ -298,6 +343,17 @@ pub fn render_nftables(
             let _ = writeln!(filter, "        {matcher} drop");
             continue;
         };
+        let _ = writeln!(filter, "        {matcher} counter name {}", counters.rx);
+        let _ = writeln!(
+            filter,
+            "        {matcher} ct state new counter name {}",
+            counters.flows
+        );
+        let _ = writeln!(
+            forward,
+            "        ct direction reply ct original {family} daddr {} meta l4proto udp ct original proto-dst {} counter name {}",
+            l.vip, l.port, counters.tx
+        );
         let total: u32 = members.iter().map(|m| u32::from(m.weight)).sum();
         let mut entries = Vec::new();
         let mut start = 0u32;
@@ -335,7 +391,7 @@ pub fn render_nftables(
     let _ = writeln!(out, "table {NAT_TABLE}");
     let _ = writeln!(out, "delete table {NAT_TABLE}");
     let _ = writeln!(out, "table {NAT_TABLE} {{");
-    out.push_str(&sets);
+    out.push_str(&objects);
     out.push_str("    chain filter_prerouting {\n        type filter hook prerouting priority dstnat - 10; policy accept;\n");
     out.push_str(&filter);
     out.push_str("    }\n\n");
@@ -343,7 +399,9 @@ pub fn render_nftables(
     out.push_str(&nat);
     out.push_str("    }\n\n");
     out.push_str("    chain nat_postrouting {\n        type nat hook postrouting priority srcnat; policy accept;\n        meta l4proto udp ct status dnat masquerade\n    }\n\n");
-    out.push_str("    chain filter_forward {\n        type filter hook forward priority filter; policy drop;\n        ct status dnat accept\n    }\n");
+    out.push_str("    chain filter_forward {\n        type filter hook forward priority filter; policy drop;\n");
+    out.push_str(&forward);
+    out.push_str("        ct status dnat accept\n    }\n");
     out.push_str("}\n");
     out
 }

@@ -1,6 +1,6 @@
 //! What the amphora cannot honour yet is refused with 501, never stored and reported
 //! ACTIVE: SCTP (the kernel has none) and PROMETHEUS listeners, SCTP pools and
-//! monitors, UDP listeners with a connection limit, LEAST_CONNECTIONS on UDP pools;
+//! monitors, LEAST_CONNECTIONS on UDP pools;
 //! also when a pool is updated to it. A refused request writes nothing. The
 //! `noop_driver` provider, which has no data plane, takes them as Octavia's does.
 
@@ -40,11 +40,6 @@ async fn what_the_amphora_cannot_enforce_is_refused() {
         .await;
     let no_sctp = "the amphorae's kernel has no SCTP.";
     let cases = [
-        (
-            "/v2/lbaas/listeners",
-            listener(json!({"protocol": "UDP", "protocol_port": 53, "connection_limit": 5})),
-            "connection_limit is not available on UDP listeners yet.".to_owned(),
-        ),
         (
             "/v2/lbaas/listeners",
             listener(json!({"protocol": "SCTP"})),

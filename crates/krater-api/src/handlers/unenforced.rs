@@ -16,8 +16,7 @@ use krater_domain::{
 /// cannot be served.
 const NO_SCTP: &str = "the amphorae's kernel has no SCTP.";
 
-/// A listener as it would be stored by a create or an update. UDP listeners are
-/// served by nftables in the amphora, which has no per-listener connection limit yet.
+/// A listener as it would be stored by a create or an update.
 pub(super) fn check_listener(provider: &str, listener: &Listener) -> ApiResult<()> {
     if provider == NOOP_PROVIDER {
         return Ok(());
@@ -25,9 +24,6 @@ pub(super) fn check_listener(provider: &str, listener: &Listener) -> ApiResult<(
     let refused = match listener.protocol {
         ListenerProtocol::Sctp => format!("SCTP listeners are not available: {NO_SCTP}"),
         ListenerProtocol::Prometheus => "PROMETHEUS listeners are not available yet.".to_owned(),
-        ListenerProtocol::Udp if listener.connection_limit > 0 => {
-            "connection_limit is not available on UDP listeners yet.".to_owned()
-        }
         _ => return Ok(()),
     };
     Err(ApiError::unsupported_option(provider, refused))

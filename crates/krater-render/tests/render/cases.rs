@@ -412,12 +412,13 @@ pub fn udp() -> Vec<(&'static str, LoadBalancerGraph, Vec<String>)> {
 
 /// Round robin by weight (1 and 3), a draining member (weight 0), a disabled one,
 /// a backup (unused while a primary serves), one that is down and one of the other
-/// address family (left out); `allowed_cidrs`, a UDP listener without a pool and a
-/// TCP listener, which HAProxy serves.
+/// address family (left out); `allowed_cidrs`, a connection limit, a UDP listener
+/// without a pool and a TCP listener, which HAProxy serves.
 fn udp_round_robin() -> LoadBalancerGraph {
     let mut g = graph("198.18.1.10");
     let mut dns = listener(1, L::Udp, 53, Some(1));
     dns.allowed_cidrs = vec!["198.18.1.0/24".into(), "203.0.113.7/32".into()];
+    dns.connection_limit = 1000;
     g.listeners.extend([
         dns,
         listener(2, L::Udp, 5000, None),
