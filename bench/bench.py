@@ -5,11 +5,16 @@
     a hand-written HAProxy configuration on the same two members (run in the host
     namespace), measured with wrk in the same run on the same machine;
   * member change to serving: from the POST of a new member until a request through
-    the VIP is answered by it.
+    the VIP is answered by it;
+  * UDP datagrams/s through a UDP listener's VIP (nftables in the amphora) and straight
+    to the same two members, by 32 flows that each send their next datagram when the
+    last is answered (the members are Python, so both figures are bounded by them).
 Everything runs inside a host namespace made for the run, members in namespaces of
 their own; nothing is left behind.  usage: bench.py [--rounds N] [--seconds S]"""
 import argparse
 import re
+import selectors
+import socket
 import statistics
 import subprocess
 import tempfile
@@ -115,6 +120,56 @@ def member_change_to_serving(run, pool_id, private, vip, n):
     return seconds
 
 
+def udp_rate(targets, seconds, flows=32):
+    """(answered datagrams/s, datagrams lost) of `flows` connected UDP sockets spread
+    over `targets`; each sends its next datagram when the last is answered, or after
+    0.2 s without an answer (counted lost)."""
+    selector = selectors.DefaultSelector()
+    sent_at = {}
+    for i in range(flows):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setblocking(False)
+        s.connect(targets[i % len(targets)])
+        selector.register(s, selectors.EVENT_READ)
+        s.send(b"bench")
+        sent_at[s] = time.monotonic()
+    answered = lost = 0
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        for key, _ in selector.select(0.05):
+            try:
+                key.fileobj.recv(512)
+            except OSError:
+                continue
+            answered += 1
+            key.fileobj.send(b"bench")
+            sent_at[key.fileobj] = time.monotonic()
+        now = time.monotonic()
+        for s, at in sent_at.items():
+            if now - at > 0.2:
+                lost += 1
+                s.send(b"bench")
+                sent_at[s] = now
+    for s in sent_at:
+        selector.unregister(s)
+        s.close()
+    return answered / seconds, lost
+
+
+def add_udp_listener(lb_id, private):
+    """A UDP listener (:53) on `lb_id`, its pool on UDP port 80 of both members."""
+    listener = call("POST", "/v2/lbaas/listeners", {"listener": {
+        "loadbalancer_id": lb_id, "protocol": "UDP", "protocol_port": 53}})["listener"]
+    wait_active(lb_id)
+    pool = call("POST", "/v2/lbaas/pools", {"pool": {
+        "listener_id": listener["id"], "protocol": "UDP", "lb_algorithm": "ROUND_ROBIN"}})["pool"]
+    wait_active(lb_id)
+    for address in ("198.18.2.20", "198.18.2.21"):
+        call("POST", f"/v2/lbaas/pools/{pool['id']}/members", {"member": {
+            "address": address, "protocol_port": 80, "subnet_id": private}})
+        wait_active(lb_id)
+
+
 def created_lb(pool_id):
     return call("GET", f"/v2/lbaas/pools/{pool_id}")["pool"]["loadbalancers"][0]["id"]
 
@@ -140,6 +195,12 @@ def inside(run_id, rounds, seconds):
             plain.kill()
             plain.wait()
         pool_id = call("GET", f"/v2/lbaas/pools?loadbalancer_id={lbs[0]['id']}")["pools"][0]["id"]
+        add_udp_listener(lbs[0]["id"], private)
+        udp_through, udp_direct = [], []
+        members = [("198.18.2.20", 80), ("198.18.2.21", 80)]
+        for _ in range(rounds):
+            udp_through.append(udp_rate([(vip, 53)], seconds))
+            udp_direct.append(udp_rate(members, seconds))
         changes = []
         for n in range(3, 3 + rounds):
             changes.append(member_change_to_serving(run, pool_id, private, vip, n))
@@ -165,6 +226,11 @@ def inside(run_id, rounds, seconds):
         print(f"ratio VIP/hand-written:  {vip_rps / hand_rps:10.2f} x req/s")
         print(f"member change to serving, median: {median(changes):.2f} s  "
               f"(all: {', '.join(f'{c:.2f}' for c in changes)})")
+        udp_vip, udp_members = (median(r[0] for r in runs) for runs in (udp_through, udp_direct))
+        print(f"UDP straight to the members: {udp_members:10.0f} datagrams/s  "
+              f"(lost: {sum(r[1] for r in udp_direct)})")
+        print(f"UDP through the VIP:         {udp_vip:10.0f} datagrams/s  "
+              f"(lost: {sum(r[1] for r in udp_through)}; {udp_vip / udp_members:.2f} x direct)")
         time.sleep(2)
 
 

@@ -1,7 +1,8 @@
 """Continuous load through a VIP for end-to-end tests: one request at a time, each
 outcome recorded with the time it was sent, so that a test can count failures and
-gaps around a fault or a change."""
+gaps around a fault or a change; and the same for UDP (`UdpLoad`)."""
 import collections
+import subprocess
 import threading
 import time
 
@@ -77,3 +78,36 @@ class Load:
             f"+{sent - moment:.2f} s {time.strftime('%H:%M:%S', time.gmtime(sent))}"
             f".{int(sent % 1 * 1000):03d}Z" for sent, _ in failed[:5])
         return text + f" ({', '.join(f'{w}: {n}' for w, n in why.most_common())}; at {when})"
+
+
+class UdpLoad:
+    """A UDP client in the host namespace sending one datagram every 50 ms to
+    VIP:PORT, each from a new socket (a new flow, balanced anew), for `seconds`;
+    `result()` waits for it and gives (answered, unanswered within 1 s each)."""
+
+    SCRIPT = """
+import socket, sys, time
+vip, port, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+answered = unanswered = 0
+end = time.time() + seconds
+while time.time() < end:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(1)
+        s.sendto(b"load", (vip, port))
+        try:
+            s.recv(512)
+            answered += 1
+        except socket.timeout:
+            unanswered += 1
+    time.sleep(0.05)
+print(answered, unanswered)
+"""
+
+    def __init__(self, dataplane, vip, port, seconds):
+        self.process = dataplane.run.popen("python3", "-c", self.SCRIPT, vip, str(port),
+                                           str(seconds), stdout=subprocess.PIPE, text=True)
+
+    def result(self):
+        out, _ = self.process.communicate(timeout=120)
+        answered, unanswered = map(int, out.split())
+        return answered, unanswered

@@ -5,7 +5,7 @@ heartbeats, the data plane surviving the control plane, and nothing left behind.
 import subprocess
 import time
 
-from load import Load, wait_until
+from load import Load, UdpLoad, wait_until
 
 
 def build(dataplane):
@@ -129,15 +129,28 @@ def test_failed_create_leaves_nothing_pending(broken_haproxy_dataplane):
 
 def test_data_plane_survives_kill_9_of_the_control_plane(dataplane):
     vip, (m1, m2) = build(dataplane)
+    # A UDP listener on the same members (they answer UDP on port 80 too).
+    os = dataplane.openstack
+    os("loadbalancer", "listener", "create", "--name", "udp1", "--protocol", "UDP",
+       "--protocol-port", "53", "--wait", "lb1")
+    os("loadbalancer", "pool", "create", "--name", "udppool1", "--lb-algorithm",
+       "ROUND_ROBIN", "--listener", "udp1", "--protocol", "UDP", "--wait")
+    for member in (m1, m2):
+        os("loadbalancer", "member", "create", "--subnet-id", "private-subnet", "--address",
+           member["address"], "--protocol-port", "80", "--wait", "udppool1")
     # Serving as configured before the fault; a reload just after the last member's
     # create is not what this test is about (zero-loss reconfiguration has its own).
     wait_until(lambda: set(answers(dataplane, vip)) == {"m1", "m2"}, 30, "both members")
     dataplane.kill()  # SIGKILL
     killed = time.time()
+    udp = UdpLoad(dataplane, vip, 53, 30)
     with Load(dataplane, vip) as load:
         time.sleep(30)
-    print(f"control plane killed: {load.failures_after(killed)} in 30 s")
+    udp_answered, udp_unanswered = udp.result()
+    print(f"control plane killed: {load.failures_after(killed)} in 30 s; UDP: "
+          f"{udp_unanswered} unanswered of {udp_answered + udp_unanswered} datagrams")
     assert load.failed_after(killed) == 0, load.failures_after(killed)
+    assert udp_answered > 100 and udp_unanswered == 0, (udp_answered, udp_unanswered)
     assert set(answers(dataplane, vip)) == {"m1", "m2"}, "the VIP must keep serving"
 
     dataplane.start()

@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::nat::NatListener;
 use crate::types::{parse_id, ParseError};
+use crate::NatListener;
 
 /// Longest certificate file name.
 const MAX_CERTIFICATE_NAME: usize = 200;
@@ -30,7 +30,7 @@ pub struct AmphoraBundle {
     #[serde(default)]
     pub keepalived: Option<String>,
     /// The UDP listeners of every load balancer served, which the agent serves with
-    /// nftables; see [`crate::nat`].
+    /// nftables; see [`krater_render::spec`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub nat_listeners: Vec<NatListener>,
     /// Certificate files (PEM: certificates and keys) by file name.

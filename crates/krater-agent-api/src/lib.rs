@@ -24,13 +24,13 @@
 pub mod bundle;
 mod client;
 pub mod layout;
-pub mod nat;
 pub mod types;
 
 pub use bundle::{AmphoraBundle, BundleStatus};
 pub use client::{AgentClient, Applied, ClientError, ClientSettings};
-pub use nat::{
-    HttpCheckMethod, NatAlgorithm, NatCheck, NatListener, NatMember, NatMonitor, NatPool,
+/// The UDP listeners of a bundle: pure types, shared with the renderer.
+pub use krater_render::spec::{
+    HttpCheckMethod, NatAlgorithm, NatCheck, NatListener, NatMember, NatMonitor, NatPool, Network,
 };
 pub use types::{
     config_etag, parse_id, AgentInfo, ApiVersion, Cidr, FixedIp, LbAction, MacAddress, Message,

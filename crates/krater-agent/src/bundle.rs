@@ -277,7 +277,8 @@ fn write_bundle(dir: &Path, bundle: &AmphoraBundle) -> ApiResult<()> {
     if !bundle.nat_listeners.is_empty() {
         // The ruleset with every member up: what `nft -c` checks.
         let ruleset = krater_render::render_nftables(&bundle.nat_listeners, &|_, _| true);
-        write_private(&dir.join(NAT_RULESET), ruleset.as_bytes())?;
+        let both = format!("{}\n{}", ruleset.filter, ruleset.nat);
+        write_private(&dir.join(NAT_RULESET), both.as_bytes())?;
     }
     if !bundle.certificates.is_empty() {
         let certs = dir.join(CERTIFICATES);

@@ -255,12 +255,21 @@ pub async fn vrrp_check(state_dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Whether the bundle in `bundle_dir` has UDP listeners.
+/// Whether the bundle in `bundle_dir` has UDP listeners and their table is loaded
+/// (the check runs in the load-balancing namespace, as keepalived does).
 fn serves_udp(bundle_dir: &Path) -> bool {
-    std::fs::read(bundle_dir.join(crate::bundle::BUNDLE_JSON))
+    let has_udp = std::fs::read(bundle_dir.join(crate::bundle::BUNDLE_JSON))
         .ok()
         .and_then(|json| serde_json::from_slice::<krater_agent_api::AmphoraBundle>(&json).ok())
-        .is_some_and(|b| !b.nat_listeners.is_empty())
+        .is_some_and(|b| !b.nat_listeners.is_empty());
+    has_udp
+        && std::process::Command::new("nft")
+            .args(["list", "table"])
+            .args(krater_render::DNAT_TABLE.split(' '))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
 }
 
 fn remove_file(path: &Path) -> ApiResult<()> {

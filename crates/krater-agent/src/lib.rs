@@ -198,7 +198,8 @@ pub async fn serve(config: AgentConfig, listener: TcpListener) -> anyhow::Result
 }
 
 /// Every [`SUPERVISE_INTERVAL`], under the agent's lock, starts again each HAProxy,
-/// and keepalived, that died while it should run.
+/// and keepalived, that died while it should run, and loads again a UDP listeners'
+/// ruleset whose load failed.
 async fn supervise_forever(agent: Arc<routes::Agent>) {
     let mut ticks = tokio::time::interval(SUPERVISE_INTERVAL);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -207,6 +208,7 @@ async fn supervise_forever(agent: Arc<routes::Agent>) {
         let _guard = agent.lock.lock().await;
         agent.haproxy.revive().await;
         agent.keepalived.revive().await;
+        agent.nat.revive().await;
     }
 }
 

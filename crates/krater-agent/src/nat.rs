@@ -4,12 +4,15 @@
 //! The agent checks the members' health itself, as keepalived's LVS checker does in
 //! Octavia's amphora: every member of a pool with a monitor has a check loop, run from
 //! the load-balancing namespace (a thread of the agent moved into it), which counts
-//! passes and failures against the monitor's `rise` and `fall`. A member starts up.
-//! When one goes down or comes back, the agent loads the ruleset again
-//! (`krater_render::render_nftables`) with the members that serve, and removes the
-//! conntrack entries of a member that went down, so the next packets of its flows pick
-//! a member that serves. The ruleset stays loaded when the agent stops: the data plane
-//! keeps serving without it.
+//! passes and failures against the monitor's `rise` and `fall`. A member starts up,
+//! and keeps its state when only its monitor's settings change. When one goes down or
+//! comes back, the agent loads the table of the members' choice again
+//! (`krater_render::render_nftables`; the table of filters, limits and counters only
+//! changes with the listeners), and removes the conntrack entries of the flows a
+//! member that went down had, so their next packets pick a member that serves. The
+//! flows of a member or listener that left the bundle (deleted, disabled) are removed
+//! the same way. A load that failed is tried again by the agent's supervision. The
+//! ruleset stays loaded when the agent stops: the data plane keeps serving without it.
 //!
 //! Heartbeats report each UDP listener `OPEN` with the ruleset's counters (bytes in
 //! and out, new flows; counts of a ruleset replaced are kept), its pool `UP` while a
@@ -33,8 +36,10 @@ use crate::cmd::Cmd;
 use crate::error::{ApiError, ApiResult};
 use crate::heartbeat::Counters;
 
-/// The ruleset last loaded, in the state directory.
-const RULESET: &str = "nat.nft";
+/// The files last loaded, in the state directory: the filters, limits and counters,
+/// and the choice of members.
+const FILTER_RULESET: &str = "nat-filter.nft";
+const DNAT_RULESET: &str = "nat-dnat.nft";
 /// The datagram of a UDP-CONNECT check.
 const UDP_PROBE: &[u8] = b"krater health check\n";
 /// The longest status line an HTTP check reads.
@@ -69,8 +74,13 @@ struct Inner {
     listeners: Vec<NatListener>,
     /// Members with a monitor, by pool and member.
     checked: HashMap<MemberKey, Checked>,
-    /// The ruleset in force, as loaded.
-    loaded: Option<String>,
+    /// The two files in force, as loaded.
+    loaded_filter: Option<String>,
+    loaded_nat: Option<String>,
+    /// The address families whose forwarding is on.
+    forwarding: Vec<&'static str>,
+    /// The last load failed: supervision tries again.
+    failed: bool,
     /// The counts of the rulesets it replaced, by listener.
     counted: HashMap<String, Counters>,
     generation: u64,
@@ -126,10 +136,15 @@ impl Nat {
                 wanted.insert((pool.pool_id.clone(), member.member_id.clone()), target);
             }
         }
+        // A member whose check goes to the same place keeps its state.
+        let mut known_up = HashMap::new();
         inner.checked.retain(|key, checked| {
             let keep = wanted.get(key) == Some(&checked.target);
             if !keep {
                 checked.task.abort();
+                if wanted.get(key).is_some_and(|t| t.1 == checked.target.1) {
+                    known_up.insert(key.clone(), checked.up);
+                }
             }
             keep
         });
@@ -139,19 +154,35 @@ impl Nat {
             }
             inner.generation += 1;
             let generation = inner.generation;
-            let task = self.spawn_check(key.clone(), generation, target.clone())?;
+            let up = known_up.get(&key).copied().unwrap_or(true);
+            let task = self.spawn_check(key.clone(), generation, target.clone(), up)?;
             inner.checked.insert(
                 key,
                 Checked {
                     target,
                     generation,
-                    up: true,
+                    up,
                     task,
                 },
             );
         }
+        let gone = flows_gone(&inner.listeners, listeners);
         inner.listeners = listeners.to_vec();
-        self.load(&mut inner).await
+        let loaded = self.load(&mut inner).await;
+        for (vip, member) in gone {
+            self.forget_flows(vip, member).await;
+        }
+        loaded
+    }
+
+    /// Tries again a load that failed (see [`Nat::set`]).
+    pub(crate) async fn revive(&self) {
+        let mut inner = self.inner.lock().await;
+        if inner.failed {
+            if let Err(err) = self.load(&mut inner).await {
+                tracing::error!(error = ?err, "the UDP listeners' ruleset still does not load");
+            }
+        }
     }
 
     /// Adds the UDP listeners, with their counters, pools and members to `message`.
@@ -254,7 +285,6 @@ impl Nat {
             return;
         }
         checked.up = report.up;
-        let address = checked.target.1;
         let (pool_id, member_id) = &report.key;
         tracing::info!(
             pool_id,
@@ -266,80 +296,110 @@ impl Nat {
             tracing::error!(error = ?err, "cannot load the UDP listeners' ruleset");
         }
         if !report.up {
-            let member = members(&inner.listeners)
-                .find(|(p, m)| p.pool_id == *pool_id && m.member_id == *member_id)
-                .map(|(_, m)| SocketAddr::new(m.address, m.port.get()))
-                .unwrap_or(address);
-            self.forget_flows(member).await;
+            let flows: Vec<_> = inner
+                .listeners
+                .iter()
+                .filter_map(|l| l.pool.as_ref().map(|p| (l, p)))
+                .filter(|(_, p)| p.pool_id == *pool_id)
+                .flat_map(|(l, p)| {
+                    p.members
+                        .iter()
+                        .filter(|m| m.member_id == *member_id)
+                        .map(|m| (vip_of(l), Some(member_addr(m))))
+                })
+                .collect();
+            for (vip, member) in flows {
+                self.forget_flows(vip, member).await;
+            }
         }
     }
 
-    /// Loads the ruleset for what `inner` serves, unless it is loaded already. The
-    /// first load also turns forwarding on in the namespace (the ruleset forwards
-    /// balanced flows only).
+    /// Loads each table whose rules changed, and turns forwarding on for the address
+    /// families of the VIPs (the filter table forwards balanced flows only).
     async fn load(&self, inner: &mut Inner) -> ApiResult<()> {
         let ruleset = krater_render::render_nftables(&inner.listeners, &inner.serves());
         *self.statuses.lock().expect("statuses") = inner.report();
-        if inner.loaded.as_ref() == Some(&ruleset) {
-            return Ok(());
-        }
-        if inner.loaded.is_some() {
-            // The new ruleset counts from zero: what this one counted is kept.
-            match self.read_counters(&inner.listeners).await {
-                Ok(counts) => {
-                    let mut counted = std::mem::take(&mut inner.counted);
-                    counted.retain(|id, _| counts.contains_key(id));
-                    for (id, now) in counts {
-                        let before = counted.get(&id).copied().unwrap_or_default();
-                        counted.insert(id, now.plus(&before));
+        inner.failed = true;
+        if inner.loaded_filter.as_ref() != Some(&ruleset.filter) {
+            // The new table counts from zero: what this one counted is kept.
+            let counts = match &inner.loaded_filter {
+                Some(_) => match self.read_counters(&inner.listeners).await {
+                    Ok(counts) => Some(counts),
+                    Err(err) => {
+                        tracing::warn!(error = ?err, "the UDP listeners' counts before a reload are lost");
+                        None
                     }
-                    inner.counted = counted;
-                }
-                Err(err) => {
-                    tracing::warn!(error = ?err, "the UDP listeners' counts before a reload are lost")
-                }
+                },
+                None => None,
+            };
+            self.load_file(FILTER_RULESET, &ruleset.filter).await?;
+            inner.loaded_filter = Some(ruleset.filter);
+            let mut counted = std::mem::take(&mut inner.counted);
+            counted.retain(|id, _| inner.listeners.iter().any(|l| l.listener_id == *id));
+            for (id, now) in counts.into_iter().flatten() {
+                let before = counted.get(&id).copied().unwrap_or_default();
+                counted.insert(id, now.plus(&before));
+            }
+            inner.counted = counted;
+        }
+        if inner.loaded_nat.as_ref() != Some(&ruleset.nat) {
+            self.load_file(DNAT_RULESET, &ruleset.nat).await?;
+            inner.loaded_nat = Some(ruleset.nat);
+        }
+        for l in &inner.listeners {
+            let setting = if l.vip.is_ipv4() {
+                "net.ipv4.ip_forward=1"
+            } else {
+                "net.ipv6.conf.all.forwarding=1"
+            };
+            if !inner.forwarding.contains(&setting) {
+                self.in_lb_netns("sysctl")
+                    .args(["-q", "-w", setting])
+                    .run()
+                    .await?;
+                inner.forwarding.push(setting);
             }
         }
-        let path = self.state_dir.join(RULESET);
-        let staged = self.state_dir.join(format!(".{RULESET}.new"));
+        inner.failed = false;
+        Ok(())
+    }
+
+    /// Writes `ruleset` to `name` in the state directory and loads it.
+    async fn load_file(&self, name: &str, ruleset: &str) -> ApiResult<()> {
+        let path = self.state_dir.join(name);
+        let staged = self.state_dir.join(format!(".{name}.new"));
         crate::bundle::remove_file(&staged)?;
         crate::bundle::write_private(&staged, ruleset.as_bytes())?;
         std::fs::rename(&staged, &path).map_err(|e| crate::haproxy::file_error(&path, e))?;
         self.in_lb_netns("nft").arg("-f").arg(&path).run().await?;
-        if inner.loaded.is_none() {
-            self.in_lb_netns("sysctl")
-                .args([
-                    "-q",
-                    "-w",
-                    "net.ipv4.ip_forward=1",
-                    "net.ipv6.conf.all.forwarding=1",
-                ])
-                .run()
-                .await?;
-        }
-        inner.loaded = Some(ruleset);
         Ok(())
     }
 
-    /// Removes the conntrack entries of flows balanced to `member`. Best effort.
-    async fn forget_flows(&self, member: SocketAddr) {
-        let removed = self
+    /// Removes the conntrack entries of the flows to `vip` (a listener), only those
+    /// balanced to `member` when given. Best effort.
+    async fn forget_flows(&self, vip: SocketAddr, member: Option<SocketAddr>) {
+        let family = if vip.is_ipv4() { "ipv4" } else { "ipv6" };
+        let mut delete = self
             .in_lb_netns("conntrack")
-            .args(["-D", "-p", "udp", "--reply-src"])
-            .arg(member.ip().to_string())
-            .arg("--reply-port-src")
-            .arg(member.port().to_string())
-            .output()
-            .await;
-        match removed {
+            .args(["-D", "-f", family, "-p", "udp", "--orig-dst"])
+            .arg(vip.ip().to_string())
+            .arg("--orig-port-dst")
+            .arg(vip.port().to_string());
+        if let Some(member) = member {
+            delete = delete
+                .arg("--reply-src")
+                .arg(member.ip().to_string())
+                .arg("--reply-port-src")
+                .arg(member.port().to_string());
+        }
+        match delete.output().await {
             Ok(out) => tracing::info!(
-                %member,
+                %vip,
+                member = ?member,
                 result = %String::from_utf8_lossy(&out.stderr).trim(),
-                "flows of a UDP member that went down removed"
+                "UDP flows removed"
             ),
-            Err(err) => {
-                tracing::warn!(%member, error = ?err, "cannot remove the flows of a UDP member")
-            }
+            Err(err) => tracing::warn!(%vip, error = ?err, "cannot remove UDP flows"),
         }
     }
 
@@ -357,6 +417,7 @@ impl Nat {
         key: MemberKey,
         generation: u64,
         (monitor, target): (NatMonitor, SocketAddr),
+        up: bool,
     ) -> ApiResult<tokio::task::AbortHandle> {
         let handle = match self.checks.get() {
             Some(handle) => handle.clone(),
@@ -367,7 +428,7 @@ impl Nat {
         };
         let reports = self.reports.clone();
         let task = handle.spawn(async move {
-            let (mut passes, mut failures, mut up) = (0u8, 0u8, true);
+            let (mut passes, mut failures, mut up) = (0u8, 0u8, up);
             loop {
                 let passed = check(&monitor, target).await;
                 if passed {
@@ -448,6 +509,43 @@ fn members(listeners: &[NatListener]) -> impl Iterator<Item = (&NatPool, &NatMem
         .iter()
         .filter_map(|l| l.pool.as_ref())
         .flat_map(|p| p.members.iter().map(move |m| (p, m)))
+}
+
+/// A listener's VIP and port.
+fn vip_of(l: &NatListener) -> SocketAddr {
+    SocketAddr::new(l.vip, l.port.get())
+}
+
+fn member_addr(m: &NatMember) -> SocketAddr {
+    SocketAddr::new(m.address, m.port.get())
+}
+
+/// The flows that must go when `old` gives way to `new`: those of a listener that
+/// left (or moved), and of a member that left its listener's pool.
+fn flows_gone(old: &[NatListener], new: &[NatListener]) -> Vec<(SocketAddr, Option<SocketAddr>)> {
+    let mut gone = Vec::new();
+    for l in old {
+        let Some(kept) = new
+            .iter()
+            .find(|n| n.listener_id == l.listener_id && vip_of(n) == vip_of(l))
+        else {
+            gone.push((vip_of(l), None));
+            continue;
+        };
+        let members_of = |l: &NatListener| -> Vec<SocketAddr> {
+            l.pool
+                .iter()
+                .flat_map(|p| p.members.iter().map(member_addr))
+                .collect()
+        };
+        let still = members_of(kept);
+        for m in members_of(l) {
+            if !still.contains(&m) {
+                gone.push((vip_of(l), Some(m)));
+            }
+        }
+    }
+    gone
 }
 
 /// Where a member's check goes: its monitor address and port, else its own.

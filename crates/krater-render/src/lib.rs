@@ -18,11 +18,14 @@ mod l7;
 mod nat;
 mod options;
 mod render;
+pub mod spec;
 mod validate;
 
 pub use error::RenderError;
 pub use keepalived::{render_keepalived, vrrp_amphorae};
-pub use nat::{chosen_members, nat_listeners, render_nftables, NatCounters, NAT_TABLE};
+pub use nat::{
+    chosen_members, nat_listeners, render_nftables, NatCounters, NatRuleset, DNAT_TABLE, NAT_TABLE,
+};
 pub use options::{
     maxconn_for_fd_limit, RenderOptions, VrrpOptions, LB_DIR_VAR, PEER_PORT, SERVER_STATE,
     STATS_SOCKET, VRRP_CHECK,

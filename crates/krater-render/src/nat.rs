@@ -2,29 +2,34 @@
 //! nftables ruleset the agent loads for them ([`render_nftables`]).
 //!
 //! The kernel here has no IPVS, so where Octavia's amphora runs keepalived's LVS, the
-//! agent loads one nftables table, `inet krater`, in the load-balancing namespace:
+//! agent loads two nftables tables in the load-balancing namespace
+//! ([`NatRuleset`]). `inet krater` changes only with the listeners themselves:
 //! - `filter_prerouting` drops packets to a listener from outside its
-//!   `allowed_cidrs`, new flows beyond its `connection_limit` (counted by conntrack),
-//!   and every packet to a listener that has no member to serve; then counts the
-//!   listener's bytes in and its new flows ([`NatCounters`]);
-//! - `nat_prerouting` sends the first packet of each flow to a member: in turn by
-//!   weight (`numgen`), or by a hash of the client's address under the pool's
-//!   persistence granularity (`jhash`, seeded by the listener id so that both
-//!   amphorae of a pair pick the same member). Conntrack keeps the rest of the flow
-//!   on that member;
+//!   `allowed_cidrs` and new flows beyond its `connection_limit` (counted by
+//!   conntrack), then counts the listener's bytes in and its new flows
+//!   ([`NatCounters`]);
 //! - `nat_postrouting` masquerades balanced flows behind the amphora's address on the
 //!   member network, so replies come back through the amphora (Octavia does the same);
 //! - `filter_forward` counts the bytes of the replies and forwards balanced flows,
 //!   and nothing else.
 //!
-//! The file replaces the whole table in one transaction. Everything written comes
+//! `inet krater_nat` follows the members and their health: its `nat_prerouting`
+//! sends the first packet of each new flow to a member, in turn by weight (`numgen`),
+//! or by a hash of the client's address under the pool's persistence granularity
+//! (`jhash`, seeded by the listener id so that both amphorae of a pair pick the same
+//! member); conntrack keeps the rest of the flow on that member. A listener with no
+//! member to take new flows drops them; flows already balanced go on (a draining
+//! member keeps its flows). So a member going down or up reloads this table alone,
+//! and the limits and counters of the other are kept.
+//!
+//! Each file replaces its whole table in one transaction. Everything written comes
 //! from typed values (addresses, ports, numbers), so no user string reaches it.
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
-use krater_agent_api::{
-    Cidr, HttpCheckMethod, NatAlgorithm, NatCheck, NatListener, NatMember, NatMonitor, NatPool,
+use crate::spec::{
+    HttpCheckMethod, NatAlgorithm, NatCheck, NatListener, NatMember, NatMonitor, NatPool, Network,
 };
 use krater_domain::{
     grammar, HealthMonitor, HealthMonitorType, HttpMethod, LbAlgorithm, ListenerProtocol,
@@ -35,8 +40,19 @@ use crate::render::{http_check, http_version, live, serving_pool, HttpVersion};
 use crate::validate::{self, invalid};
 use crate::RenderError;
 
-/// The table the agent owns in the load-balancing namespace.
+/// The table of the listeners' filters, limits and counters.
 pub const NAT_TABLE: &str = "inet krater";
+/// The table of the listeners' choice of members.
+pub const DNAT_TABLE: &str = "inet krater_nat";
+
+/// The two nftables files of the UDP listeners; see the module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NatRuleset {
+    /// Replaces [`NAT_TABLE`].
+    pub filter: String,
+    /// Replaces [`DNAT_TABLE`].
+    pub nat: String,
+}
 
 /// The UDP listeners of `graph` that the amphora serves: enabled, not being deleted,
 /// with their enabled default pool, its enabled members of the VIP's address family
@@ -64,7 +80,7 @@ pub fn nat_listeners(graph: &LoadBalancerGraph) -> Result<Vec<NatListener>, Rend
         let mut allowed_cidrs = Vec::new();
         for cidr in &l.allowed_cidrs {
             let canonical = validate::grammar("listener.allowed_cidrs", cidr, grammar::cidr)?;
-            let cidr: Cidr = canonical
+            let cidr: Network = canonical
                 .parse()
                 .map_err(|_| invalid("listener.allowed_cidrs", cidr, "not a CIDR"))?;
             allowed_cidrs.push(cidr);
@@ -230,7 +246,7 @@ fn http_method(method: HttpMethod) -> HttpCheckMethod {
 }
 
 fn checked_id(field: &'static str, id: &str) -> Result<String, RenderError> {
-    krater_agent_api::parse_id(field, id).map_err(|_| invalid(field, id, "not a canonical UUID"))
+    crate::spec::parse_uuid(field, id).map_err(|_| invalid(field, id, "not a canonical UUID"))
 }
 
 fn port(field: &'static str, port: u16) -> Result<std::num::NonZeroU16, RenderError> {
@@ -277,13 +293,12 @@ impl NatCounters {
     }
 }
 
-/// The nftables file that replaces the table [`NAT_TABLE`] with the rules for
-/// `listeners`; `serves` says whether a member is up (its health check passes, or it
-/// has none). See the module for what each chain does.
+/// The nftables files for `listeners`; `serves` says whether a member is up (its
+/// health check passes, or it has none). See the module for what each chain does.
 pub fn render_nftables(
     listeners: &[NatListener],
     serves: &dyn Fn(&NatPool, &NatMember) -> bool,
-) -> String {
+) -> NatRuleset {
     let mut objects = String::new();
     let mut filter = String::new();
     let mut nat = String::new();
@@ -306,8 +321,8 @@ pub fn render_nftables(
         let elements: Vec<String> = l
             .allowed_cidrs
             .iter()
-            .filter(|c| c.addr().is_ipv4() == l.vip.is_ipv4())
-            .map(Cidr::to_string)
+            .filter(|c| c.addr.is_ipv4() == l.vip.is_ipv4())
+            .map(Network::to_string)
             .collect();
         if !l.allowed_cidrs.is_empty() && elements.is_empty() {
             let _ = writeln!(filter, "        {matcher} drop");
@@ -334,15 +349,6 @@ pub fn render_nftables(
                 "        {matcher} ct state new add @flows_{index} {{ {family} daddr . udp dport ct count over {limit} }} drop"
             );
         }
-        let members = l
-            .pool
-            .as_ref()
-            .map(|pool| chosen_members(pool, serves))
-            .unwrap_or_default();
-        let Some(pool) = l.pool.as_ref().filter(|_| !members.is_empty()) else {
-            let _ = writeln!(filter, "        {matcher} drop");
-            continue;
-        };
         let _ = writeln!(filter, "        {matcher} counter name {}", counters.rx);
         let _ = writeln!(
             filter,
@@ -354,6 +360,15 @@ pub fn render_nftables(
             "        ct direction reply ct original {family} daddr {} meta l4proto udp ct original proto-dst {} counter name {}",
             l.vip, l.port, counters.tx
         );
+        let members = l
+            .pool
+            .as_ref()
+            .map(|pool| chosen_members(pool, serves))
+            .unwrap_or_default();
+        let Some(pool) = l.pool.as_ref().filter(|_| !members.is_empty()) else {
+            let _ = writeln!(nat, "        {matcher} drop");
+            continue;
+        };
         let total: u32 = members.iter().map(|m| u32::from(m.weight)).sum();
         let mut entries = Vec::new();
         let mut start = 0u32;
@@ -386,24 +401,30 @@ pub fn render_nftables(
             entries.join(", ")
         );
     }
-    let mut out = String::new();
-    out.push_str("# The UDP listeners of this amphora, written by its agent.\n");
-    let _ = writeln!(out, "table {NAT_TABLE}");
-    let _ = writeln!(out, "delete table {NAT_TABLE}");
-    let _ = writeln!(out, "table {NAT_TABLE} {{");
-    out.push_str(&objects);
-    out.push_str("    chain filter_prerouting {\n        type filter hook prerouting priority dstnat - 10; policy accept;\n");
-    out.push_str(&filter);
-    out.push_str("    }\n\n");
-    out.push_str("    chain nat_prerouting {\n        type nat hook prerouting priority dstnat; policy accept;\n");
-    out.push_str(&nat);
-    out.push_str("    }\n\n");
-    out.push_str("    chain nat_postrouting {\n        type nat hook postrouting priority srcnat; policy accept;\n        meta l4proto udp ct status dnat masquerade\n    }\n\n");
-    out.push_str("    chain filter_forward {\n        type filter hook forward priority filter; policy drop;\n");
-    out.push_str(&forward);
-    out.push_str("        ct status dnat accept\n    }\n");
-    out.push_str("}\n");
-    out
+    let mut filter_table = table_header(NAT_TABLE, "filters, limits and counters");
+    filter_table.push_str(&objects);
+    filter_table.push_str("    chain filter_prerouting {\n        type filter hook prerouting priority dstnat - 10; policy accept;\n");
+    filter_table.push_str(&filter);
+    filter_table.push_str("    }\n\n");
+    filter_table.push_str("    chain nat_postrouting {\n        type nat hook postrouting priority srcnat; policy accept;\n        meta l4proto udp ct status dnat masquerade\n    }\n\n");
+    filter_table.push_str("    chain filter_forward {\n        type filter hook forward priority filter; policy drop;\n");
+    filter_table.push_str(&forward);
+    filter_table.push_str("        ct status dnat accept\n    }\n}\n");
+    let mut nat_table = table_header(DNAT_TABLE, "choice of members");
+    nat_table.push_str("    chain nat_prerouting {\n        type nat hook prerouting priority dstnat; policy accept;\n");
+    nat_table.push_str(&nat);
+    nat_table.push_str("    }\n}\n");
+    NatRuleset {
+        filter: filter_table,
+        nat: nat_table,
+    }
+}
+
+/// The start of a file that replaces `table` whole.
+fn table_header(table: &str, what: &str) -> String {
+    format!(
+        "# The UDP listeners of this amphora, written by its agent: {what}.\ntable {table}\ndelete table {table}\ntable {table} {{\n"
+    )
 }
 
 /// A hash seed that depends on the listener only (FNV-1a of its id), so that every

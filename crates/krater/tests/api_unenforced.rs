@@ -118,6 +118,34 @@ async fn a_udp_pool_cannot_be_updated_to_least_connections() {
 }
 
 #[tokio::test]
+async fn a_persistence_granularity_must_be_of_the_vips_family() {
+    let svc = TestService::start().await;
+    let lb = svc.active_lb("amphora").await;
+    let before = svc.snapshot().await;
+    let (code, answer) = svc
+        .post(
+            "/v2/lbaas/pools",
+            json!({"pool": {"loadbalancer_id": lb, "protocol": "UDP", "lb_algorithm": "ROUND_ROBIN",
+                            "session_persistence": {"type": "SOURCE_IP",
+                                                    "persistence_granularity": "ffff:ffff::"}}}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::BAD_REQUEST, "{answer}");
+    let text = answer["faultstring"].as_str().unwrap_or_default();
+    assert!(
+        text.contains(
+            "persistence_granularity ffff:ffff:: is not of the address family of the VIP"
+        ),
+        "{answer}"
+    );
+    assert_eq!(
+        svc.snapshot().await,
+        before,
+        "the refused create wrote something"
+    );
+}
+
+#[tokio::test]
 async fn the_noop_provider_takes_them() {
     let svc = TestService::start().await;
     let lb = svc.active_lb("noop_driver").await;

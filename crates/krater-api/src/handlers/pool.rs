@@ -139,6 +139,29 @@ fn session_persistence(
 }
 
 /// Refuses the options this deployment cannot carry out yet.
+/// A persistence granularity is a mask of the client's address: of the VIP's
+/// address family, or it could match no client.
+fn check_granularity_family(pool: &Pool, lb: &krater_domain::LoadBalancer) -> ApiResult<()> {
+    let mask = pool
+        .session_persistence
+        .as_ref()
+        .and_then(|sp| sp.persistence_granularity.as_deref())
+        .and_then(|m| m.parse::<std::net::IpAddr>().ok());
+    let vip = lb
+        .vip
+        .ip_address
+        .as_deref()
+        .and_then(|v| v.parse::<std::net::IpAddr>().ok());
+    match (mask, vip) {
+        (Some(mask), Some(vip)) if mask.is_ipv4() != vip.is_ipv4() => {
+            Err(ApiError::validation(format!(
+                "persistence_granularity {mask} is not of the address family of the VIP {vip}."
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
 pub(super) fn check_unsupported(input: &Input, lb_algorithm: Option<LbAlgorithm>) -> ApiResult<()> {
     if lb_algorithm == Some(LbAlgorithm::SourceIpPort) {
         return Err(ApiError::unsupported_option(
@@ -290,6 +313,7 @@ pub async fn create(
         .await?;
     let pool = new_pool(spec, &lb_id, lb.project_id.clone());
     unenforced::check_pool(&lb.provider, &pool)?;
+    check_granularity_family(&pool, &lb)?;
     tx.save_pool(&pool).await?;
     if let Some(mut listener) = listener {
         tx.lock(Lock::Update(Table::Listener, &listener.id)).await?;
@@ -401,6 +425,7 @@ pub async fn update(
         .await?
         .ok_or_else(|| missing(Table::LoadBalancer, &pool.load_balancer_id))?;
     unenforced::check_pool(&lb.provider, &pool)?;
+    check_granularity_family(&pool, &lb)?;
     pool.provisioning_status = ProvisioningStatus::PendingUpdate;
     pool.updated_at = Some(now());
     tx.save_pool(&pool).await?;

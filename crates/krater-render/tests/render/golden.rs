@@ -42,7 +42,8 @@ fn renderings() -> Vec<(String, String)> {
     for (name, graph, down) in cases::udp() {
         let listeners = nat_listeners(&graph).unwrap_or_else(|e| panic!("case {name}: {e}"));
         let ruleset = render_nftables(&listeners, &|_, m| !down.contains(&m.member_id));
-        files.push((format!("{name}.nft"), ruleset));
+        // Both tables in one file: `nft -c` checks them together.
+        files.push((format!("{name}.nft"), ruleset.filter + "\n" + &ruleset.nat));
     }
     files
 }

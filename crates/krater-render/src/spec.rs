@@ -1,21 +1,21 @@
 //! UDP listeners, which the amphora serves with nftables rather than HAProxy
-//! (DESIGN §6): what the controller sends of them in a bundle.
+//! (DESIGN §6): what the controller sends of them in a bundle (the agent API's
+//! `AmphoraBundle::nat_listeners`).
 //!
 //! The controller sends what to serve, not a ruleset: which members serve a listener
 //! at a given moment is the agent's own business, since its health checks take dead
 //! members out and put them back without the controller. The agent renders the
-//! ruleset (`krater_render::render_nftables`) from these and the members' health.
+//! ruleset ([`crate::render_nftables`]) from these and the members' health.
 //!
 //! Every field is typed (addresses, ports, ids, codes), so nothing a user wrote can
 //! reach a ruleset as text. The one string, an HTTP check's path and host, goes into
 //! the agent's own request only, and is checked when a bundle is read.
 
+use std::fmt;
 use std::net::IpAddr;
 use std::num::{NonZeroU16, NonZeroU32};
 
-use serde::{Deserialize, Deserializer, Serialize};
-
-use crate::types::{parse_id, Cidr, ParseError};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Longest path or host name of an HTTP health check.
 const MAX_CHECK_TEXT: usize = 2048;
@@ -31,7 +31,7 @@ pub struct NatListener {
     pub port: NonZeroU16,
     /// Clients allowed to reach the listener; none: every client.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub allowed_cidrs: Vec<Cidr>,
+    pub allowed_cidrs: Vec<Network>,
     /// The most flows the listener has at once; none: no limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection_limit: Option<NonZeroU32>,
@@ -147,13 +147,63 @@ impl HttpCheckMethod {
     }
 }
 
+/// A network in its canonical CIDR form (`198.18.1.0/24`), as
+/// `krater_domain::grammar::cidr` writes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Network {
+    pub addr: IpAddr,
+    pub prefix_len: u8,
+}
+
+impl std::str::FromStr for Network {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let refused = || format!("invalid network: {s:?}");
+        let canonical = krater_domain::grammar::cidr(s).map_err(|_| refused())?;
+        let (addr, len) = canonical.split_once('/').ok_or_else(refused)?;
+        Ok(Self {
+            addr: addr.parse().map_err(|_| refused())?,
+            prefix_len: len.parse().map_err(|_| refused())?,
+        })
+    }
+}
+
+impl fmt::Display for Network {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix_len)
+    }
+}
+
+impl Serialize for Network {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Network {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
 /// Text of an HTTP check (a path, a host): printable ASCII without spaces, so that it
 /// stays one word of the request.
-pub fn parse_check_text(s: &str) -> Result<String, ParseError> {
+pub fn parse_check_text(s: &str) -> Result<String, String> {
     if !s.is_empty() && s.len() <= MAX_CHECK_TEXT && s.bytes().all(|b| b.is_ascii_graphic()) {
         Ok(s.to_owned())
     } else {
-        Err(ParseError::new("HTTP check text", s))
+        Err(format!("invalid HTTP check text: {s:?}"))
+    }
+}
+
+/// A canonical (lower-case, hyphenated) UUID.
+pub fn parse_uuid(what: &str, s: &str) -> Result<String, String> {
+    match uuid::Uuid::try_parse(s) {
+        Ok(id) if id.hyphenated().to_string() == s => Ok(s.to_owned()),
+        _ => Err(format!("invalid {what}: {s:?}")),
     }
 }
 
@@ -170,7 +220,7 @@ fn optional_check_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>
 
 fn checked_id<'de, D: Deserializer<'de>>(d: D, what: &'static str) -> Result<String, D::Error> {
     let s = String::deserialize(d)?;
-    parse_id(what, &s).map_err(serde::de::Error::custom)
+    parse_uuid(what, &s).map_err(serde::de::Error::custom)
 }
 
 fn listener_id<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
