@@ -15,7 +15,8 @@
 //! ruleset stays loaded when the agent stops: the data plane keeps serving without it.
 //!
 //! Heartbeats report each UDP listener `OPEN` with the ruleset's counters (bytes in
-//! and out, new flows; counts of a ruleset replaced are kept), its pool `UP` while a
+//! and out, new flows; counts of a ruleset replaced are kept) and its current flows
+//! (conntrack's entries to its VIP and port), its pool `UP` while a
 //! member serves (else `DOWN`), and each member `UP`, `DOWN`, `DRAIN` (up, weight 0)
 //! or `no check`. The statuses are a snapshot taken at each change, so a heartbeat
 //! never waits for a reload; the counters are read within [`STATS_WAIT`] or left for
@@ -191,7 +192,8 @@ impl Nat {
         if statuses.is_empty() {
             return;
         }
-        let totals = match tokio::time::timeout(STATS_WAIT, self.totals()).await {
+        let read = async { Ok::<_, ApiError>((self.totals().await?, self.flows().await?)) };
+        let totals = match tokio::time::timeout(STATS_WAIT, read).await {
             Ok(Ok(totals)) => Some(totals),
             Ok(Err(err)) => {
                 tracing::warn!(error = ?err, "no counters of the UDP listeners in this heartbeat");
@@ -205,9 +207,13 @@ impl Nat {
         let mut sent = self.sent.lock().expect("sent counters");
         sent.retain(|id, _| statuses.iter().any(|(l, _)| l == id));
         for (listener_id, pool) in statuses {
-            let stats = match totals.as_ref().and_then(|t| t.get(&listener_id)) {
-                Some(now) => {
-                    let stats = now.stats_since(sent.get(&listener_id), 0);
+            let counts = totals.as_ref().and_then(|(totals, flows)| {
+                let conns = flows.get(&listener_id).copied().unwrap_or(0);
+                totals.get(&listener_id).map(|now| (now, conns))
+            });
+            let stats = match counts {
+                Some((now, conns)) => {
+                    let stats = now.stats_since(sent.get(&listener_id), conns);
                     sent.insert(listener_id.clone(), *now);
                     stats
                 }
@@ -234,6 +240,50 @@ impl Nat {
             }
         }
         Ok(totals)
+    }
+
+    /// The flows each listener has now: conntrack's UDP entries whose original
+    /// destination is the listener's VIP and port.
+    async fn flows(&self) -> ApiResult<HashMap<String, u64>> {
+        let listeners: Vec<(String, String, String)> = {
+            let inner = self.inner.lock().await;
+            inner
+                .listeners
+                .iter()
+                .map(|l| (l.listener_id.clone(), l.vip.to_string(), l.port.to_string()))
+                .collect()
+        };
+        let mut listed = String::new();
+        for family in ["ipv4", "ipv6"] {
+            if listeners
+                .iter()
+                .any(|(_, vip, _)| vip.contains(':') == (family == "ipv6"))
+            {
+                let entries = self
+                    .in_lb_netns("conntrack")
+                    .args(["-L", "-f", family, "-p", "udp"]);
+                listed.push_str(&entries.run().await?);
+            }
+        }
+        let mut by_destination: HashMap<(&str, &str), u64> = HashMap::new();
+        for line in listed.lines() {
+            // `udp 17 29 src=C dst=VIP sport=S dport=P src=M …`: the first dst and
+            // dport are the original direction's.
+            let field = |key: &str| {
+                line.split_whitespace()
+                    .find_map(|word| word.strip_prefix(key))
+            };
+            if let (Some(dst), Some(dport)) = (field("dst="), field("dport=")) {
+                *by_destination.entry((dst, dport)).or_default() += 1;
+            }
+        }
+        Ok(listeners
+            .iter()
+            .map(|(id, vip, port)| {
+                let n = by_destination.get(&(vip.as_str(), port.as_str())).copied();
+                (id.clone(), n.unwrap_or(0))
+            })
+            .collect())
     }
 
     /// The counters of `listeners` in the ruleset loaded.
