@@ -145,8 +145,7 @@ impl<'a> Bundles<'a> {
             }
         }
         if bundle.keepalived.is_some() {
-            let check = self
-                .in_lb_netns("keepalived")
+            let check = Cmd::in_netns(&self.haproxy.lb_netns, "keepalived")
                 .args(["-t", "-f"])
                 .arg(dir.join(layout::KEEPALIVED_CONFIG));
             if let Some(output) = refused(check).await? {
@@ -154,8 +153,7 @@ impl<'a> Bundles<'a> {
             }
         }
         if !bundle.nat_listeners.is_empty() {
-            let check = self
-                .in_lb_netns("nft")
+            let check = Cmd::in_netns(&self.haproxy.lb_netns, "nft")
                 .args(["-c", "-f"])
                 .arg(dir.join(NAT_RULESET));
             if let Some(output) = refused(check).await? {
@@ -170,14 +168,6 @@ impl<'a> Bundles<'a> {
             }
         }
         Ok(None)
-    }
-
-    /// `ip netns exec <lb netns> <program>`
-    fn in_lb_netns(&self, program: &str) -> Cmd {
-        Cmd::new("ip")
-            .args(["netns", "exec"])
-            .arg(&self.haproxy.lb_netns)
-            .arg(program)
     }
 
     /// Points the `bundle` link at `bundles/<version>`, by a rename.

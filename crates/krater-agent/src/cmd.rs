@@ -37,6 +37,12 @@ impl Cmd {
         }
     }
 
+    /// `ip netns exec <netns> <program>`: `program` run in the network namespace
+    /// `netns`.
+    pub(crate) fn in_netns(netns: &str, program: impl Into<OsString>) -> Self {
+        Self::new("ip").args(["netns", "exec", netns]).arg(program)
+    }
+
     pub(crate) fn arg(mut self, arg: impl Into<OsString>) -> Self {
         self.args.push(arg.into());
         self

@@ -242,11 +242,8 @@ impl Haproxy {
             Err(e) => return Err(file_error(&files.server_state(), e)),
         };
         write_server_state(files, &state).map_err(|e| file_error(&files.server_state(), e))?;
-        let cmd = Cmd::new("ip")
-            .args(["netns", "exec"])
-            .arg(&self.lb_netns)
+        let cmd = Cmd::in_netns(&self.lb_netns, &self.haproxy_cmd)
             .env(krater_render::LB_DIR_VAR, &files.dir)
-            .arg(&self.haproxy_cmd)
             .args(["-W", "-D", "-f"])
             .arg(files.config())
             .arg("-p")

@@ -76,10 +76,8 @@ impl Keepalived {
         for file in [self.pid_file(), self.vrrp_pid_file()] {
             remove_file(&file)?;
         }
-        let cmd = Cmd::new("ip")
-            .args(["netns", "exec"])
-            .arg(&self.lb_netns)
-            .args(["setsid", "-f", KEEPALIVED, "-n", "-l", "-D", "-G", "--vrrp"])
+        let cmd = Cmd::in_netns(&self.lb_netns, "setsid")
+            .args(["-f", KEEPALIVED, "-n", "-l", "-D", "-G", "--vrrp"])
             .arg("-f")
             .arg(self.config())
             .arg("-p")

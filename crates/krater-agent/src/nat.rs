@@ -259,8 +259,7 @@ impl Nat {
                 .iter()
                 .any(|(_, vip, _)| vip.contains(':') == (family == "ipv6"))
             {
-                let entries = self
-                    .in_lb_netns("conntrack")
+                let entries = Cmd::in_netns(&self.lb_netns, "conntrack")
                     .args(["-L", "-f", family, "-p", "udp"]);
                 listed.push_str(&entries.run().await?);
             }
@@ -291,8 +290,7 @@ impl Nat {
         &self,
         listeners: &[NatListener],
     ) -> ApiResult<HashMap<String, Counters>> {
-        let json = self
-            .in_lb_netns("nft")
+        let json = Cmd::in_netns(&self.lb_netns, "nft")
             .args(["-j", "list", "counters", "table"])
             .args(krater_render::NAT_TABLE.split(' '))
             .run()
@@ -403,7 +401,7 @@ impl Nat {
                 "net.ipv6.conf.all.forwarding=1"
             };
             if !inner.forwarding.contains(&setting) {
-                self.in_lb_netns("sysctl")
+                Cmd::in_netns(&self.lb_netns, "sysctl")
                     .args(["-q", "-w", setting])
                     .run()
                     .await?;
@@ -421,7 +419,11 @@ impl Nat {
         crate::bundle::remove_file(&staged)?;
         crate::bundle::write_private(&staged, ruleset.as_bytes())?;
         std::fs::rename(&staged, &path).map_err(|e| crate::haproxy::file_error(&path, e))?;
-        self.in_lb_netns("nft").arg("-f").arg(&path).run().await?;
+        Cmd::in_netns(&self.lb_netns, "nft")
+            .arg("-f")
+            .arg(&path)
+            .run()
+            .await?;
         Ok(())
     }
 
@@ -429,8 +431,7 @@ impl Nat {
     /// balanced to `member` when given. Best effort.
     async fn forget_flows(&self, vip: SocketAddr, member: Option<SocketAddr>) {
         let family = if vip.is_ipv4() { "ipv4" } else { "ipv6" };
-        let mut delete = self
-            .in_lb_netns("conntrack")
+        let mut delete = Cmd::in_netns(&self.lb_netns, "conntrack")
             .args(["-D", "-f", family, "-p", "udp", "--orig-dst"])
             .arg(vip.ip().to_string())
             .arg("--orig-port-dst")
@@ -451,13 +452,6 @@ impl Nat {
             ),
             Err(err) => tracing::warn!(%vip, error = ?err, "cannot remove UDP flows"),
         }
-    }
-
-    fn in_lb_netns(&self, program: &str) -> Cmd {
-        Cmd::new("ip")
-            .args(["netns", "exec"])
-            .arg(&self.lb_netns)
-            .arg(program)
     }
 
     /// Starts the check loop of one member on the runtime in the load-balancing

@@ -120,7 +120,7 @@ impl Plugger {
         };
         self.configure(VIP_IF, body.mtu, &addrs, &keep).await?;
         // HAProxy binds the VIP also where keepalived has not put it (yet).
-        self.lb_netns_exec("sysctl")
+        Cmd::in_netns(&self.lb_netns, "sysctl")
             .args(["-q", "-w", family.nonlocal_bind()])
             .run()
             .await?;
@@ -167,8 +167,7 @@ impl Plugger {
         if vip.is_ipv6() {
             return;
         }
-        let command = self
-            .lb_netns_exec("arping")
+        let command = Cmd::in_netns(&self.lb_netns, "arping")
             .args(["-q", "-U", "-c", "2", "-w", "2"])
             .args(["-I", VIP_IF, "-s", &vip.to_string(), &vip.to_string()]);
         tokio::spawn(async move {
@@ -294,14 +293,6 @@ impl Plugger {
             Some(ns) => Cmd::new("ip").arg("-n").arg(ns),
             None => Cmd::new("ip"),
         }
-    }
-
-    /// `ip netns exec <lb_netns> <program>`
-    fn lb_netns_exec(&self, program: &str) -> Cmd {
-        Cmd::new("ip")
-            .args(["netns", "exec"])
-            .arg(&self.lb_netns)
-            .arg(program)
     }
 
     /// Runs `ip -n <lb_netns> <args>`.
